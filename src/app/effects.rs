@@ -1,0 +1,316 @@
+//! Runs effects and background pollers as tokio tasks that report back as
+//! messages. Nothing here touches the UI state.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::msg::{Effect, Msg};
+use crate::config::{Config, ProviderKind};
+use crate::health::probe::{probe_client, probe_health, scrape};
+use crate::health::prometheus::{MetricNames, window};
+use crate::provider::{Provider, Target};
+use crate::state::StreamState;
+
+/// Why an env's provider data is not available, when it is not.
+pub fn provider_note(kind: ProviderKind) -> Option<String> {
+    match kind {
+        ProviderKind::Demo => None,
+        other => Some(format!(
+            "the {} client is not in this build yet; health and metrics come from the configured URLs",
+            other.label()
+        )),
+    }
+}
+
+/// Providers per env index (None where no client exists yet).
+pub type Providers = Vec<Option<Arc<dyn Provider>>>;
+
+/// Owns the task handles; dropping it stops every poller.
+pub struct Runner {
+    cfg: Arc<Config>,
+    providers: Providers,
+    tx: UnboundedSender<Msg>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Runner {
+    /// A runner sending results to `tx`.
+    pub fn new(cfg: Arc<Config>, providers: Providers, tx: UnboundedSender<Msg>) -> Runner {
+        Runner {
+            cfg,
+            providers,
+            tx,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Start every poller: health, metrics, provider refresh, log streams.
+    pub fn start(&mut self) {
+        let timeout = self.cfg.ui.request_timeout.0;
+        let client = probe_client(timeout);
+        for (e, env) in self.cfg.envs.iter().enumerate() {
+            let names = MetricNames {
+                requests_total: env.metrics.requests_total.clone(),
+                status_label: env.metrics.status_label.clone(),
+                duration_histogram: env.metrics.duration_histogram.clone(),
+            };
+            for (s, svc) in env.services.iter().enumerate() {
+                if let Some(url) = svc.health_url.clone() {
+                    let (tx, client, every) = (
+                        self.tx.clone(),
+                        client.clone(),
+                        self.cfg.ui.health_interval.0,
+                    );
+                    self.tasks.push(tokio::spawn(async move {
+                        let mut tick = jittered_interval(every);
+                        loop {
+                            tick.tick().await;
+                            let result = probe_health(&client, &url).await;
+                            if tx
+                                .send(Msg::Health {
+                                    env: e,
+                                    svc: s,
+                                    result,
+                                    at: chrono::Utc::now(),
+                                })
+                                .is_err()
+                            {
+                                break;
+                            }
+                        }
+                    }));
+                }
+                if let Some(url) = svc.metrics_url.clone() {
+                    let (tx, client, every, names) = (
+                        self.tx.clone(),
+                        client.clone(),
+                        self.cfg.ui.metrics_interval.0,
+                        names.clone(),
+                    );
+                    self.tasks.push(tokio::spawn(async move {
+                        let mut tick = jittered_interval(every);
+                        let mut prev = None;
+                        loop {
+                            tick.tick().await;
+                            let result = match scrape(&client, &url).await {
+                                Ok(cur) => {
+                                    let now = Instant::now();
+                                    let out = prev.as_ref().map(|(p, at): &(_, Instant)| {
+                                        window(
+                                            p,
+                                            &cur,
+                                            now.duration_since(*at).as_secs_f64(),
+                                            &names,
+                                        )
+                                    });
+                                    prev = Some((cur, now));
+                                    match out {
+                                        Some(w) => Ok(w),
+                                        None => continue,
+                                    }
+                                }
+                                Err(e) => Err(e),
+                            };
+                            if tx
+                                .send(Msg::Metrics {
+                                    env: e,
+                                    svc: s,
+                                    result,
+                                })
+                                .is_err()
+                            {
+                                break;
+                            }
+                        }
+                    }));
+                }
+                if let Some(provider) = self.providers.get(e).cloned().flatten()
+                    && provider.capabilities().logs
+                {
+                    let target = target_of(&self.cfg, e);
+                    let (tx, service) = (self.tx.clone(), svc.name().to_string());
+                    self.tasks
+                        .push(tokio::spawn(tail_logs(provider, target, service, e, s, tx)));
+                }
+            }
+            if self.providers.get(e).is_some_and(Option::is_some) {
+                let every = self.cfg.ui.refresh_interval.0;
+                let runner_tx = self.tx.clone();
+                let (providers, cfg) = (self.providers.clone(), self.cfg.clone());
+                self.tasks.push(tokio::spawn(async move {
+                    let mut tick = jittered_interval(every);
+                    loop {
+                        tick.tick().await;
+                        if runner_tx.is_closed() {
+                            break;
+                        }
+                        refresh(&providers, &cfg, e, &runner_tx).await;
+                    }
+                }));
+            }
+        }
+    }
+
+    /// Run one effect in a task.
+    pub fn run(&mut self, effect: Effect) {
+        match effect {
+            Effect::Refresh { env } => {
+                let (providers, cfg, tx) =
+                    (self.providers.clone(), self.cfg.clone(), self.tx.clone());
+                self.tasks.retain(|t| !t.is_finished());
+                self.tasks.push(tokio::spawn(async move {
+                    refresh(&providers, &cfg, env, &tx).await
+                }));
+            }
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The provider target of env `e`.
+pub fn target_of(cfg: &Config, e: usize) -> Target {
+    let env = &cfg.envs[e];
+    let remote = match (&env.fly, env.provider) {
+        (Some(fly), ProviderKind::Fly) => fly.app.clone(),
+        _ => env.name().to_string(),
+    };
+    Target {
+        env: env.name().to_string(),
+        remote,
+    }
+}
+
+fn jittered_interval(every: Duration) -> tokio::time::Interval {
+    let jitter = every.mul_f64(fastrand::f64() * 0.2);
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + jitter.min(Duration::from_millis(150)),
+        every,
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+async fn refresh(providers: &Providers, cfg: &Config, e: usize, tx: &UnboundedSender<Msg>) {
+    let Some(provider) = providers.get(e).cloned().flatten() else {
+        return;
+    };
+    let target = target_of(cfg, e);
+    let (releases, instances, secrets) = tokio::join!(
+        provider.releases(&target, 50),
+        provider.status(&target),
+        async {
+            if provider.capabilities().list_secrets {
+                Some(provider.secrets(&target).await)
+            } else {
+                None
+            }
+        }
+    );
+    let _ = tx.send(Msg::Releases {
+        env: e,
+        result: releases.map_err(|err| err.to_string()),
+    });
+    let _ = tx.send(Msg::Instances {
+        env: e,
+        result: instances.map_err(|err| err.to_string()),
+    });
+    if let Some(secrets) = secrets {
+        let _ = tx.send(Msg::Secrets {
+            env: e,
+            result: secrets.map_err(|err| err.to_string()),
+        });
+    }
+}
+
+/// Follow one service's logs, batching lines every 100 ms and reconnecting with backoff.
+async fn tail_logs(
+    provider: Arc<dyn Provider>,
+    target: Target,
+    service: String,
+    e: usize,
+    s: usize,
+    tx: UnboundedSender<Msg>,
+) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let _ = tx.send(Msg::LogStream {
+            env: e,
+            svc: s,
+            state: StreamState::Connecting,
+        });
+        match provider.logs(&target, &service).await {
+            Ok(stream) => {
+                let _ = tx.send(Msg::LogStream {
+                    env: e,
+                    svc: s,
+                    state: StreamState::Streaming,
+                });
+                backoff = Duration::from_millis(500);
+                let mut batches = stream.ready_chunks(512).boxed();
+                let mut pending = Vec::new();
+                let mut flush = tokio::time::interval(Duration::from_millis(100));
+                loop {
+                    tokio::select! {
+                        chunk = batches.next() => match chunk {
+                            Some(items) => {
+                                for item in items {
+                                    match item {
+                                        Ok(line) => pending.push(line),
+                                        Err(err) => {
+                                            let _ = tx.send(Msg::LogStream { env: e, svc: s, state: StreamState::Failed(err.to_string()) });
+                                        }
+                                    }
+                                }
+                            }
+                            None => break,
+                        },
+                        _ = flush.tick() => {
+                            if !pending.is_empty() && tx.send(Msg::LogLines { env: e, svc: s, lines: std::mem::take(&mut pending) }).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                if !pending.is_empty() {
+                    let _ = tx.send(Msg::LogLines {
+                        env: e,
+                        svc: s,
+                        lines: pending,
+                    });
+                }
+                let _ = tx.send(Msg::LogStream {
+                    env: e,
+                    svc: s,
+                    state: StreamState::Failed("stream ended; reconnecting".into()),
+                });
+            }
+            Err(err) => {
+                if tx
+                    .send(Msg::LogStream {
+                        env: e,
+                        svc: s,
+                        state: StreamState::Failed(err.to_string()),
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        if tx.is_closed() {
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}

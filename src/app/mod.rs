@@ -1,0 +1,11 @@
+//! The TUI's heart: messages in, a pure `update`, effects out as data, and
+//! the loop that ties them to a terminal.
+
+pub mod effects;
+pub mod keymap;
+pub mod msg;
+pub mod run;
+pub mod update;
+
+pub use msg::{Effect, Msg};
+pub use update::update;

@@ -1,0 +1,370 @@
+//! The pure state transition: `update(&mut State, Msg, &Keymap) -> Vec<Effect>`.
+//! No I/O, no awaiting; every branch is unit-testable.
+
+use crossterm::event::{KeyCode, KeyModifiers};
+
+use super::keymap::{Action, Key, Keymap};
+use super::msg::{Effect, Msg};
+use crate::sanitize::sanitize;
+use crate::state::{CALL_LOG_CAP, Modal, Panel, State, Toast};
+
+/// Apply one message. Returns the effects to run and whether a redraw is needed.
+pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, bool) {
+    match msg {
+        Msg::Key(ev) => (on_key(state, Key::from_event(&ev), keymap), true),
+        Msg::Paste(text) => {
+            if let Some(edit) = state.logs.editing.as_mut() {
+                edit.push_str(&sanitize(text.lines().next().unwrap_or("")));
+            }
+            (vec![], true)
+        }
+        Msg::Resize => (vec![], true),
+        Msg::Tick(now) => {
+            state.now = now;
+            if state
+                .toast
+                .as_ref()
+                .is_some_and(|t| (now - t.at).num_seconds() >= 6)
+            {
+                state.toast = None;
+            }
+            (vec![], true)
+        }
+        Msg::Health {
+            env,
+            svc,
+            result,
+            at,
+        } => {
+            if let Some(view) = state
+                .envs
+                .get_mut(env)
+                .and_then(|e| e.services.get_mut(svc))
+            {
+                view.apply_probe(
+                    result.report,
+                    result.latency.as_millis() as u64,
+                    result.reachable,
+                    at,
+                );
+            }
+            (vec![], true)
+        }
+        Msg::Metrics { env, svc, result } => {
+            if let Some(view) = state
+                .envs
+                .get_mut(env)
+                .and_then(|e| e.services.get_mut(svc))
+            {
+                match result {
+                    Ok(window) => view.apply_window(window),
+                    Err(e) => view.metrics_error = Some(e.0),
+                }
+            }
+            (vec![], true)
+        }
+        Msg::Releases { env, result } => {
+            let now = state.now;
+            if let Some(view) = state.envs.get_mut(env) {
+                view.releases.apply(result.map_err(|e| sanitize(&e)), now);
+            }
+            (vec![], true)
+        }
+        Msg::Secrets { env, result } => {
+            let now = state.now;
+            if let Some(view) = state.envs.get_mut(env) {
+                view.secrets.apply(result.map_err(|e| sanitize(&e)), now);
+            }
+            (vec![], true)
+        }
+        Msg::Instances { env, result } => {
+            let now = state.now;
+            if let Some(view) = state.envs.get_mut(env) {
+                view.instances.apply(result.map_err(|e| sanitize(&e)), now);
+            }
+            (vec![], true)
+        }
+        Msg::LogLines { env, svc, lines } => {
+            let Some(buf) = state.buffers.get_mut(env).and_then(|b| b.get_mut(svc)) else {
+                return (vec![], false);
+            };
+            let added = lines.len();
+            for line in lines {
+                buf.push(line);
+            }
+            let visible = env == state.env_idx && svc == state.svc_idx;
+            if visible && !state.logs.follow {
+                // Keep the paused view still while lines arrive below it.
+                state.logs.offset = state
+                    .logs
+                    .offset
+                    .saturating_add(added)
+                    .min(buf.visible_len());
+            }
+            (vec![], visible)
+        }
+        Msg::LogStream {
+            env,
+            svc,
+            state: stream,
+        } => {
+            if let Some(view) = state
+                .envs
+                .get_mut(env)
+                .and_then(|e| e.services.get_mut(svc))
+            {
+                view.stream = match stream {
+                    crate::state::StreamState::Failed(e) => {
+                        crate::state::StreamState::Failed(sanitize(&e))
+                    }
+                    other => other,
+                };
+            }
+            (vec![], env == state.env_idx && svc == state.svc_idx)
+        }
+        Msg::Call(record) => {
+            if state.calls.len() == CALL_LOG_CAP {
+                state.calls.pop_front();
+            }
+            state.calls.push_back(record);
+            (
+                vec![],
+                matches!(state.modal, Some(Modal::CommandLog { .. })),
+            )
+        }
+        Msg::Signal(_) => {
+            state.quit = true;
+            (vec![], false)
+        }
+    }
+}
+
+fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
+    // Ctrl-C always quits, whatever the bindings or the open prompt.
+    if key.code == KeyCode::Char('c') && key.mods.contains(KeyModifiers::CONTROL) {
+        state.quit = true;
+        return vec![];
+    }
+    if state.logs.editing.is_some() {
+        edit_filter(state, key);
+        return vec![];
+    }
+    let action = keymap.action_for(key);
+    if let Some(modal) = state.modal.clone() {
+        match (modal, action) {
+            (_, Some(Action::Quit)) => state.quit = true,
+            (Modal::CommandLog { scroll }, Some(Action::Down)) => {
+                state.modal = Some(Modal::CommandLog { scroll: scroll + 1 })
+            }
+            (Modal::CommandLog { scroll }, Some(Action::Up)) => {
+                state.modal = Some(Modal::CommandLog {
+                    scroll: scroll.saturating_sub(1),
+                })
+            }
+            (Modal::CommandLog { scroll }, Some(Action::PageDown)) => {
+                state.modal = Some(Modal::CommandLog {
+                    scroll: scroll + 10,
+                })
+            }
+            (Modal::CommandLog { scroll }, Some(Action::PageUp)) => {
+                state.modal = Some(Modal::CommandLog {
+                    scroll: scroll.saturating_sub(10),
+                })
+            }
+            _ => state.modal = None,
+        }
+        return vec![];
+    }
+    let Some(action) = action else { return vec![] };
+    match action {
+        Action::Quit => state.quit = true,
+        Action::Help => state.modal = Some(Modal::Help),
+        Action::CommandLog => state.modal = Some(Modal::CommandLog { scroll: 0 }),
+        Action::NextPanel => state.focus = cycle(state.focus, 1),
+        Action::PrevPanel => state.focus = cycle(state.focus, Panel::ORDER.len() - 1),
+        Action::FocusEnvs => state.focus = Panel::Envs,
+        Action::FocusReleases => state.focus = Panel::Releases,
+        Action::FocusHealth => state.focus = Panel::Health,
+        Action::FocusLogs => state.focus = Panel::Logs,
+        Action::FocusSecrets => state.focus = Panel::Secrets,
+        Action::Up => move_selection(state, -1),
+        Action::Down => move_selection(state, 1),
+        Action::PageUp => move_selection(state, -10),
+        Action::PageDown => move_selection(state, 10),
+        Action::Top => move_selection(state, i64::MIN / 2),
+        Action::Bottom => {
+            move_selection(state, i64::MAX / 2);
+            if state.focus == Panel::Logs {
+                state.logs.follow = true;
+                state.logs.offset = 0;
+            }
+        }
+        Action::Left => step_service(state, -1),
+        Action::Right => step_service(state, 1),
+        Action::LogsOfSelected => state.focus = Panel::Logs,
+        Action::Filter => {
+            state.focus = Panel::Logs;
+            state.logs.editing = Some(
+                state
+                    .buffer()
+                    .and_then(|b| b.filter())
+                    .unwrap_or("")
+                    .to_string(),
+            );
+        }
+        Action::Follow => {
+            state.logs.follow = !state.logs.follow;
+            state.logs.offset = 0;
+        }
+        Action::Timestamps => state.logs.timestamps = !state.logs.timestamps,
+        Action::Wrap => state.logs.wrap = !state.logs.wrap,
+        Action::Refresh => {
+            let env = state.env_idx;
+            toast(
+                state,
+                format!(
+                    "refreshing {}",
+                    state.envs.get(env).map_or("", |e| e.name.as_str())
+                ),
+                false,
+            );
+            return vec![Effect::Refresh { env }];
+        }
+        Action::Cancel => {
+            if let Some(buf) = selected_buffer_mut(state)
+                && buf.filter().is_some()
+            {
+                buf.set_filter(None);
+            }
+            state.toast = None;
+        }
+        Action::Promote | Action::Rollback | Action::Migrations => {
+            let why = disabled_reason(state, action).unwrap_or("not available");
+            toast(state, format!("{}: {why}", action.describe()), true);
+        }
+    }
+    vec![]
+}
+
+/// Why an action cannot run now, or None when it can.
+pub fn disabled_reason(state: &State, action: Action) -> Option<&'static str> {
+    let env = state.env()?;
+    match action {
+        Action::Promote | Action::Rollback | Action::Migrations if state.read_only => {
+            Some("shipdeck runs with --read-only")
+        }
+        Action::Promote | Action::Rollback | Action::Migrations if env.read_only => {
+            Some("this env is read_only in config")
+        }
+        Action::Promote if env.promote_to.is_none() => Some("this env has no promote_to in config"),
+        Action::Promote | Action::Rollback => Some("the rollout engine is not in this build yet"),
+        Action::Migrations => Some("the migration runner is not in this build yet"),
+        _ => None,
+    }
+}
+
+fn toast(state: &mut State, text: String, error: bool) {
+    state.toast = Some(Toast {
+        text,
+        error,
+        at: state.now,
+    });
+}
+
+fn edit_filter(state: &mut State, key: Key) {
+    let Some(text) = state.logs.editing.as_mut() else {
+        return;
+    };
+    match key.code {
+        KeyCode::Esc => state.logs.editing = None,
+        KeyCode::Enter => {
+            let filter = state.logs.editing.take().filter(|f| !f.is_empty());
+            state.logs.offset = 0;
+            if let Some(buf) = selected_buffer_mut(state) {
+                buf.set_filter(filter);
+            }
+        }
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char(c) if !key.mods.contains(KeyModifiers::CONTROL) => text.push(c),
+        _ => {}
+    }
+}
+
+fn selected_buffer_mut(state: &mut State) -> Option<&mut crate::logs::LogBuffer> {
+    state
+        .buffers
+        .get_mut(state.env_idx)
+        .and_then(|b| b.get_mut(state.svc_idx))
+}
+
+fn cycle(panel: Panel, step: usize) -> Panel {
+    let i = Panel::ORDER.iter().position(|p| *p == panel).unwrap_or(0);
+    Panel::ORDER[(i + step) % Panel::ORDER.len()]
+}
+
+fn clamp_step(current: usize, delta: i64, len: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    (current as i64)
+        .saturating_add(delta)
+        .clamp(0, len as i64 - 1) as usize
+}
+
+fn move_selection(state: &mut State, delta: i64) {
+    match state.focus {
+        Panel::Envs => {
+            let rows = state.grid_rows();
+            let cur = rows
+                .iter()
+                .position(|r| *r == (state.env_idx, state.svc_idx))
+                .unwrap_or(0);
+            if let Some(&(e, s)) = rows.get(clamp_step(cur, delta, rows.len())) {
+                if e != state.env_idx {
+                    state.release_idx = 0;
+                    state.secret_idx = 0;
+                }
+                state.env_idx = e;
+                state.svc_idx = s;
+                state.check_idx = 0;
+                state.logs.offset = 0;
+            }
+        }
+        Panel::Releases => {
+            let len = state
+                .env()
+                .and_then(|e| e.releases.data())
+                .map_or(0, Vec::len);
+            state.release_idx = clamp_step(state.release_idx, delta, len);
+        }
+        Panel::Health => {
+            let len = state.service().map_or(0, |s| s.checks.len());
+            state.check_idx = clamp_step(state.check_idx, delta, len);
+        }
+        Panel::Secrets => {
+            let len = state
+                .env()
+                .and_then(|e| e.secrets.data())
+                .map_or(0, Vec::len);
+            state.secret_idx = clamp_step(state.secret_idx, delta, len);
+        }
+        Panel::Logs => {
+            let len = state.buffer().map_or(0, |b| b.visible_len());
+            // Up scrolls back in time (offset grows), down toward the newest line.
+            let offset = (state.logs.offset as i64)
+                .saturating_sub(delta)
+                .clamp(0, len.saturating_sub(1) as i64) as usize;
+            state.logs.offset = offset;
+            state.logs.follow = offset == 0;
+        }
+    }
+}
+
+fn step_service(state: &mut State, delta: i64) {
+    let len = state.env().map_or(0, |e| e.services.len());
+    state.svc_idx = clamp_step(state.svc_idx, delta, len);
+    state.check_idx = 0;
+    state.logs.offset = 0;
+}

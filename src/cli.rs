@@ -1,0 +1,432 @@
+//! The command line: the TUI by default, and headless commands that call the
+//! same provider and probe code, printing text or `--json`.
+//!
+//! Exit codes: 0 ok, 1 action failed, 2 usage or config error, 3 gate failed
+//! (and the plan rolled back).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::app::keymap::Keymap;
+use crate::app::run::{TuiOptions, run_tui};
+use crate::config::{Config, ConfigRequest, ProviderKind};
+use crate::demo::Fleet;
+use crate::domain::{Health, Release};
+use crate::health::probe::{probe_client, probe_health, scrape};
+use crate::health::prometheus::{MetricNames, Quantile, window};
+use crate::provider::demo::DemoProvider;
+use crate::provider::{CallSink, Provider, current_release};
+use crate::ui::theme::Theme;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the action failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage or config.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: a gate failed and the plan rolled back.
+pub const EXIT_GATE: u8 = 3;
+
+/// shipdeck: environments, releases, health, logs and secrets in one terminal.
+#[derive(Debug, Parser)]
+#[command(name = "shipdeck", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (default: ./shipdeck.toml, then the XDG config dir, else the demo fleet).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Theme: dark, light, mono, or a path to a theme .toml (NO_COLOR forces mono).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Refuse every mutating action (promote, rollback, migrations, secret changes).
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// What to do (default: open the TUI).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Headless commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the TUI on the embedded demo fleet, whatever config exists.
+    Demo,
+    /// Every env's current release, health, error rate and p95.
+    Status {
+        /// Only this env.
+        env: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Use the demo fleet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Release history of one env, newest first.
+    Releases {
+        /// The env.
+        env: String,
+        /// How many.
+        #[arg(long, default_value_t = 25)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Use the demo fleet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Check a config file and report the first problem.
+    CheckConfig {
+        /// The file (default: the one shipdeck would load).
+        path: Option<PathBuf>,
+    },
+}
+
+/// Run the parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> u8 {
+    let demo = matches!(
+        cli.command,
+        Some(Command::Demo)
+            | Some(Command::Status { demo: true, .. })
+            | Some(Command::Releases { demo: true, .. })
+    );
+    let explicit = match &cli.command {
+        Some(Command::CheckConfig { path: Some(p) }) => Some(p.clone()),
+        _ => cli.config.clone(),
+    };
+    let config = match Config::discover(&ConfigRequest { explicit, demo }) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("shipdeck: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match cli.command {
+        None | Some(Command::Demo) => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let theme = match Theme::choose(cli.theme.as_deref(), &config.ui.theme, no_color) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("shipdeck: {e}");
+                    return EXIT_USAGE;
+                }
+            };
+            let keymap = Keymap::new(config.keys.preset, &config.keys.bind);
+            match run_tui(TuiOptions {
+                config,
+                read_only: cli.read_only,
+                theme,
+                keymap,
+            })
+            .await
+            {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("shipdeck: terminal error: {e}");
+                    EXIT_FAILED
+                }
+            }
+        }
+        Some(Command::CheckConfig { .. }) => {
+            println!(
+                "config OK: {} env(s): {}",
+                config.envs.len(),
+                config
+                    .envs
+                    .iter()
+                    .map(|e| e.name().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            EXIT_OK
+        }
+        Some(Command::Status { env, json, .. }) => status(config, env, json).await,
+        Some(Command::Releases {
+            env, limit, json, ..
+        }) => releases(config, &env, limit, json).await,
+    }
+}
+
+/// Start the demo fleet when the config has demo envs, and fill in their URLs.
+pub async fn start_fleet_if_needed(config: &mut Config) -> std::io::Result<Option<Fleet>> {
+    if !config.envs.iter().any(|e| e.provider == ProviderKind::Demo) {
+        return Ok(None);
+    }
+    let fleet = Fleet::start(config).await?;
+    fleet.apply_to(config);
+    Ok(Some(fleet))
+}
+
+/// Who is acting, for provider calls and the audit log: `user@host`.
+pub fn actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// A provider client per env (None where the client is not built yet).
+pub fn providers_for(
+    config: &Config,
+    fleet: Option<&Fleet>,
+    calls: CallSink,
+) -> Vec<Option<Arc<dyn Provider>>> {
+    let timeout = config.ui.request_timeout.0;
+    config
+        .envs
+        .iter()
+        .map(|env| match (env.provider, fleet) {
+            (ProviderKind::Demo, Some(fleet)) => Some(Arc::new(DemoProvider::new(
+                fleet.control_url.clone(),
+                timeout,
+                calls.clone(),
+                actor(),
+            )) as Arc<dyn Provider>),
+            _ => None,
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct ServiceStatus {
+    name: String,
+    health: Health,
+    checks_failing: Vec<String>,
+    problem: Option<String>,
+    error_rate: Option<f64>,
+    p95_ms: Option<f64>,
+    p95_clipped: bool,
+    request_rate: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct EnvStatus {
+    env: String,
+    provider: &'static str,
+    release: Option<String>,
+    image: Option<String>,
+    health: Health,
+    provider_error: Option<String>,
+    services: Vec<ServiceStatus>,
+}
+
+async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
+    if let Some(name) = &only
+        && config.env(name).is_none()
+    {
+        eprintln!("shipdeck: {}", config.unknown_env(name));
+        return EXIT_USAGE;
+    }
+    let fleet = match start_fleet_if_needed(&mut config).await {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("shipdeck: cannot start the demo fleet: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let providers = providers_for(&config, fleet.as_ref(), CallSink::discard());
+    let client = probe_client(config.ui.request_timeout.0);
+    let mut out = Vec::new();
+    for (i, env) in config.envs.iter().enumerate() {
+        if only.as_deref().is_some_and(|o| o != env.name()) {
+            continue;
+        }
+        let target = crate::app::effects::target_of(&config, i);
+        let (release, provider_error) = match &providers[i] {
+            Some(p) => match p.releases(&target, 10).await {
+                Ok(list) => (current_release(&list).cloned(), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            None => (None, crate::app::effects::provider_note(env.provider)),
+        };
+        let names = MetricNames {
+            requests_total: env.metrics.requests_total.clone(),
+            status_label: env.metrics.status_label.clone(),
+            duration_histogram: env.metrics.duration_histogram.clone(),
+        };
+        let mut services = Vec::new();
+        for svc in &env.services {
+            services.push(service_status(&client, svc, &names).await);
+        }
+        let health = services
+            .iter()
+            .map(|s| s.health)
+            .fold(Health::Healthy, Health::worst);
+        out.push(EnvStatus {
+            env: env.name().to_string(),
+            provider: env.provider.label(),
+            release: release.as_ref().map(|r| r.id.clone()),
+            image: release.and_then(|r| r.image),
+            health,
+            provider_error,
+            services,
+        });
+    }
+    drop(fleet);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        println!(
+            "{:<12} {:<8} {:<10} {:<12} {:>10} {:>8}  NOTE",
+            "ENV", "SERVICE", "RELEASE", "HEALTH", "ERR", "P95"
+        );
+        for env in &out {
+            for (j, svc) in env.services.iter().enumerate() {
+                let p95 = svc.p95_ms.map_or("—".into(), |p| {
+                    format!("{}{p:.0}ms", if svc.p95_clipped { "≥" } else { "" })
+                });
+                let note = svc
+                    .problem
+                    .clone()
+                    .or_else(|| {
+                        (!svc.checks_failing.is_empty())
+                            .then(|| format!("failing: {}", svc.checks_failing.join(", ")))
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "{:<12} {:<8} {:<10} {:<12} {:>10} {:>8}  {}",
+                    if j == 0 { env.env.as_str() } else { "" },
+                    svc.name,
+                    if j == 0 {
+                        env.release.as_deref().unwrap_or("—")
+                    } else {
+                        ""
+                    },
+                    svc.health.label(),
+                    crate::ui::format::percent(svc.error_rate),
+                    p95,
+                    note
+                );
+            }
+            if let Some(e) = &env.provider_error {
+                println!("{:<12} {}", "", e);
+            }
+        }
+    }
+    if out
+        .iter()
+        .all(|e| e.provider_error.is_none() || !matches!(e.provider, "demo"))
+    {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+async fn service_status(
+    client: &reqwest::Client,
+    svc: &crate::config::ServiceConfig,
+    names: &MetricNames,
+) -> ServiceStatus {
+    let mut status = ServiceStatus {
+        name: svc.name().to_string(),
+        health: Health::Unknown,
+        checks_failing: Vec::new(),
+        problem: None,
+        error_rate: None,
+        p95_ms: None,
+        p95_clipped: false,
+        request_rate: None,
+    };
+    if let Some(url) = &svc.health_url {
+        let probe = probe_health(client, url).await;
+        status.health = if probe.reachable {
+            crate::health::health_of(&probe.report)
+        } else {
+            Health::Missing
+        };
+        status.checks_failing = probe
+            .report
+            .checks
+            .iter()
+            .filter(|c| c.status != crate::health::health_json::CheckStatus::Pass)
+            .map(|c| c.name.clone())
+            .collect();
+        status.problem = probe.report.problem.clone();
+    }
+    if let Some(url) = &svc.metrics_url {
+        match scrape(client, url).await {
+            Ok(first) => {
+                let started = std::time::Instant::now();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if let Ok(second) = scrape(client, url).await {
+                    let w = window(&first, &second, started.elapsed().as_secs_f64(), names);
+                    status.error_rate = w.error_rate;
+                    status.request_rate = Some(w.request_rate);
+                    if let Some(Quantile { seconds, clipped }) = w.p95 {
+                        status.p95_ms = Some(seconds * 1000.0);
+                        status.p95_clipped = clipped;
+                    }
+                }
+            }
+            Err(e) => status.problem = Some(e.to_string()),
+        }
+    }
+    status
+}
+
+async fn releases(mut config: Config, env: &str, limit: usize, json: bool) -> u8 {
+    let Some(idx) = config.envs.iter().position(|e| e.name() == env) else {
+        eprintln!("shipdeck: {}", config.unknown_env(env));
+        return EXIT_USAGE;
+    };
+    let fleet = match start_fleet_if_needed(&mut config).await {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("shipdeck: cannot start the demo fleet: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let providers = providers_for(&config, fleet.as_ref(), CallSink::discard());
+    let Some(provider) = &providers[idx] else {
+        eprintln!(
+            "shipdeck: {}",
+            crate::app::effects::provider_note(config.envs[idx].provider).unwrap_or_default()
+        );
+        return EXIT_FAILED;
+    };
+    let target = crate::app::effects::target_of(&config, idx);
+    let list: Vec<Release> = match provider.releases(&target, limit).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("shipdeck: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
+    } else {
+        let now = chrono::Utc::now();
+        println!(
+            "  {:<5} {:<28} {:<11} {:<16} {:>4}  DESCRIPTION",
+            "VER", "IMAGE", "STATUS", "AUTHOR", "AGE"
+        );
+        for r in &list {
+            println!(
+                "{} {:<5} {:<28} {:<11} {:<16} {:>4}  {}",
+                if r.current { "●" } else { " " },
+                r.id,
+                r.image
+                    .as_deref()
+                    .map(crate::ui::format::short_image)
+                    .unwrap_or_default(),
+                r.status.label(),
+                r.author.as_deref().unwrap_or(""),
+                crate::ui::format::age(now, r.created_at),
+                crate::sanitize::sanitize(&r.description)
+            );
+        }
+    }
+    EXIT_OK
+}

@@ -1,0 +1,479 @@
+//! The config file: schema, discovery (`--config`, `./shipdeck.toml`, the XDG
+//! config dir, else the embedded demo), and checks whose errors carry
+//! file:line:col, the field and a hint.
+
+mod credential_guard;
+mod duration;
+mod error;
+
+pub use credential_guard::looks_like_credential;
+pub use duration::HumanDuration;
+pub use error::{ConfigError, Location};
+
+use error::Choices;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+use crate::app::keymap::{Action, KeyList, KeyPreset};
+
+/// The embedded demo fleet's config, parsed through the same loader.
+pub const DEMO_CONFIG: &str = include_str!("../../assets/demo/shipdeck.toml");
+
+/// Which provider client serves an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// The embedded demo fleet on loopback.
+    Demo,
+    /// Fly.io (Machines API + GraphQL).
+    Fly,
+    /// Railway (GraphQL).
+    Railway,
+    /// Render (REST v1).
+    Render,
+    /// A VPS with systemd or Docker, over ssh.
+    Vps,
+    /// A GitHub Actions deploy workflow.
+    GithubActions,
+}
+
+impl ProviderKind {
+    /// Name shown on screen.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProviderKind::Demo => "demo",
+            ProviderKind::Fly => "fly",
+            ProviderKind::Railway => "railway",
+            ProviderKind::Render => "render",
+            ProviderKind::Vps => "vps",
+            ProviderKind::GithubActions => "github",
+        }
+    }
+}
+
+/// What a failed gate does (used by the rollout engine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFail {
+    /// Roll back what the plan deployed.
+    #[default]
+    Rollback,
+    /// Hold and ask a human.
+    Pause,
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Look and feel.
+    #[serde(default)]
+    pub ui: UiConfig,
+    /// Key bindings.
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// Environments, in the order they are promoted through.
+    #[serde(default, rename = "env")]
+    pub envs: Vec<EnvConfig>,
+    /// Where this config came from (not part of the file).
+    #[serde(skip)]
+    pub origin: ConfigOrigin,
+}
+
+/// Where the config was loaded from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    /// The embedded demo fleet.
+    #[default]
+    Demo,
+    /// A file on disk.
+    File(PathBuf),
+}
+
+impl ConfigOrigin {
+    /// Whether the app runs on the demo fleet.
+    pub fn is_demo(&self) -> bool {
+        matches!(self, ConfigOrigin::Demo)
+    }
+}
+
+/// `[ui]`: look and feel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Theme name (`dark`, `light`, `mono`); `NO_COLOR` forces `mono`.
+    pub theme: String,
+    /// How often health endpoints are probed.
+    pub health_interval: HumanDuration,
+    /// How often metrics are scraped.
+    pub metrics_interval: HumanDuration,
+    /// How often release history and secrets are re-read.
+    pub refresh_interval: HumanDuration,
+    /// Timeout for one probe or provider call.
+    pub request_timeout: HumanDuration,
+    /// Total bytes kept across all log buffers, in MiB.
+    pub log_buffer_mb: u64,
+    /// Show timestamps in the log panel at start.
+    pub log_timestamps: bool,
+    /// Wrap long log lines at start.
+    pub log_wrap: bool,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            theme: "dark".into(),
+            health_interval: HumanDuration(Duration::from_secs(2)),
+            metrics_interval: HumanDuration(Duration::from_secs(2)),
+            refresh_interval: HumanDuration(Duration::from_secs(15)),
+            request_timeout: HumanDuration(Duration::from_secs(5)),
+            log_buffer_mb: 64,
+            log_timestamps: true,
+            log_wrap: false,
+        }
+    }
+}
+
+/// `[keys]`: a preset plus per-action overrides.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// `default` or `vim`.
+    pub preset: KeyPreset,
+    /// Action name → one key or a list of keys, replacing that action's defaults.
+    pub bind: BTreeMap<Action, KeyList>,
+}
+
+/// `[[env]]`: one environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    /// Unique name, e.g. `staging`.
+    pub name: Spanned<String>,
+    /// Provider client.
+    pub provider: ProviderKind,
+    /// Require typing the env name before destructive actions.
+    #[serde(default)]
+    pub protected: bool,
+    /// Refuse every mutating action on this env.
+    #[serde(default)]
+    pub read_only: bool,
+    /// The env that `promote` from here deploys to.
+    #[serde(default)]
+    pub promote_to: Option<Spanned<String>>,
+    /// What a failed gate does.
+    #[serde(default)]
+    pub on_fail: OnFail,
+    /// Fly.io target (one Fly app per environment).
+    #[serde(default)]
+    pub fly: Option<FlyTarget>,
+    /// Metric and label names for this env's `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricNamesConfig,
+    /// Services of this env, in deploy order (backend first).
+    #[serde(default, rename = "service")]
+    pub services: Vec<ServiceConfig>,
+}
+
+impl EnvConfig {
+    /// The env's name.
+    pub fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+
+    /// The promotion target's name.
+    pub fn promote_target(&self) -> Option<&str> {
+        self.promote_to.as_ref().map(|s| s.get_ref().as_str())
+    }
+}
+
+/// `[env.fly]`: which Fly app backs the env.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlyTarget {
+    /// Fly app name, e.g. `kaiwa-v2-staging`.
+    pub app: String,
+    /// Only machines of this process group (`app`, `web`, `worker`).
+    #[serde(default)]
+    pub process_group: Option<String>,
+    /// Machines API base URL.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// GraphQL endpoint.
+    #[serde(default)]
+    pub graphql_url: Option<String>,
+}
+
+/// `[env.metrics]`: names read from the Prometheus endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricNamesConfig {
+    /// Request counter.
+    pub requests_total: String,
+    /// Label holding the HTTP status.
+    pub status_label: String,
+    /// Latency histogram base name.
+    pub duration_histogram: String,
+}
+
+impl Default for MetricNamesConfig {
+    fn default() -> Self {
+        MetricNamesConfig {
+            requests_total: "http_requests_total".into(),
+            status_label: "status".into(),
+            duration_histogram: "http_request_duration_seconds".into(),
+        }
+    }
+}
+
+/// `[[env.service]]`: one service of an env.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Name, unique within the env (`api`, `web`).
+    pub name: Spanned<String>,
+    /// Readiness endpoint returning health JSON (`…/health/ready`).
+    #[serde(default)]
+    pub health_url: Option<String>,
+    /// Prometheus endpoint.
+    #[serde(default)]
+    pub metrics_url: Option<String>,
+}
+
+impl ServiceConfig {
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+}
+
+/// The `--config` flag and environment that decide which file is read.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigRequest {
+    /// `--config PATH`.
+    pub explicit: Option<PathBuf>,
+    /// Force the demo fleet (`shipdeck demo`).
+    pub demo: bool,
+}
+
+impl Config {
+    /// Find and load the config: `--config`, `./shipdeck.toml`, the XDG config
+    /// dir, else the embedded demo fleet.
+    pub fn discover(req: &ConfigRequest) -> Result<Config, ConfigError> {
+        if req.demo {
+            return Config::demo();
+        }
+        if let Some(path) = &req.explicit {
+            return Config::load_file(path);
+        }
+        let local = PathBuf::from("shipdeck.toml");
+        if local.is_file() {
+            return Config::load_file(&local);
+        }
+        if let Some(path) = user_config_path()
+            && path.is_file()
+        {
+            return Config::load_file(&path);
+        }
+        Config::demo()
+    }
+
+    /// The embedded demo fleet's config.
+    pub fn demo() -> Result<Config, ConfigError> {
+        let mut cfg = Config::parse_str(DEMO_CONFIG, Path::new("<embedded demo>"))?;
+        cfg.origin = ConfigOrigin::Demo;
+        Ok(cfg)
+    }
+
+    /// Read and check one file.
+    pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg = Config::parse_str(&text, path)?;
+        cfg.origin = ConfigOrigin::File(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// Parse and check config text; `path` is only used in messages.
+    pub fn parse_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid =
+            |offset: Option<usize>, field: Option<String>, message: String, hint: String| {
+                ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    location: offset.map(|o| Location::from_offset(text, o)),
+                    field,
+                    message,
+                    hint,
+                }
+            };
+        let doc = toml::de::DeTable::parse(text).map_err(|e| {
+            invalid(
+                e.span().map(|s| s.start),
+                None,
+                first_line(e.message()),
+                "this is not valid TOML; check quotes, brackets and `key = value` pairs".into(),
+            )
+        })?;
+        if let Some(found) = credential_guard::find_credential(&doc) {
+            return Err(invalid(
+                Some(found.offset),
+                Some(found.path),
+                "credentials must not be written in the config file".into(),
+                "remove it and store it in the OS keyring with `shipdeck auth set <provider>` \
+                 (the value is read from stdin), or name an environment variable instead"
+                    .into(),
+            ));
+        }
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let message = first_line(e.message());
+            let hint = hint_for(&message);
+            invalid(
+                e.span().map(|s| s.start),
+                field_from_message(&message),
+                message,
+                hint,
+            )
+        })?;
+        cfg.check(text, path)?;
+        Ok(cfg)
+    }
+
+    /// Cross-field checks that serde cannot express.
+    fn check(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let at = |span: std::ops::Range<usize>, field: String, message: String, hint: String| {
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                location: Some(Location::from_offset(text, span.start)),
+                field: Some(field),
+                message,
+                hint,
+            }
+        };
+        let names: Vec<&str> = self.envs.iter().map(EnvConfig::name).collect();
+        for (i, env) in self.envs.iter().enumerate() {
+            let name = env.name();
+            if name.trim().is_empty() {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].name"),
+                    "an env name cannot be empty".into(),
+                    "name it, e.g. `name = \"staging\"`".into(),
+                ));
+            }
+            if let Some(first) = self.envs[..i].iter().position(|e| e.name() == name) {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].name"),
+                    format!("duplicate env name `{name}` (also env[{first}])"),
+                    "each [[env]] needs a unique name".into(),
+                ));
+            }
+            if let Some(target) = &env.promote_to {
+                let t = target.get_ref();
+                if !names.contains(&t.as_str()) {
+                    return Err(at(
+                        target.span(),
+                        format!("env[{i}].promote_to"),
+                        format!("`{t}` names no env"),
+                        format!("use one of the env names in this file: {}", Choices(&names)),
+                    ));
+                }
+                if t == name {
+                    return Err(at(
+                        target.span(),
+                        format!("env[{i}].promote_to"),
+                        format!("env `{name}` cannot promote to itself"),
+                        "point promote_to at the next env in the chain, e.g. staging → production"
+                            .into(),
+                    ));
+                }
+            }
+            if env.provider == ProviderKind::Fly && env.fly.is_none() {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].fly"),
+                    format!("env `{name}` uses provider \"fly\" but has no [env.fly] table"),
+                    "add `fly = { app = \"myapp-staging\" }` (one Fly app per env)".into(),
+                ));
+            }
+            for (j, svc) in env.services.iter().enumerate() {
+                let sname = svc.name();
+                if let Some(first) = env.services[..j].iter().position(|s| s.name() == sname) {
+                    return Err(at(
+                        svc.name.span(),
+                        format!("env[{i}].service[{j}].name"),
+                        format!(
+                            "duplicate service `{sname}` in env `{name}` (also service[{first}])"
+                        ),
+                        "service names must be unique within an env".into(),
+                    ));
+                }
+                for (field, url) in [
+                    ("health_url", &svc.health_url),
+                    ("metrics_url", &svc.metrics_url),
+                ] {
+                    if let Some(url) = url
+                        && !(url.starts_with("http://") || url.starts_with("https://"))
+                    {
+                        return Err(at(
+                            svc.name.span(),
+                            format!("env[{i}].service[{j}].{field}"),
+                            format!("`{url}` is not an http(s) URL"),
+                            "write the full URL, e.g. \"https://api.example.com/health/ready\""
+                                .into(),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Look up an env by name.
+    pub fn env(&self, name: &str) -> Option<&EnvConfig> {
+        self.envs.iter().find(|e| e.name() == name)
+    }
+
+    /// A "did you mean" error for an unknown env name given on the command line.
+    pub fn unknown_env(&self, name: &str) -> String {
+        let names: Vec<&str> = self.envs.iter().map(EnvConfig::name).collect();
+        format!("no env named `{name}`; this config has {}", Choices(&names))
+    }
+}
+
+/// `$XDG_CONFIG_HOME/shipdeck/config.toml` (or the platform equivalent).
+pub fn user_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "shipdeck").map(|d| d.config_dir().join("config.toml"))
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// Pull the field name out of serde's "unknown field `x`" / "missing field `x`".
+fn field_from_message(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    let field = &message[start..start + len];
+    (message.contains("field") || message.contains("variant")).then(|| field.to_string())
+}
+
+fn hint_for(message: &str) -> String {
+    if message.starts_with("unknown field") {
+        "remove it or fix its spelling; config.example.toml lists every option".into()
+    } else if message.starts_with("missing field") {
+        "add it; config.example.toml shows an example".into()
+    } else if message.starts_with("unknown variant") {
+        "use one of the values listed above".into()
+    } else if message.starts_with("invalid type") {
+        "check the value's type: strings need quotes, booleans are true/false, numbers are bare"
+            .into()
+    } else {
+        "see config.example.toml for the expected shape".into()
+    }
+}

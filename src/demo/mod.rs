@@ -1,0 +1,226 @@
+//! The embedded demo fleet: real HTTP servers on loopback for every demo
+//! service, and a control plane the demo provider talks to through the same
+//! Provider trait, HTTP layer, engine and audit as the real platforms.
+
+pub mod server;
+pub mod sim;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+use crate::config::{Config, ProviderKind};
+use crate::domain::{Health, Instance};
+use sim::{Behaviour, ServiceSim};
+use store::Store;
+
+/// Shared state behind every demo server.
+#[derive(Debug)]
+pub struct FleetState {
+    /// Releases and secrets.
+    pub store: Mutex<Store>,
+    sims: BTreeMap<(String, String), Arc<ServiceSim>>,
+}
+
+impl FleetState {
+    /// How an env's services behave now, and the running version.
+    pub fn behaviour(&self, env: &str) -> (Behaviour, String) {
+        // try_lock: a health probe must never wait behind a deploy.
+        match self.store.try_lock() {
+            Ok(store) => {
+                let version = store
+                    .releases(env, 1)
+                    .ok()
+                    .and_then(|r| r.into_iter().next())
+                    .map(|r| r.id)
+                    .unwrap_or_default();
+                let b = if store.restarting(env) {
+                    Behaviour::Starting
+                } else if store.runs_bad_image(env) {
+                    Behaviour::Bad
+                } else {
+                    Behaviour::Good
+                };
+                (b, version)
+            }
+            Err(_) => (Behaviour::Starting, String::new()),
+        }
+    }
+
+    /// A service's simulator.
+    pub fn sim(&self, env: &str, service: &str) -> Option<Arc<ServiceSim>> {
+        self.sims
+            .get(&(env.to_string(), service.to_string()))
+            .cloned()
+    }
+
+    /// Instances of an env: two per API service, one per web service.
+    pub async fn instances(&self, env: &str) -> Option<Vec<Instance>> {
+        let store = self.store.lock().await;
+        let image = store.current_image(env)?;
+        let behaviour = if store.restarting(env) {
+            Behaviour::Starting
+        } else if store.runs_bad_image(env) {
+            Behaviour::Bad
+        } else {
+            Behaviour::Good
+        };
+        let mut out = Vec::new();
+        for ((e, name), sim) in &self.sims {
+            if e != env {
+                continue;
+            }
+            let count = if sim.kind == sim::ServiceKind::Api {
+                2
+            } else {
+                1
+            };
+            for i in 0..count {
+                let (state, health) = match behaviour {
+                    Behaviour::Starting => ("starting", Health::Progressing),
+                    Behaviour::Bad if sim.kind == sim::ServiceKind::Api => {
+                        ("started", Health::Degraded)
+                    }
+                    _ => ("started", Health::Healthy),
+                };
+                out.push(Instance {
+                    id: format!(
+                        "{}-{name}-{:04x}",
+                        &env[..env.len().min(4)],
+                        0x3a1f + i * 0x111
+                    ),
+                    service: name.clone(),
+                    region: Some(["ams", "iad"][i % 2].to_string()),
+                    image: Some(image.clone()),
+                    state: state.to_string(),
+                    health,
+                });
+            }
+        }
+        Some(out)
+    }
+}
+
+/// A running demo fleet.
+#[derive(Debug)]
+pub struct Fleet {
+    /// Base URL of the control plane (`http://127.0.0.1:PORT`).
+    pub control_url: String,
+    /// Base URL per (env, service).
+    pub services: BTreeMap<(String, String), String>,
+    /// Shared state (tests use it to change behaviour).
+    pub state: Arc<FleetState>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Fleet {
+    /// Bind every server on loopback and start serving; returns at once.
+    pub async fn start(cfg: &Config) -> std::io::Result<Fleet> {
+        let demo_envs: Vec<_> = cfg
+            .envs
+            .iter()
+            .filter(|e| e.provider == ProviderKind::Demo)
+            .collect();
+        let store = Store::seeded(demo_envs.iter().map(|e| e.name()));
+        let mut sims = BTreeMap::new();
+        for env in &demo_envs {
+            for svc in &env.services {
+                sims.insert(
+                    (env.name().to_string(), svc.name().to_string()),
+                    Arc::new(ServiceSim::new(env.name(), svc.name())),
+                );
+            }
+        }
+        let state = Arc::new(FleetState {
+            store: Mutex::new(store),
+            sims,
+        });
+        let mut tasks = Vec::new();
+        let mut services = BTreeMap::new();
+        for (key, sim) in &state.sims {
+            let (addr, task) = serve(server::service_router(state.clone(), sim.clone())).await?;
+            services.insert(key.clone(), format!("http://{addr}"));
+            tasks.push(task);
+        }
+        let (control, task) = serve(server::control_router(state.clone())).await?;
+        tasks.push(task);
+        tasks.push(tokio::spawn(drive(state.clone())));
+        Ok(Fleet {
+            control_url: format!("http://{control}"),
+            services,
+            state,
+            tasks,
+        })
+    }
+
+    /// Fill in the health and metrics URLs of demo services that have none.
+    pub fn apply_to(&self, cfg: &mut Config) {
+        for env in cfg
+            .envs
+            .iter_mut()
+            .filter(|e| e.provider == ProviderKind::Demo)
+        {
+            let env_name = env.name().to_string();
+            for svc in &mut env.services {
+                if let Some(base) = self
+                    .services
+                    .get(&(env_name.clone(), svc.name().to_string()))
+                {
+                    svc.health_url
+                        .get_or_insert_with(|| format!("{base}/health/ready"));
+                    svc.metrics_url
+                        .get_or_insert_with(|| format!("{base}/metrics"));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn serve(router: axum::Router) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok((addr, task))
+}
+
+/// One ticker for the whole fleet: traffic, metrics and logs.
+async fn drive(state: Arc<FleetState>) {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
+    loop {
+        tick.tick().await;
+        let dt = last.elapsed().as_secs_f64();
+        last = Instant::now();
+        let t = started.elapsed().as_secs_f64();
+        let mut behaviours = BTreeMap::new();
+        for (env, _) in state.sims.keys() {
+            if !behaviours.contains_key(env) {
+                behaviours.insert(env.clone(), state.behaviour(env).0);
+            }
+        }
+        for ((env, _), sim) in &state.sims {
+            sim.tick(
+                dt,
+                t,
+                behaviours.get(env).copied().unwrap_or(Behaviour::Good),
+            );
+        }
+    }
+}

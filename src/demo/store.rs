@@ -1,0 +1,418 @@
+//! The demo fleet's release and secret store: what a PaaS control plane would
+//! keep. Seeded with a realistic history; one release in staging is known bad.
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::domain::{Release, ReleaseStatus, SecretMeta};
+
+/// How long instances report `starting` after a deploy.
+pub const RESTART_SECS: f64 = 3.0;
+
+/// The image repository all demo releases come from.
+const REPO: &str = "ghcr.io/acme/shop";
+
+/// One release as the demo control plane stores it.
+#[derive(Debug, Clone)]
+pub struct DemoRelease {
+    /// `v44`.
+    pub version: u64,
+    /// Full image ref with digest.
+    pub image: String,
+    /// Status.
+    pub status: ReleaseStatus,
+    /// Author email.
+    pub author: String,
+    /// Description.
+    pub description: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One secret; the value stays in the store.
+#[derive(Debug, Clone)]
+struct DemoSecret {
+    value: String,
+    updated_at: DateTime<Utc>,
+    staged: bool,
+}
+
+/// Per-env records.
+#[derive(Debug)]
+pub struct EnvRecord {
+    releases: Vec<DemoRelease>,
+    secrets: BTreeMap<String, DemoSecret>,
+    restarted_at: Option<Instant>,
+}
+
+/// The whole store.
+#[derive(Debug)]
+pub struct Store {
+    envs: BTreeMap<String, EnvRecord>,
+    bad_images: Vec<String>,
+}
+
+/// The image of demo release `version`: same version, same image in every env.
+pub fn image_for(version: u64) -> String {
+    let digest = hex(&Sha256::digest(format!("shop-build-{version}").as_bytes()));
+    format!("{REPO}:2026.11.{version}@sha256:{digest}")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Digest shown for a secret value (first 16 hex chars of its SHA-256).
+pub fn secret_digest(value: &str) -> String {
+    hex(&Sha256::digest(value.as_bytes()))[..16].to_string()
+}
+
+/// The release that breaks things: its storage client times out.
+pub const BAD_VERSION: u64 = 44;
+
+const CHANGES: &[(&str, &str)] = &[
+    ("maria@acme.dev", "fix: checkout retries on upstream 502"),
+    ("deploy-bot", "chore: bump base image to node:22.11-alpine"),
+    ("sam@acme.dev", "feat: order history pagination"),
+    ("lee@acme.dev", "perf: cache product search for 30s"),
+    ("maria@acme.dev", "fix: JWT clock skew tolerance 30s"),
+    ("sam@acme.dev", "feat: webhook signature v2 (expand step)"),
+    ("deploy-bot", "chore: weekly dependency updates"),
+    ("lee@acme.dev", "fix: N+1 query on /api/v1/orders"),
+    (
+        "maria@acme.dev",
+        "feat: switch uploads to storage client v2",
+    ),
+    ("sam@acme.dev", "feat: saved carts"),
+];
+
+fn change(version: u64) -> (&'static str, &'static str) {
+    if version == BAD_VERSION {
+        return (
+            "maria@acme.dev",
+            "feat: switch uploads to storage client v2",
+        );
+    }
+    CHANGES[(version as usize * 7) % CHANGES.len()]
+}
+
+fn seeded_history(env: &str, now: DateTime<Utc>) -> Vec<DemoRelease> {
+    // (first version, current version, hours between releases, hours since current)
+    let (first, current, spacing, age) = match env {
+        "production" | "prod" => (35, 41, 26, 30),
+        "staging" => (38, 44, 9, 2),
+        _ => (39, 45, 5, 1),
+    };
+    (first..=current)
+        .map(|v| {
+            let (author, description) = change(v);
+            let hours_ago = age + (current - v) as i64 * spacing;
+            DemoRelease {
+                version: v,
+                image: image_for(v),
+                status: if v == current {
+                    ReleaseStatus::Live
+                } else {
+                    ReleaseStatus::Superseded
+                },
+                author: author.into(),
+                description: description.into(),
+                created_at: now
+                    - ChronoDuration::hours(hours_ago)
+                    - ChronoDuration::minutes((v * 13 % 50) as i64),
+            }
+        })
+        .collect()
+}
+
+fn seeded_secrets(env: &str, now: DateTime<Utc>) -> BTreeMap<String, DemoSecret> {
+    let mut names = vec![
+        "DATABASE_URL",
+        "JWT_SECRET_KEY",
+        "REDIS_URL",
+        "SENTRY_DSN",
+        "STRIPE_SECRET_KEY",
+    ];
+    if env == "staging" || env == "dev" {
+        // Added in staging for the new email provider, not yet in production: drift.
+        names.push("RESEND_API_KEY");
+    }
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            // Shared values (same digest everywhere) for the Sentry DSN; per-env otherwise.
+            let value = if name == "SENTRY_DSN" {
+                "https://public@sentry.example/42".to_string()
+            } else {
+                format!("{}-{}", random_value(32), env)
+            };
+            let secret = DemoSecret {
+                value,
+                updated_at: now - ChronoDuration::days(3 + i as i64 * 11),
+                staged: false,
+            };
+            (name.to_string(), secret)
+        })
+        .collect()
+}
+
+/// A random value from an alphanumeric alphabet.
+pub fn random_value(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// No such env.
+    #[error("no env named `{0}` in the demo fleet")]
+    NoEnv(String),
+    /// No such release.
+    #[error("no release `{0}` in this env's history")]
+    NoRelease(String),
+}
+
+impl Store {
+    /// A store seeded for these env names.
+    pub fn seeded<'a>(envs: impl IntoIterator<Item = &'a str>) -> Store {
+        let now = Utc::now();
+        let envs = envs
+            .into_iter()
+            .map(|name| {
+                let record = EnvRecord {
+                    releases: seeded_history(name, now),
+                    secrets: seeded_secrets(name, now),
+                    restarted_at: None,
+                };
+                (name.to_string(), record)
+            })
+            .collect();
+        Store {
+            envs,
+            bad_images: vec![image_for(BAD_VERSION)],
+        }
+    }
+
+    fn env(&self, env: &str) -> Result<&EnvRecord, StoreError> {
+        self.envs
+            .get(env)
+            .ok_or_else(|| StoreError::NoEnv(env.to_string()))
+    }
+
+    fn env_mut(&mut self, env: &str) -> Result<&mut EnvRecord, StoreError> {
+        self.envs
+            .get_mut(env)
+            .ok_or_else(|| StoreError::NoEnv(env.to_string()))
+    }
+
+    /// Release history, newest first, in the shared domain shape.
+    pub fn releases(&self, env: &str, limit: usize) -> Result<Vec<Release>, StoreError> {
+        Ok(self
+            .env(env)?
+            .releases
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|r| Release {
+                id: format!("v{}", r.version),
+                version: Some(r.version),
+                image: Some(r.image.clone()),
+                status: r.status,
+                raw_status: r.status.label().to_string(),
+                author: Some(r.author.clone()),
+                description: r.description.clone(),
+                created_at: r.created_at,
+                current: r.status == ReleaseStatus::Live,
+            })
+            .collect())
+    }
+
+    /// The image running in an env.
+    pub fn current_image(&self, env: &str) -> Option<String> {
+        let record = self.envs.get(env)?;
+        record
+            .releases
+            .iter()
+            .rev()
+            .find(|r| r.status == ReleaseStatus::Live)
+            .map(|r| r.image.clone())
+    }
+
+    /// Whether the env's running image is a known-bad build.
+    pub fn runs_bad_image(&self, env: &str) -> bool {
+        self.current_image(env)
+            .is_some_and(|img| self.bad_images.contains(&img))
+    }
+
+    /// Seconds since the last deploy while instances are still starting.
+    pub fn restarting(&self, env: &str) -> bool {
+        self.envs
+            .get(env)
+            .and_then(|r| r.restarted_at)
+            .is_some_and(|t| t.elapsed().as_secs_f64() < RESTART_SECS)
+    }
+
+    /// Deploy an image: a new live release, the old one superseded.
+    pub fn deploy(
+        &mut self,
+        env: &str,
+        image: &str,
+        author: &str,
+        description: &str,
+    ) -> Result<Release, StoreError> {
+        let record = self.env_mut(env)?;
+        let next = record.releases.iter().map(|r| r.version).max().unwrap_or(0) + 1;
+        for r in record
+            .releases
+            .iter_mut()
+            .filter(|r| r.status == ReleaseStatus::Live)
+        {
+            r.status = ReleaseStatus::Superseded;
+        }
+        record.releases.push(DemoRelease {
+            version: next,
+            image: image.to_string(),
+            status: ReleaseStatus::Live,
+            author: author.to_string(),
+            description: description.to_string(),
+            created_at: Utc::now(),
+        });
+        for s in record.secrets.values_mut() {
+            s.staged = false;
+        }
+        record.restarted_at = Some(Instant::now());
+        Ok(self.releases(env, 1)?.remove(0))
+    }
+
+    /// Roll back to an earlier release (a new release running its image).
+    pub fn rollback(
+        &mut self,
+        env: &str,
+        to_id: &str,
+        author: &str,
+    ) -> Result<Release, StoreError> {
+        let target = self
+            .env(env)?
+            .releases
+            .iter()
+            .find(|r| format!("v{}", r.version) == to_id)
+            .cloned()
+            .ok_or_else(|| StoreError::NoRelease(to_id.to_string()))?;
+        let record = self.env_mut(env)?;
+        for r in record
+            .releases
+            .iter_mut()
+            .filter(|r| r.status == ReleaseStatus::Live)
+        {
+            r.status = ReleaseStatus::RolledBack;
+        }
+        let description = format!("Rollback to v{}", target.version);
+        let image = target.image.clone();
+        self.deploy(env, &image, author, &description)
+    }
+
+    /// Secret metadata, never values.
+    pub fn secrets(&self, env: &str) -> Result<Vec<SecretMeta>, StoreError> {
+        Ok(self
+            .env(env)?
+            .secrets
+            .iter()
+            .map(|(name, s)| SecretMeta {
+                name: name.clone(),
+                digest: Some(secret_digest(&s.value)),
+                updated_at: Some(s.updated_at),
+                staged: s.staged,
+            })
+            .collect())
+    }
+
+    /// Set (Some) or unset (None) secrets.
+    pub fn set_secrets(
+        &mut self,
+        env: &str,
+        values: Vec<(String, Option<String>)>,
+        stage: bool,
+    ) -> Result<(), StoreError> {
+        let record = self.env_mut(env)?;
+        for (name, value) in values {
+            match value {
+                Some(value) => {
+                    record.secrets.insert(
+                        name,
+                        DemoSecret {
+                            value,
+                            updated_at: Utc::now(),
+                            staged: stage,
+                        },
+                    );
+                }
+                None => {
+                    record.secrets.remove(&name);
+                }
+            }
+        }
+        if !stage {
+            record.restarted_at = Some(Instant::now());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_runs_the_bad_build_and_production_does_not() {
+        let store = Store::seeded(["dev", "staging", "production"]);
+        assert!(store.runs_bad_image("staging"));
+        assert!(!store.runs_bad_image("production"));
+        let prod = store.releases("production", 50).unwrap();
+        assert_eq!(prod[0].id, "v41");
+        assert!(prod[0].current);
+        assert!(prod.iter().skip(1).all(|r| !r.current));
+    }
+
+    #[test]
+    fn deploy_and_rollback_move_the_current_release() {
+        let mut store = Store::seeded(["staging", "production"]);
+        let bad = image_for(BAD_VERSION);
+        let rel = store
+            .deploy("production", &bad, "t@x", "promote v44")
+            .unwrap();
+        assert_eq!(rel.id, "v42");
+        assert!(store.runs_bad_image("production"));
+        let back = store.rollback("production", "v41", "t@x").unwrap();
+        assert_eq!(back.description, "Rollback to v41");
+        assert!(!store.runs_bad_image("production"));
+        assert_eq!(
+            store.rollback("production", "v999", "t").unwrap_err(),
+            StoreError::NoRelease("v999".into())
+        );
+    }
+
+    #[test]
+    fn secrets_drift_between_staging_and_production() {
+        let store = Store::seeded(["staging", "production"]);
+        let s: Vec<String> = store
+            .secrets("staging")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        let p: Vec<String> = store
+            .secrets("production")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert!(s.contains(&"RESEND_API_KEY".to_string()));
+        assert!(!p.contains(&"RESEND_API_KEY".to_string()));
+    }
+}

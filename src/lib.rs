@@ -1,0 +1,16 @@
+//! shipdeck: a terminal release console. Environments, release history, live
+//! health, log tails and secrets in one ratatui app, with every action also a
+//! headless command sharing the same engine.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod health;
+pub mod logs;
+pub mod provider;
+pub mod sanitize;
+pub mod secrets;
+pub mod state;
+pub mod ui;

@@ -1,0 +1,9 @@
+//! Log tails: line splitting, parsing (JSON / logfmt / plain), sanitising and
+//! a bounded buffer per service with a filter over the whole buffer.
+
+pub mod parse;
+pub mod ring;
+pub mod source;
+
+pub use parse::{Level, LogRecord, parse_line};
+pub use ring::{LogBuffer, LogEntry};

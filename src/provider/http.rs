@@ -1,0 +1,364 @@
+//! The shared HTTP layer every provider client uses: timeouts, retries with
+//! jittered backoff on 429/5xx honouring `Retry-After` (idempotent calls only),
+//! readable errors from JSON or HTML error bodies, and a command-log record
+//! for every call. Credentials are sent as headers and never logged.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+
+use super::{CallRecord, CallSink, ProviderError};
+use crate::sanitize::sanitize;
+
+/// Retry policy.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+    /// First backoff.
+    pub base: Duration,
+    /// Longest single wait (also caps Retry-After).
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base: Duration::from_millis(200),
+            max_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A configured client for one provider.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    stream_client: reqwest::Client,
+    provider: &'static str,
+    calls: CallSink,
+    retry: RetryPolicy,
+    auth: Option<String>,
+}
+
+/// A request to make.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Method.
+    pub method: Method,
+    /// Full URL.
+    pub url: String,
+    /// JSON body.
+    pub body: Option<serde_json::Value>,
+    /// Safe to repeat (GET, or a PUT/DELETE, or protected by a lease).
+    pub idempotent: bool,
+}
+
+impl Request {
+    /// A GET.
+    pub fn get(url: impl Into<String>) -> Request {
+        Request {
+            method: Method::GET,
+            url: url.into(),
+            body: None,
+            idempotent: true,
+        }
+    }
+
+    /// A POST with a JSON body (not retried unless marked idempotent).
+    pub fn post(url: impl Into<String>, body: serde_json::Value) -> Request {
+        Request {
+            method: Method::POST,
+            url: url.into(),
+            body: Some(body),
+            idempotent: false,
+        }
+    }
+}
+
+impl HttpClient {
+    /// A client with a request timeout.
+    pub fn new(provider: &'static str, timeout: Duration, calls: CallSink) -> HttpClient {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("shipdeck/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        // Long-lived bodies (log tails): bound the connect, not the whole body.
+        let stream_client = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("shipdeck/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        HttpClient {
+            client,
+            stream_client,
+            provider,
+            calls,
+            retry: RetryPolicy::default(),
+            auth: None,
+        }
+    }
+
+    /// Send this `Authorization` header value with every call.
+    pub fn with_auth(mut self, header_value: String) -> HttpClient {
+        self.auth = Some(header_value);
+        self
+    }
+
+    /// Use another retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> HttpClient {
+        self.retry = retry;
+        self
+    }
+
+    /// Send a request and decode a JSON answer.
+    pub async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        req: Request,
+    ) -> Result<T, ProviderError> {
+        let target = display_target(&req.url);
+        let bytes =
+            self.send(req)
+                .await?
+                .bytes()
+                .await
+                .map_err(|e| ProviderError::Unreachable {
+                    target: target.clone(),
+                    reason: e.to_string(),
+                })?;
+        serde_json::from_slice(&bytes).map_err(|e| ProviderError::Decode {
+            target,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Send a request, retrying where safe; returns the successful response.
+    pub async fn send(&self, req: Request) -> Result<reqwest::Response, ProviderError> {
+        self.send_with(&self.client, req).await
+    }
+
+    /// Like [`HttpClient::send`] for a long-lived body: no overall timeout.
+    pub async fn send_stream(&self, req: Request) -> Result<reqwest::Response, ProviderError> {
+        self.send_with(&self.stream_client, req).await
+    }
+
+    async fn send_with(
+        &self,
+        client: &reqwest::Client,
+        req: Request,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let target = display_target(&req.url);
+        let attempts = if req.idempotent {
+            self.retry.attempts.max(1)
+        } else {
+            1
+        };
+        let mut last_err = None;
+        for attempt in 0..attempts {
+            let started = Instant::now();
+            let at = chrono::Utc::now();
+            let mut builder = client.request(req.method.clone(), &req.url);
+            if let Some(auth) = &self.auth {
+                builder = builder.header(reqwest::header::AUTHORIZATION, auth);
+            }
+            if let Some(body) = &req.body {
+                builder = builder.json(body);
+            }
+            let result = builder.send().await;
+            let duration = started.elapsed();
+            let record = |status: Option<u16>, note: String| CallRecord {
+                at,
+                provider: self.provider.to_string(),
+                method: req.method.to_string(),
+                target: target.clone(),
+                status,
+                duration,
+                note,
+            };
+            match result {
+                Ok(resp) if resp.status().is_success() => {
+                    self.calls
+                        .record(record(Some(resp.status().as_u16()), String::new()));
+                    return Ok(resp);
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let request_id = resp
+                        .headers()
+                        .get("fly-request-id")
+                        .or_else(|| resp.headers().get("x-request-id"))
+                        .and_then(|v| v.to_str().ok())
+                        .map(|s| format!("request id {}", sanitize(s)))
+                        .unwrap_or_default();
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after);
+                    let body = resp.bytes().await.unwrap_or_default();
+                    self.calls.record(record(Some(status.as_u16()), request_id));
+                    let err = self.status_error(&target, status, &body, retry_after);
+                    let retryable =
+                        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+                    if !retryable || attempt + 1 == attempts {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(self.backoff(attempt, retry_after)).await;
+                    last_err = Some(err);
+                }
+                Err(e) => {
+                    let err = if e.is_timeout() {
+                        ProviderError::Timeout {
+                            target: target.clone(),
+                            after: duration,
+                        }
+                    } else {
+                        ProviderError::Unreachable {
+                            target: target.clone(),
+                            reason: error_chain(&e),
+                        }
+                    };
+                    self.calls.record(record(None, err.to_string()));
+                    if attempt + 1 == attempts {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(self.backoff(attempt, None)).await;
+                    last_err = Some(err);
+                }
+            }
+        }
+        Err(last_err.unwrap_or(ProviderError::Unreachable {
+            target,
+            reason: "no attempt made".into(),
+        }))
+    }
+
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(wait) = retry_after {
+            return wait.min(self.retry.max_wait);
+        }
+        let exp = self.retry.base.saturating_mul(1 << attempt.min(10));
+        let jitter = exp.mul_f64(fastrand::f64() * 0.5);
+        (exp + jitter).min(self.retry.max_wait)
+    }
+
+    fn status_error(
+        &self,
+        target: &str,
+        status: StatusCode,
+        body: &[u8],
+        retry_after: Option<Duration>,
+    ) -> ProviderError {
+        match status.as_u16() {
+            401 | 403 => ProviderError::Auth {
+                provider: self.provider.to_string(),
+                status: status.as_u16(),
+            },
+            404 => ProviderError::NotFound {
+                what: target.to_string(),
+            },
+            429 => ProviderError::RateLimited {
+                target: target.to_string(),
+                retry_after,
+            },
+            code => ProviderError::Status {
+                target: target.to_string(),
+                status: code,
+                message: readable_body(body),
+            },
+        }
+    }
+}
+
+/// Turn an error body (JSON `{error|message}`, an HTML proxy page, or text) into one short, safe line.
+pub fn readable_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim();
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(trimmed) {
+        for key in ["error", "message", "detail", "errors"] {
+            if let Some(v) = value.get(key) {
+                let s = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                return shorten(&sanitize(&s));
+            }
+        }
+    }
+    if trimmed.starts_with('<') {
+        let title = trimmed.find("<title>").and_then(|i| {
+            trimmed[i + 7..]
+                .find("</title>")
+                .map(|j| &trimmed[i + 7..i + 7 + j])
+        });
+        return match title {
+            Some(t) => format!("an HTML error page: {}", shorten(&sanitize(t.trim()))),
+            None => "an HTML error page (a proxy or load balancer answered)".into(),
+        };
+    }
+    if trimmed.is_empty() {
+        "empty body".into()
+    } else {
+        shorten(&sanitize(trimmed))
+    }
+}
+
+fn shorten(s: &str) -> String {
+    const MAX: usize = 200;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// Retry-After as seconds (HTTP dates are rare from APIs; they fall back to backoff).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The URL without its query string (queries can carry cursors or tokens).
+pub fn display_target(url: &str) -> String {
+    let no_query = url.split(['?', '#']).next().unwrap_or(url);
+    sanitize(no_query)
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    sanitize(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_become_one_readable_line() {
+        assert_eq!(
+            readable_body(br#"{"error":"app not found"}"#),
+            "app not found"
+        );
+        assert_eq!(
+            readable_body(b"<html><head><title>502 Bad Gateway</title></head></html>"),
+            "an HTML error page: 502 Bad Gateway"
+        );
+        assert_eq!(readable_body(b"boom \x1b[2J"), "boom ⟨CSI 2J⟩");
+        assert_eq!(
+            display_target("http://h/v1/logs?next_token=abc"),
+            "http://h/v1/logs"
+        );
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+    }
+}

@@ -1,0 +1,174 @@
+//! The provider abstraction: one trait every platform client implements
+//! (Fly.io, Railway, Render, a VPS, GitHub Actions, the demo fleet).
+//!
+//! The trait is shaped by what the platforms have in common (see the
+//! capability matrix in the design notes): a release history, "deploy this
+//! exact artifact", a rollback that is either native (Render, Railway) or a
+//! redeploy of an older image (Fly), write-only or readable secrets with
+//! optional digests and staging, a log feed, and instance status.
+
+pub mod calls;
+pub mod demo;
+pub mod http;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use std::time::Duration;
+
+use crate::domain::{Artifact, Instance, Release, SecretMeta};
+
+pub use calls::{CallRecord, CallSink};
+
+/// What a provider can do for an environment; the UI disables the rest and says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Capabilities {
+    /// Deploy an exact image / release (what promote uses).
+    pub deploy: bool,
+    /// The platform has its own rollback verb (else rollback = redeploy an older image).
+    pub native_rollback: bool,
+    /// Secrets can be listed (names, maybe digests).
+    pub list_secrets: bool,
+    /// The platform exposes a digest of each secret value.
+    pub secret_digests: bool,
+    /// Secrets can be set without restarting (then applied explicitly).
+    pub stage_secrets: bool,
+    /// A live log feed exists.
+    pub logs: bool,
+    /// Per-instance leases exist (used as the rollout lock).
+    pub leases: bool,
+}
+
+/// Which env of which provider a call is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// shipdeck's env name.
+    pub env: String,
+    /// Provider-side identifier (Fly app, Railway environment id, …).
+    pub remote: String,
+}
+
+/// A stream of raw log lines (not yet sanitised or parsed).
+pub type LogStream = BoxStream<'static, Result<String, ProviderError>>;
+
+/// Errors from provider clients. Messages are sanitised and never carry a credential.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    /// Could not reach the API.
+    #[error("cannot reach {target}: {reason}")]
+    Unreachable {
+        /// Host or URL (no credentials).
+        target: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The call took too long.
+    #[error("{target} did not answer within {}s", .after.as_secs_f32())]
+    Timeout {
+        /// Host or URL.
+        target: String,
+        /// The limit.
+        after: Duration,
+    },
+    /// The API answered with an error status.
+    #[error("{target} answered HTTP {status}: {message}")]
+    Status {
+        /// Host or URL.
+        target: String,
+        /// HTTP status code.
+        status: u16,
+        /// The provider's message, sanitised and shortened.
+        message: String,
+    },
+    /// The credential was refused.
+    #[error(
+        "{provider} refused the credential (HTTP {status}); run `shipdeck auth set {provider}` with a valid token"
+    )]
+    Auth {
+        /// Provider name.
+        provider: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// Too many requests, even after waiting.
+    #[error("{target} is rate limiting us; retry after {}s", .retry_after.map_or(0, |d| d.as_secs()))]
+    RateLimited {
+        /// Host or URL.
+        target: String,
+        /// The server's Retry-After, if it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// The answer could not be read.
+    #[error("{target} sent an answer shipdeck cannot read: {reason}")]
+    Decode {
+        /// Host or URL.
+        target: String,
+        /// Parser message.
+        reason: String,
+    },
+    /// The operation exists in shipdeck but this provider cannot do it.
+    #[error("{provider} cannot {operation}: {why}")]
+    Unsupported {
+        /// Provider name.
+        provider: &'static str,
+        /// What was asked.
+        operation: &'static str,
+        /// Why not.
+        why: &'static str,
+    },
+    /// The thing asked for does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+}
+
+/// One provider client. Every call is async and runs in a tokio task, never on the UI loop.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Short name (`fly`, `demo`).
+    fn name(&self) -> &'static str;
+
+    /// What this provider can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Release history, newest first.
+    async fn releases(&self, target: &Target, limit: usize) -> Result<Vec<Release>, ProviderError>;
+
+    /// Running instances and their state.
+    async fn status(&self, target: &Target) -> Result<Vec<Instance>, ProviderError>;
+
+    /// Deploy an exact artifact (promote uses the source env's current artifact).
+    async fn deploy(
+        &self,
+        target: &Target,
+        artifact: &Artifact,
+        description: &str,
+    ) -> Result<Release, ProviderError>;
+
+    /// Return to an earlier release (native rollback, or a redeploy of its image).
+    async fn rollback(&self, target: &Target, to: &Release) -> Result<Release, ProviderError>;
+
+    /// Secret names and metadata; never values.
+    async fn secrets(&self, target: &Target) -> Result<Vec<SecretMeta>, ProviderError>;
+
+    /// Set (Some) or unset (None) secrets; `stage` holds them until the next deploy.
+    async fn set_secrets(
+        &self,
+        target: &Target,
+        values: Vec<(String, Option<crate::secrets::SecretValue>)>,
+        stage: bool,
+    ) -> Result<(), ProviderError>;
+
+    /// A live feed of one service's log lines.
+    async fn logs(&self, target: &Target, service: &str) -> Result<LogStream, ProviderError>;
+}
+
+/// The current release out of a history (the one flagged current, else the newest live one).
+pub fn current_release(releases: &[Release]) -> Option<&Release> {
+    releases.iter().find(|r| r.current).or_else(|| {
+        releases
+            .iter()
+            .find(|r| r.status == crate::domain::ReleaseStatus::Live)
+    })
+}

@@ -1,0 +1,351 @@
+//! Everything the screen shows, as plain data. `app::update` changes it,
+//! `ui::draw` reads it; neither does I/O.
+
+mod service;
+
+pub use service::{CheckHistory, ServiceView, StreamState};
+
+use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+
+use crate::config::{Config, ProviderKind};
+use crate::domain::{Health, Instance, Release, SecretMeta};
+use crate::logs::LogBuffer;
+use crate::provider::CallRecord;
+
+/// Calls kept in the command log.
+pub const CALL_LOG_CAP: usize = 500;
+
+/// The five panels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// Env × service grid.
+    Envs,
+    /// Release history of the selected env.
+    Releases,
+    /// Checks of the selected service.
+    Health,
+    /// Log tail of the selected service.
+    Logs,
+    /// Secrets of the selected env.
+    Secrets,
+}
+
+impl Panel {
+    /// Tab order.
+    pub const ORDER: [Panel; 5] = [
+        Panel::Envs,
+        Panel::Releases,
+        Panel::Health,
+        Panel::Logs,
+        Panel::Secrets,
+    ];
+
+    /// Title shown on the panel's border.
+    pub fn title(self) -> &'static str {
+        match self {
+            Panel::Envs => "Environments",
+            Panel::Releases => "Releases",
+            Panel::Health => "Health",
+            Panel::Logs => "Logs",
+            Panel::Secrets => "Secrets",
+        }
+    }
+
+    /// 1-based number used by the jump keys.
+    pub fn number(self) -> usize {
+        Panel::ORDER.iter().position(|p| *p == self).unwrap_or(0) + 1
+    }
+}
+
+/// Data that arrives asynchronously; the last good data survives a failed refresh.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load<T> {
+    /// Not asked for yet.
+    Idle,
+    /// Asked, no answer yet.
+    Loading,
+    /// Answered.
+    Loaded {
+        /// The data.
+        data: T,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The last attempt failed.
+    Failed {
+        /// Why (sanitised).
+        error: String,
+        /// When.
+        at: DateTime<Utc>,
+        /// The last good data, still shown.
+        last: Option<T>,
+    },
+}
+
+impl<T> Load<T> {
+    /// The data to show, fresh or stale.
+    pub fn data(&self) -> Option<&T> {
+        match self {
+            Load::Loaded { data, .. } => Some(data),
+            Load::Failed { last, .. } => last.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Record a new result, keeping the last good data on failure.
+    pub fn apply(&mut self, result: Result<T, String>, at: DateTime<Utc>) {
+        *self = match result {
+            Ok(data) => Load::Loaded { data, at },
+            Err(error) => {
+                let last = match std::mem::replace(self, Load::Idle) {
+                    Load::Loaded { data, .. } => Some(data),
+                    Load::Failed { last, .. } => last,
+                    _ => None,
+                };
+                Load::Failed { error, at, last }
+            }
+        };
+    }
+
+    /// A short status for the panel title.
+    pub fn badge(&self) -> Option<String> {
+        match self {
+            Load::Idle | Load::Loading => Some("loading…".into()),
+            Load::Failed { error, .. } => Some(format!("refresh failed: {error}")),
+            Load::Loaded { .. } => None,
+        }
+    }
+}
+
+/// One environment as shown.
+#[derive(Debug, Clone)]
+pub struct EnvView {
+    /// Name.
+    pub name: String,
+    /// Provider kind.
+    pub provider: ProviderKind,
+    /// Needs typed confirmation.
+    pub protected: bool,
+    /// Mutations refused.
+    pub read_only: bool,
+    /// Where promote goes.
+    pub promote_to: Option<String>,
+    /// Why provider data is unavailable (e.g. a provider client not built yet).
+    pub provider_note: Option<String>,
+    /// Release history, newest first.
+    pub releases: Load<Vec<Release>>,
+    /// Secrets metadata.
+    pub secrets: Load<Vec<SecretMeta>>,
+    /// Instances.
+    pub instances: Load<Vec<Instance>>,
+    /// Services, in deploy order.
+    pub services: Vec<ServiceView>,
+}
+
+impl EnvView {
+    /// The release serving now.
+    pub fn current_release(&self) -> Option<&Release> {
+        self.releases
+            .data()
+            .and_then(|r| crate::provider::current_release(r))
+    }
+
+    /// Health of one service: the probe, overridden by instances that are starting or missing.
+    pub fn service_health(&self, idx: usize) -> Health {
+        let Some(svc) = self.services.get(idx) else {
+            return Health::Unknown;
+        };
+        if let Some(instances) = self.instances.data() {
+            let mine: Vec<&Instance> = instances.iter().filter(|i| i.service == svc.name).collect();
+            if mine.iter().any(|i| i.health == Health::Progressing) {
+                return Health::Progressing;
+            }
+            if !mine.is_empty()
+                && mine
+                    .iter()
+                    .all(|i| i.state == "stopped" || i.state == "suspended")
+            {
+                return Health::Suspended;
+            }
+        }
+        svc.health
+    }
+
+    /// Roll-up of every service.
+    pub fn health(&self) -> Health {
+        (0..self.services.len())
+            .map(|i| self.service_health(i))
+            .fold(Health::Healthy, Health::worst)
+    }
+}
+
+/// Log panel view settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogView {
+    /// Stick to the newest line.
+    pub follow: bool,
+    /// Lines scrolled up from the bottom when not following.
+    pub offset: usize,
+    /// Show timestamps.
+    pub timestamps: bool,
+    /// Wrap long lines.
+    pub wrap: bool,
+    /// The filter being typed (`/`), if the prompt is open.
+    pub editing: Option<String>,
+}
+
+/// Overlays on top of the panels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Modal {
+    /// Every key binding.
+    Help,
+    /// Every provider call made.
+    CommandLog {
+        /// Rows scrolled.
+        scroll: usize,
+    },
+}
+
+/// A message at the bottom of the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toast {
+    /// Text (already sanitised).
+    pub text: String,
+    /// An error rather than information.
+    pub error: bool,
+    /// When shown.
+    pub at: DateTime<Utc>,
+}
+
+/// The whole UI state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// Running on the embedded demo fleet.
+    pub demo: bool,
+    /// Config file shown in the header.
+    pub config_label: String,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// Environments.
+    pub envs: Vec<EnvView>,
+    /// Focused panel.
+    pub focus: Panel,
+    /// Selected env.
+    pub env_idx: usize,
+    /// Selected service within the env.
+    pub svc_idx: usize,
+    /// Selected release row.
+    pub release_idx: usize,
+    /// Selected check row.
+    pub check_idx: usize,
+    /// Selected secret row.
+    pub secret_idx: usize,
+    /// Log view settings.
+    pub logs: LogView,
+    /// Log buffers, per (env, service).
+    pub buffers: Vec<Vec<LogBuffer>>,
+    /// Provider calls, newest last.
+    pub calls: VecDeque<CallRecord>,
+    /// Open overlay.
+    pub modal: Option<Modal>,
+    /// Bottom message.
+    pub toast: Option<Toast>,
+    /// Clock used for ages (injected so snapshots are stable).
+    pub now: DateTime<Utc>,
+    /// Quit requested.
+    pub quit: bool,
+}
+
+impl State {
+    /// The first frame's state: everything from config, nothing loaded.
+    pub fn from_config(cfg: &Config, read_only: bool, now: DateTime<Utc>) -> State {
+        let service_count: usize = cfg
+            .envs
+            .iter()
+            .map(|e| e.services.len())
+            .sum::<usize>()
+            .max(1);
+        let budget = (cfg.ui.log_buffer_mb as usize * 1024 * 1024) / service_count;
+        let envs: Vec<EnvView> = cfg
+            .envs
+            .iter()
+            .map(|e| EnvView {
+                name: e.name().to_string(),
+                provider: e.provider,
+                protected: e.protected,
+                read_only: e.read_only,
+                promote_to: e.promote_target().map(str::to_string),
+                provider_note: crate::app::effects::provider_note(e.provider),
+                releases: Load::Idle,
+                secrets: Load::Idle,
+                instances: Load::Idle,
+                services: e
+                    .services
+                    .iter()
+                    .map(|s| {
+                        ServiceView::new(s.name(), s.health_url.is_some(), s.metrics_url.is_some())
+                    })
+                    .collect(),
+            })
+            .collect();
+        let buffers = envs
+            .iter()
+            .map(|e| e.services.iter().map(|_| LogBuffer::new(budget)).collect())
+            .collect();
+        State {
+            demo: cfg.origin.is_demo(),
+            config_label: match &cfg.origin {
+                crate::config::ConfigOrigin::Demo => "embedded demo fleet".into(),
+                crate::config::ConfigOrigin::File(p) => p.display().to_string(),
+            },
+            read_only,
+            envs,
+            focus: Panel::Envs,
+            env_idx: 0,
+            svc_idx: 0,
+            release_idx: 0,
+            check_idx: 0,
+            secret_idx: 0,
+            logs: LogView {
+                follow: true,
+                offset: 0,
+                timestamps: cfg.ui.log_timestamps,
+                wrap: cfg.ui.log_wrap,
+                editing: None,
+            },
+            buffers,
+            calls: VecDeque::new(),
+            modal: None,
+            toast: None,
+            now,
+            quit: false,
+        }
+    }
+
+    /// The selected env.
+    pub fn env(&self) -> Option<&EnvView> {
+        self.envs.get(self.env_idx)
+    }
+
+    /// The selected service.
+    pub fn service(&self) -> Option<&ServiceView> {
+        self.env().and_then(|e| e.services.get(self.svc_idx))
+    }
+
+    /// The selected service's log buffer.
+    pub fn buffer(&self) -> Option<&LogBuffer> {
+        self.buffers
+            .get(self.env_idx)
+            .and_then(|b| b.get(self.svc_idx))
+    }
+
+    /// Rows of the env grid: (env index, service index).
+    pub fn grid_rows(&self) -> Vec<(usize, usize)> {
+        self.envs
+            .iter()
+            .enumerate()
+            .flat_map(|(e, env)| (0..env.services.len().max(1)).map(move |s| (e, s)))
+            .collect()
+    }
+}

@@ -1,0 +1,4 @@
+//! Overlays drawn on top of the panels.
+
+pub mod command_log;
+pub mod help;

@@ -1,0 +1,95 @@
+//! Releases of the selected env: version, image, status, author, age, description.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+
+use crate::state::{Panel, State};
+use crate::ui::format::{age, release_style, short_image};
+use crate::ui::panel_block;
+use crate::ui::theme::{Role, Theme};
+
+/// Draw the panel.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let Some(env) = state.env() else {
+        frame.render_widget(
+            Paragraph::new("no environments configured").block(panel_block(
+                Panel::Releases,
+                state,
+                theme,
+                None,
+            )),
+            area,
+        );
+        return;
+    };
+    let title = format!(
+        "{}{}",
+        env.name,
+        env.releases
+            .badge()
+            .map(|b| format!(" · {b}"))
+            .unwrap_or_default()
+    );
+    let block = panel_block(Panel::Releases, state, theme, Some(title));
+    if let Some(note) = &env.provider_note {
+        frame.render_widget(
+            Paragraph::new(Span::styled(note.clone(), theme.style(Role::Muted)))
+                .wrap(Wrap { trim: true })
+                .block(block),
+            area,
+        );
+        return;
+    }
+    let Some(releases) = env.releases.data() else {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "waiting for the provider…",
+                theme.style(Role::Muted),
+            ))
+            .block(block),
+            area,
+        );
+        return;
+    };
+    let header = Row::new(["", "VER", "IMAGE", "STATUS", "AUTHOR", "AGE", "DESCRIPTION"])
+        .style(theme.style(Role::Header));
+    let rows = releases.iter().map(|r| {
+        Row::new(vec![
+            Cell::from(if r.current {
+                Span::styled("●", theme.style(Role::Ok))
+            } else {
+                Span::raw(" ")
+            }),
+            Cell::from(r.id.clone()),
+            Cell::from(r.image.as_deref().map(short_image).unwrap_or_default()),
+            Cell::from(Span::styled(
+                r.status.label(),
+                release_style(theme, r.status),
+            )),
+            Cell::from(r.author.clone().unwrap_or_default()),
+            Cell::from(age(state.now, r.created_at)),
+            Cell::from(r.description.clone()),
+        ])
+    });
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Length(4),
+        Constraint::Length(24),
+        Constraint::Length(11),
+        Constraint::Length(14),
+        Constraint::Length(4),
+        Constraint::Fill(1),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(block)
+        .row_highlight_style(theme.style(Role::Selected));
+    let selected = (state.focus == Panel::Releases).then_some(state.release_idx);
+    frame.render_stateful_widget(
+        table,
+        area,
+        &mut TableState::default().with_selected(selected),
+    );
+}
