@@ -112,6 +112,7 @@ pub async fn run_tui(opts: TuiOptions) -> io::Result<()> {
     spawn_signal_listeners(tx.clone());
 
     let fleet = crate::cli::start_fleet_if_needed(&mut config).await?;
+    state.attach_endpoints(&config);
     let providers = crate::cli::providers_for(&config, fleet.as_ref(), calls);
     let config = Arc::new(config);
     let mut runner = Runner::new(config.clone(), providers, tx.clone());

@@ -332,12 +332,10 @@ impl Config {
         let cfg: Config = toml::from_str(text).map_err(|e| {
             let message = first_line(e.message());
             let hint = hint_for(&message);
-            invalid(
-                e.span().map(|s| s.start),
-                field_from_message(&message),
-                message,
-                hint,
-            )
+            let offset = e.span().map(|s| s.start);
+            let field =
+                field_from_message(&message).or_else(|| offset.and_then(|o| field_at(text, o)));
+            invalid(offset, field, message, hint)
         })?;
         cfg.check(text, path)?;
         Ok(cfg)
@@ -420,8 +418,14 @@ impl Config {
                     if let Some(url) = url
                         && !(url.starts_with("http://") || url.starts_with("https://"))
                     {
+                        let table_start = text[..svc.name.span().start].rfind("[[").unwrap_or(0);
+                        let key = text[table_start..]
+                            .find(field)
+                            .map_or(svc.name.span(), |k| {
+                                (table_start + k)..(table_start + k + field.len())
+                            });
                         return Err(at(
-                            svc.name.span(),
+                            key,
                             format!("env[{i}].service[{j}].{field}"),
                             format!("`{url}` is not an http(s) URL"),
                             "write the full URL, e.g. \"https://api.example.com/health/ready\""
@@ -455,12 +459,42 @@ fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or("").trim().to_string()
 }
 
+/// The dotted key whose value sits at `offset`: the table header above it plus the key on its line.
+fn field_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let before = &text[line_start..offset];
+    // The span points either at a value (`key = |value`) or at a key (`|key = value`).
+    let key_text = if before.contains('=') {
+        before
+    } else {
+        &text[offset..line_end]
+    };
+    let (key, _) = key_text.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let header = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match header {
+        Some(h) => format!("{h}.{key}"),
+        None => key.to_string(),
+    })
+}
+
 /// Pull the field name out of serde's "unknown field `x`" / "missing field `x`".
 fn field_from_message(message: &str) -> Option<String> {
     let start = message.find('`')? + 1;
     let len = message[start..].find('`')?;
     let field = &message[start..start + len];
-    (message.contains("field") || message.contains("variant")).then(|| field.to_string())
+    (message.starts_with("unknown field") || message.starts_with("missing field"))
+        .then(|| field.to_string())
 }
 
 fn hint_for(message: &str) -> String {

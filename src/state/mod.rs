@@ -323,6 +323,16 @@ impl State {
         }
     }
 
+    /// Record which services have health and metrics URLs (the demo fleet fills them in after the first frame).
+    pub fn attach_endpoints(&mut self, cfg: &Config) {
+        for (view, env) in self.envs.iter_mut().zip(&cfg.envs) {
+            for (svc, conf) in view.services.iter_mut().zip(&env.services) {
+                svc.has_health = conf.health_url.is_some();
+                svc.has_metrics = conf.metrics_url.is_some();
+            }
+        }
+    }
+
     /// The selected env.
     pub fn env(&self) -> Option<&EnvView> {
         self.envs.get(self.env_idx)

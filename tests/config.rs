@@ -1,0 +1,209 @@
+//! Every bad config gets an error that names the file, line:col and the field;
+//! the documented example and the embedded demo load.
+
+use std::path::Path;
+
+use shipdeck::config::{Config, ConfigError};
+
+/// (fixture, line:col, field, words the message must contain)
+const CASES: &[(&str, &str, &str, &str)] = &[
+    (
+        "unknown_ui_key.toml",
+        "3:1",
+        "`refresh`",
+        "unknown field `refresh`",
+    ),
+    (
+        "wrong_type_protected.toml",
+        "4:13",
+        "`env.protected`",
+        "expected a boolean",
+    ),
+    (
+        "duplicate_env.toml",
+        "6:8",
+        "`env[1].name`",
+        "duplicate env name `staging`",
+    ),
+    (
+        "promote_to_unknown.toml",
+        "4:14",
+        "`env[0].promote_to`",
+        "`prod` names no env",
+    ),
+    (
+        "promote_to_self.toml",
+        "4:14",
+        "`env[0].promote_to`",
+        "cannot promote to itself",
+    ),
+    (
+        "token_in_config.toml",
+        "5:1",
+        "`env[0].token`",
+        "shipdeck auth set",
+    ),
+    (
+        "api_key_in_service.toml",
+        "7:1",
+        "`env[0].service[0].api_key`",
+        "credentials must not be written",
+    ),
+    (
+        "password_anywhere.toml",
+        "2:1",
+        "`database.password`",
+        "shipdeck auth set",
+    ),
+    (
+        "unknown_provider.toml",
+        "3:12",
+        "`env.provider`",
+        "unknown variant `heroku`",
+    ),
+    (
+        "duration_without_unit.toml",
+        "2:19",
+        "`ui.health_interval`",
+        "has no unit",
+    ),
+    (
+        "unknown_action.toml",
+        "5:1",
+        "`keys.bind.promot`",
+        "unknown variant `promot`",
+    ),
+    (
+        "bad_key.toml",
+        "2:8",
+        "`keys.bind.quit`",
+        "`ctrl-` is not a key",
+    ),
+    (
+        "health_url_not_http.toml",
+        "7:1",
+        "`env[0].service[0].health_url`",
+        "not an http(s) URL",
+    ),
+    (
+        "fly_without_app.toml",
+        "2:8",
+        "`env[0].fly`",
+        "no [env.fly] table",
+    ),
+    (
+        "duplicate_service.toml",
+        "9:8",
+        "`env[0].service[1].name`",
+        "duplicate service `api`",
+    ),
+    ("missing_name.toml", "1:1", "`name`", "missing field `name`"),
+    (
+        "wrong_type_buffer.toml",
+        "2:17",
+        "`ui.log_buffer_mb`",
+        "expected u64",
+    ),
+    ("broken_toml.toml", "1:7", "", "expected `]`"),
+];
+
+#[test]
+fn every_bad_config_names_file_line_col_and_field() {
+    for (file, pos, field, words) in CASES {
+        let path = Path::new("tests/fixtures/bad_configs").join(file);
+        let err = Config::load_file(&path).expect_err(file);
+        let text = err.to_string();
+        let prefix = format!("{}:{pos}: ", path.display());
+        assert!(
+            text.starts_with(&prefix),
+            "{file}: expected prefix {prefix:?} in:\n{text}"
+        );
+        assert!(
+            text.contains(field),
+            "{file}: expected field {field} in:\n{text}"
+        );
+        assert!(
+            text.contains(words),
+            "{file}: expected {words:?} in:\n{text}"
+        );
+        assert!(
+            text.contains("\n  hint: "),
+            "{file}: every error carries a hint:\n{text}"
+        );
+        assert!(matches!(err, ConfigError::Invalid { .. }));
+    }
+}
+
+#[test]
+fn a_credential_value_never_appears_in_the_error() {
+    let err = Config::load_file(Path::new("tests/fixtures/bad_configs/token_in_config.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("fm2_lJPECAAAAAAAB"), "{err}");
+}
+
+#[test]
+fn every_fixture_is_covered() {
+    let count = std::fs::read_dir("tests/fixtures/bad_configs")
+        .unwrap()
+        .count();
+    assert_eq!(count, CASES.len(), "add a CASES row for every fixture");
+}
+
+#[test]
+fn example_config_loads_and_documents_every_section() {
+    let cfg = Config::load_file(Path::new("config.example.toml")).unwrap();
+    assert!(cfg.envs.len() >= 3);
+    assert!(cfg.envs.iter().any(|e| e.protected));
+    assert!(cfg.envs.iter().any(|e| e.fly.is_some()));
+    let text = std::fs::read_to_string("config.example.toml").unwrap();
+    for key in [
+        "theme",
+        "health_interval",
+        "metrics_interval",
+        "refresh_interval",
+        "request_timeout",
+        "log_buffer_mb",
+        "log_timestamps",
+        "log_wrap",
+        "preset",
+        "[keys.bind]",
+        "provider",
+        "protected",
+        "read_only",
+        "promote_to",
+        "on_fail",
+        "process_group",
+        "api_url",
+        "graphql_url",
+        "requests_total",
+        "status_label",
+        "duration_histogram",
+        "health_url",
+        "metrics_url",
+    ] {
+        assert!(
+            text.contains(key),
+            "config.example.toml must document `{key}`"
+        );
+    }
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let err = Config::load_file(Path::new("/nonexistent/shipdeck.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("/nonexistent/shipdeck.toml: cannot read config"),
+        "{err}"
+    );
+}
+
+#[test]
+fn embedded_demo_loads() {
+    let cfg = Config::demo().unwrap();
+    let names: Vec<&str> = cfg.envs.iter().map(|e| e.name()).collect();
+    assert_eq!(names, ["dev", "staging", "production"]);
+    assert!(cfg.origin.is_demo());
+}

@@ -1,0 +1,284 @@
+//! Full-screen snapshots of every panel focus and the help overlay, rendered
+//! through `ui::draw` into ratatui's TestBackend from a deterministic state.
+
+use chrono::{TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use shipdeck::app::keymap::Keymap;
+use shipdeck::app::{Msg, update};
+use shipdeck::config::Config;
+use shipdeck::domain::{Release, ReleaseStatus, SecretMeta};
+use shipdeck::health::health_json::parse_health;
+use shipdeck::health::prometheus::{Quantile, Window};
+use shipdeck::state::{Load, Panel, State};
+use shipdeck::ui::{self, theme::Theme};
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 0).unwrap()
+}
+
+fn release(v: u64, status: ReleaseStatus, hours: i64, desc: &str) -> Release {
+    Release {
+        id: format!("v{v}"),
+        version: Some(v),
+        image: Some(format!(
+            "ghcr.io/acme/shop:2026.11.{v}@sha256:{:064x}",
+            v * 7919
+        )),
+        status,
+        raw_status: status.label().into(),
+        author: Some("maria@acme.dev".into()),
+        description: desc.into(),
+        created_at: now() - chrono::Duration::hours(hours),
+        current: status == ReleaseStatus::Live,
+    }
+}
+
+fn secret(name: &str, digest: &str) -> SecretMeta {
+    SecretMeta {
+        name: name.into(),
+        digest: Some(digest.into()),
+        updated_at: Some(now() - chrono::Duration::days(3)),
+        staged: false,
+    }
+}
+
+/// A populated state: staging degraded, production healthy, a hostile log line.
+fn populated() -> State {
+    let cfg = Config::demo().unwrap();
+    let mut state = State::from_config(&cfg, false, now());
+    for env in &mut state.envs {
+        for svc in &mut env.services {
+            svc.has_health = true;
+            svc.has_metrics = true;
+        }
+    }
+    let healthy = br#"{"status":"pass","version":"v41","checks":{"database:responseTime":[{"status":"pass","observedValue":3.1,"observedUnit":"ms"}],"redis:responseTime":[{"status":"pass","observedValue":0.8,"observedUnit":"ms"}]}}"#;
+    let failing = br#"{"status":"fail","version":"v44","checks":{"database:responseTime":[{"status":"pass","observedValue":2.9,"observedUnit":"ms"}],"storage:responseTime":[{"status":"fail","observedValue":5000,"observedUnit":"ms","output":"s3: PutObject eu-west-1: RequestTimeout after 5000ms"}]}}"#;
+    for (e, env) in state.envs.iter_mut().enumerate() {
+        let bad = env.name == "staging";
+        let (head, hist) = match env.name.as_str() {
+            "dev" => (45, 44),
+            "staging" => (44, 43),
+            _ => (41, 40),
+        };
+        env.releases = Load::Loaded {
+            data: vec![
+                release(
+                    head,
+                    ReleaseStatus::Live,
+                    2,
+                    if bad {
+                        "feat: switch uploads to storage client v2"
+                    } else {
+                        "fix: checkout retries on upstream 502"
+                    },
+                ),
+                release(
+                    hist,
+                    ReleaseStatus::Superseded,
+                    30,
+                    "chore: weekly dependency updates",
+                ),
+                release(
+                    hist - 1,
+                    ReleaseStatus::Superseded,
+                    60,
+                    "perf: cache product search for 30s",
+                ),
+            ],
+            at: now(),
+        };
+        let mut secrets = vec![
+            secret("DATABASE_URL", &format!("{e}a1b2c3d4e5f6a7b")),
+            secret("SENTRY_DSN", "5e5e5e5e5e5e5e5e"),
+        ];
+        if env.name != "production" {
+            secrets.push(secret("RESEND_API_KEY", "77aa77aa77aa77aa"));
+        }
+        env.secrets = Load::Loaded {
+            data: secrets,
+            at: now(),
+        };
+        for (i, svc) in env.services.iter_mut().enumerate() {
+            let body: &[u8] = if bad && i == 0 { failing } else { healthy };
+            let code = if bad && i == 0 { 503 } else { 200 };
+            svc.apply_probe(
+                parse_health(code, Some("application/health+json"), body),
+                4,
+                true,
+                now() - chrono::Duration::seconds(1),
+            );
+            svc.apply_window(Window {
+                seconds: 2.0,
+                request_rate: 40.0,
+                error_rate: Some(if bad { 0.0712 } else { 0.0004 }),
+                p50: Some(Quantile {
+                    seconds: 0.035,
+                    clipped: false,
+                }),
+                p95: Some(Quantile {
+                    seconds: if bad { 0.61 } else { 0.094 },
+                    clipped: false,
+                }),
+                p99: Some(Quantile {
+                    seconds: 0.2,
+                    clipped: false,
+                }),
+                reset: false,
+            });
+        }
+    }
+    let lines = [
+        r#"{"level":30,"time":1795598400000,"msg":"request completed","res":{"statusCode":200},"req":{"method":"GET","url":"/api/v1/orders"}}"#.to_string(),
+        r#"{"level":40,"time":1795598401000,"msg":"slow query: 812ms SELECT orders"}"#.to_string(),
+        r#"{"level":50,"time":1795598402000,"msg":"storage: PutObject eu-west-1: RequestTimeout after 5000ms","res":{"statusCode":503}}"#.to_string(),
+        "{\"level\":40,\"time\":1795598403000,\"msg\":\"suspicious user agent\",\"ua\":\"\\u001b]52;c;Y3VybA==\\u0007\\u001b]0;pwned\\u0007\\u001b[2J\\u0007\\u009bcurl\"}".to_string(),
+        "ts=2026-11-25T09:20:04.000Z level=info msg=\"rendered page\" path=/checkout status=200 duration_ms=31.5".to_string(),
+    ];
+    let _ = update(
+        &mut state,
+        Msg::LogLines {
+            env: 1,
+            svc: 0,
+            lines: lines.to_vec(),
+        },
+        &Keymap::default(),
+    );
+    state.env_idx = 1;
+    state
+}
+
+fn render(state: &State, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal
+        .draw(|f| ui::draw(f, state, &Theme::load("dark").unwrap(), &Keymap::default()))
+        .unwrap();
+    terminal
+}
+
+fn press(state: &mut State, code: KeyCode) {
+    let _ = update(
+        state,
+        Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+        &Keymap::default(),
+    );
+}
+
+#[test]
+fn every_panel_focus_at_80x24_and_200x50() {
+    for (w, h) in [(80, 24), (200, 50)] {
+        for panel in Panel::ORDER {
+            let mut state = populated();
+            state.focus = panel;
+            let name = format!("{}_{w}x{h}", panel.title().to_lowercase());
+            insta::assert_snapshot!(name, render(&state, w, h).backend());
+        }
+    }
+}
+
+#[test]
+fn help_overlay_at_80x24_and_200x50() {
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut state = populated();
+        press(&mut state, KeyCode::Char('?'));
+        insta::assert_snapshot!(format!("help_{w}x{h}"), render(&state, w, h).backend());
+    }
+}
+
+#[test]
+fn first_frame_from_config_alone() {
+    let state = State::from_config(&Config::demo().unwrap(), false, now());
+    insta::assert_snapshot!("first_frame_120x30", render(&state, 120, 30).backend());
+}
+
+#[test]
+fn tiny_and_odd_sizes_never_panic() {
+    let mut state = populated();
+    for (w, h) in [(20, 5), (1, 1), (0, 0), (5, 40), (300, 3), (33, 9)] {
+        for panel in Panel::ORDER {
+            state.focus = panel;
+            render(&state, w, h);
+        }
+        press(&mut state, KeyCode::Char('?'));
+        render(&state, w, h);
+        press(&mut state, KeyCode::Esc);
+        press(&mut state, KeyCode::Char('c'));
+        render(&state, w, h);
+        press(&mut state, KeyCode::Esc);
+    }
+}
+
+#[test]
+fn hostile_log_line_reaches_the_screen_without_control_characters() {
+    let mut state = populated();
+    state.focus = Panel::Logs;
+    let terminal = render(&state, 200, 50);
+    let buffer = terminal.backend().buffer();
+    let screen: String = buffer.content().iter().map(|c| c.symbol()).collect();
+    assert!(
+        screen.contains("suspicious user agent"),
+        "the line must be shown"
+    );
+    assert!(
+        screen.contains("⟨OSC 52⟩"),
+        "the clipboard write is shown as a visible marker"
+    );
+    for cell in buffer.content() {
+        assert!(
+            !cell.symbol().chars().any(|c| c.is_control()),
+            "control character in cell {:?}",
+            cell.symbol()
+        );
+    }
+    // The log buffer itself holds no control character in what gets drawn.
+    let buf = state.buffer().unwrap();
+    for i in 0..buf.visible_len() {
+        let entry = buf.visible(i).unwrap();
+        assert!(
+            !entry.text.chars().any(char::is_control),
+            "{:?}",
+            entry.text
+        );
+    }
+}
+
+#[test]
+fn filter_covers_lines_outside_the_visible_window() {
+    let mut state = populated();
+    let lines: Vec<String> = (0..2000)
+        .map(|i| format!(r#"{{"level":"info","msg":"line {i}"}}"#))
+        .collect();
+    let _ = update(
+        &mut state,
+        Msg::LogLines {
+            env: 1,
+            svc: 0,
+            lines,
+        },
+        &Keymap::default(),
+    );
+    press(&mut state, KeyCode::Char('/'));
+    for c in "slow query".chars() {
+        press(&mut state, KeyCode::Char(c));
+    }
+    press(&mut state, KeyCode::Enter);
+    let buf = state.buffer().unwrap();
+    assert_eq!(
+        buf.visible_len(),
+        1,
+        "the match is 2000 lines above the bottom"
+    );
+    let terminal = render(&state, 120, 30);
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(screen.contains("slow query: 812ms"));
+    assert!(screen.contains("filter \"slow query\" 1/"));
+}
