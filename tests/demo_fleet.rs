@@ -20,7 +20,10 @@ async fn fleet() -> (Config, Fleet) {
 }
 
 fn target(env: &str) -> Target {
-    Target { env: env.into(), remote: env.into() }
+    Target {
+        env: env.into(),
+        remote: env.into(),
+    }
 }
 
 #[tokio::test]
@@ -35,21 +38,44 @@ async fn every_service_answers_health_and_metrics_over_loopback() {
             let url = svc.health_url.as_deref().unwrap();
             assert!(url.starts_with("http://127.0.0.1:"), "{url}");
             let probe = probe_health(&client, url).await;
-            assert!(probe.reachable, "{}/{}: {:?}", env.name(), svc.name(), probe.report);
-            assert!(!probe.report.checks.is_empty(), "{}/{} has per-dependency checks", env.name(), svc.name());
+            assert!(
+                probe.reachable,
+                "{}/{}: {:?}",
+                env.name(),
+                svc.name(),
+                probe.report
+            );
+            assert!(
+                !probe.report.checks.is_empty(),
+                "{}/{} has per-dependency checks",
+                env.name(),
+                svc.name()
+            );
             let health = shipdeck::health::health_of(&probe.report);
             // Staging runs the known-bad build.
             if env.name() == "staging" {
                 assert_eq!(health, Health::Degraded, "{}/{}", env.name(), svc.name());
             } else {
-                assert_eq!(health, Health::Healthy, "{}/{}: {:?}", env.name(), svc.name(), probe.report);
+                assert_eq!(
+                    health,
+                    Health::Healthy,
+                    "{}/{}: {:?}",
+                    env.name(),
+                    svc.name(),
+                    probe.report
+                );
             }
             let metrics = svc.metrics_url.as_deref().unwrap();
             let first = scrape(&client, metrics).await.unwrap();
             tokio::time::sleep(Duration::from_millis(1200)).await;
             let second = scrape(&client, metrics).await.unwrap();
             let w = window(&first, &second, 1.2, &names);
-            assert!(w.request_rate > 0.0, "{}/{} serves traffic", env.name(), svc.name());
+            assert!(
+                w.request_rate > 0.0,
+                "{}/{} serves traffic",
+                env.name(),
+                svc.name()
+            );
             assert!(w.p95.is_some());
         }
     }
@@ -59,18 +85,37 @@ async fn every_service_answers_health_and_metrics_over_loopback() {
 async fn staging_api_fails_its_storage_check() {
     let (cfg, _fleet) = fleet().await;
     let client = probe_client(Duration::from_secs(5));
-    let url = cfg.env("staging").unwrap().services[0].health_url.clone().unwrap();
+    let url = cfg.env("staging").unwrap().services[0]
+        .health_url
+        .clone()
+        .unwrap();
     let probe = probe_health(&client, &url).await;
-    let storage = probe.report.checks.iter().find(|c| c.name.starts_with("storage")).expect("storage check");
+    let storage = probe
+        .report
+        .checks
+        .iter()
+        .find(|c| c.name.starts_with("storage"))
+        .expect("storage check");
     assert_eq!(format!("{:?}", storage.status), "Fail");
-    assert!(storage.output.as_deref().unwrap_or("").contains("RequestTimeout"));
+    assert!(
+        storage
+            .output
+            .as_deref()
+            .unwrap_or("")
+            .contains("RequestTimeout")
+    );
 }
 
 #[tokio::test]
 async fn provider_reads_and_deploys_through_the_control_plane() {
     let (_cfg, fleet) = fleet().await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let provider = DemoProvider::new(fleet.control_url.clone(), Duration::from_secs(5), CallSink::new(tx), "tester@host".into());
+    let provider = DemoProvider::new(
+        fleet.control_url.clone(),
+        Duration::from_secs(5),
+        CallSink::new(tx),
+        "tester@host".into(),
+    );
     let prod = provider.releases(&target("production"), 50).await.unwrap();
     assert_eq!(current_release(&prod).unwrap().id, "v41");
     let staging = provider.releases(&target("staging"), 50).await.unwrap();
@@ -78,16 +123,33 @@ async fn provider_reads_and_deploys_through_the_control_plane() {
     let instances = provider.status(&target("production")).await.unwrap();
     assert_eq!(instances.len(), 3);
     let secrets = provider.secrets(&target("staging")).await.unwrap();
-    assert!(secrets.iter().any(|s| s.name == "RESEND_API_KEY" && s.digest.is_some()));
+    assert!(
+        secrets
+            .iter()
+            .any(|s| s.name == "RESEND_API_KEY" && s.digest.is_some())
+    );
 
-    let artifact = Artifact { image: good.image.clone().unwrap(), release_id: Some(good.id.clone()) };
-    let new = provider.deploy(&target("production"), &artifact, "promote staging v43").await.unwrap();
+    let artifact = Artifact {
+        image: good.image.clone().unwrap(),
+        release_id: Some(good.id.clone()),
+    };
+    let new = provider
+        .deploy(&target("production"), &artifact, "promote staging v43")
+        .await
+        .unwrap();
     assert_eq!(new.image, good.image);
     assert_eq!(new.author.as_deref(), Some("tester@host"));
     let after = provider.status(&target("production")).await.unwrap();
-    assert!(after.iter().all(|i| i.health == Health::Progressing), "instances restart after a deploy");
+    assert!(
+        after.iter().all(|i| i.health == Health::Progressing),
+        "instances restart after a deploy"
+    );
 
-    let err = provider.releases(&target("nowhere"), 5).await.unwrap_err().to_string();
+    let err = provider
+        .releases(&target("nowhere"), 5)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not found"), "{err}");
 
     // Every call went to the command log, with method, target and status; none carries a body.
@@ -96,15 +158,25 @@ async fn provider_reads_and_deploys_through_the_control_plane() {
         calls.push(c);
     }
     assert!(calls.len() >= 6);
-    assert!(calls.iter().any(|c| c.method == "POST" && c.target.ends_with("/v1/envs/production/deploys") && c.status == Some(201)));
+    assert!(calls.iter().any(|c| c.method == "POST"
+        && c.target.ends_with("/v1/envs/production/deploys")
+        && c.status == Some(201)));
     assert!(calls.iter().any(|c| c.status == Some(404)));
-    assert!(calls.iter().all(|c| !c.target.contains('?')), "query strings are not logged");
+    assert!(
+        calls.iter().all(|c| !c.target.contains('?')),
+        "query strings are not logged"
+    );
 }
 
 #[tokio::test]
 async fn log_stream_delivers_backlog_then_live_lines() {
     let (_cfg, fleet) = fleet().await;
-    let provider = DemoProvider::new(fleet.control_url.clone(), Duration::from_secs(5), CallSink::discard(), "t@h".into());
+    let provider = DemoProvider::new(
+        fleet.control_url.clone(),
+        Duration::from_secs(5),
+        CallSink::discard(),
+        "t@h".into(),
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut stream = provider.logs(&target("staging"), "api").await.unwrap();
     let mut lines = Vec::new();
@@ -115,5 +187,8 @@ async fn log_stream_delivers_backlog_then_live_lines() {
         }
     }
     assert!(lines.len() >= 5, "got {lines:?}");
-    assert!(lines.iter().all(|l| l.starts_with('{')), "the API logs JSON: {lines:?}");
+    assert!(
+        lines.iter().all(|l| l.starts_with('{')),
+        "the API logs JSON: {lines:?}"
+    );
 }

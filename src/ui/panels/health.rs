@@ -53,7 +53,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             if let Some(ms) = svc.probe_ms.back() {
                 spans.push(Span::styled(
                     format!(
-                        " · probe {ms}ms {}",
+                        " · probe {} {}",
+                        if *ms == 0 {
+                            "<1ms".to_string()
+                        } else {
+                            format!("{ms}ms")
+                        },
                         sparkline(svc.probe_ms.iter().copied(), 10)
                     ),
                     theme.style(Role::Muted),
@@ -101,17 +106,17 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             )),
             Cell::from(h.observed.clone().unwrap_or_else(|| "—".into())),
             Cell::from(Span::styled(
-                sparkline(h.samples.iter().copied(), 10),
+                sparkline(h.samples.iter().copied(), 8),
                 theme.style(Role::Sparkline),
             )),
             Cell::from(failure),
         ])
     });
     let widths = [
-        Constraint::Length(22),
-        Constraint::Length(7),
+        Constraint::Length(20),
+        Constraint::Length(6),
         Constraint::Length(9),
-        Constraint::Length(10),
+        Constraint::Length(8),
         Constraint::Fill(1),
     ];
     let table = Table::new(rows, widths)

@@ -90,7 +90,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         let drift = match drift(state, env, &s.name, s.digest.as_deref()) {
             Drift::None => Span::raw(""),
             Drift::MissingIn(envs) => Span::styled(
-                format!("✗ not in {}", envs.join(",")),
+                format!("✗ missing: {}", envs.join(",")),
                 theme.style(Role::Attention),
             ),
             Drift::DiffersFrom(envs) => {
@@ -114,7 +114,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         ])
     });
     let widths = [
-        Constraint::Length(18),
+        Constraint::Length(17),
         Constraint::Length(8),
         Constraint::Length(4),
         Constraint::Fill(1),

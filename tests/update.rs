@@ -1,0 +1,171 @@
+//! Reducer tests: keys and task results through the pure `update`.
+
+use chrono::Utc;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use shipdeck::app::keymap::{Action, Keymap};
+use shipdeck::app::update::disabled_reason;
+use shipdeck::app::{Effect, Msg, update};
+use shipdeck::config::Config;
+use shipdeck::state::{Modal, Panel, State};
+
+fn state(read_only: bool) -> State {
+    State::from_config(&Config::demo().unwrap(), read_only, Utc::now())
+}
+
+fn key(state: &mut State, code: KeyCode) -> Vec<Effect> {
+    update(
+        state,
+        Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+        &Keymap::default(),
+    )
+    .0
+}
+
+#[test]
+fn tab_cycles_and_numbers_jump() {
+    let mut s = state(false);
+    for expected in [
+        Panel::Releases,
+        Panel::Health,
+        Panel::Logs,
+        Panel::Secrets,
+        Panel::Envs,
+    ] {
+        key(&mut s, KeyCode::Tab);
+        assert_eq!(s.focus, expected);
+    }
+    key(&mut s, KeyCode::BackTab);
+    assert_eq!(s.focus, Panel::Secrets);
+    key(&mut s, KeyCode::Char('3'));
+    assert_eq!(s.focus, Panel::Health);
+}
+
+#[test]
+fn moving_down_the_grid_walks_services_then_envs() {
+    let mut s = state(false);
+    key(&mut s, KeyCode::Char('j'));
+    assert_eq!((s.env_idx, s.svc_idx), (0, 1));
+    key(&mut s, KeyCode::Char('j'));
+    assert_eq!((s.env_idx, s.svc_idx), (1, 0));
+    key(&mut s, KeyCode::End);
+    assert_eq!((s.env_idx, s.svc_idx), (2, 1));
+    key(&mut s, KeyCode::Down);
+    assert_eq!((s.env_idx, s.svc_idx), (2, 1), "stays on the last row");
+}
+
+#[test]
+fn disabled_actions_say_why() {
+    let mut s = state(true);
+    assert_eq!(
+        disabled_reason(&s, Action::Promote),
+        Some("shipdeck runs with --read-only")
+    );
+    key(&mut s, KeyCode::Char('p'));
+    let toast = s.toast.clone().unwrap();
+    assert!(
+        toast.error && toast.text.contains("--read-only"),
+        "{}",
+        toast.text
+    );
+    let mut s = state(false);
+    s.env_idx = 2;
+    assert_eq!(
+        disabled_reason(&s, Action::Promote),
+        Some("this env has no promote_to in config")
+    );
+}
+
+#[test]
+fn refresh_is_an_effect_not_io() {
+    let mut s = state(false);
+    s.env_idx = 1;
+    let effects = update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)),
+        &Keymap::default(),
+    )
+    .0;
+    assert_eq!(effects, vec![Effect::Refresh { env: 1 }]);
+}
+
+#[test]
+fn help_opens_and_any_key_closes_and_ctrl_c_always_quits() {
+    let mut s = state(false);
+    key(&mut s, KeyCode::Char('?'));
+    assert_eq!(s.modal, Some(Modal::Help));
+    key(&mut s, KeyCode::Char('x'));
+    assert_eq!(s.modal, None);
+    key(&mut s, KeyCode::Char('/'));
+    assert!(s.logs.editing.is_some());
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        &Keymap::default(),
+    );
+    assert!(s.quit);
+}
+
+#[test]
+fn paused_log_view_stays_still_while_lines_arrive() {
+    let mut s = state(false);
+    let lines = |n: usize| (0..n).map(|i| format!("line {i}")).collect::<Vec<_>>();
+    update(
+        &mut s,
+        Msg::LogLines {
+            env: 0,
+            svc: 0,
+            lines: lines(50),
+        },
+        &Keymap::default(),
+    );
+    s.focus = Panel::Logs;
+    key(&mut s, KeyCode::Char('k'));
+    assert!(!s.logs.follow);
+    assert_eq!(s.logs.offset, 1);
+    update(
+        &mut s,
+        Msg::LogLines {
+            env: 0,
+            svc: 0,
+            lines: lines(10),
+        },
+        &Keymap::default(),
+    );
+    assert_eq!(s.logs.offset, 11, "the same lines stay on screen");
+    key(&mut s, KeyCode::End);
+    assert!(s.logs.follow);
+}
+
+#[test]
+fn signals_quit() {
+    let mut s = state(false);
+    update(&mut s, Msg::Signal("SIGTERM"), &Keymap::default());
+    assert!(s.quit);
+}
+
+#[test]
+fn failed_refresh_keeps_the_last_good_data() {
+    let mut s = state(false);
+    update(
+        &mut s,
+        Msg::Secrets {
+            env: 0,
+            result: Ok(vec![]),
+        },
+        &Keymap::default(),
+    );
+    update(
+        &mut s,
+        Msg::Secrets {
+            env: 0,
+            result: Err("timeout \u{1b}[2J".into()),
+        },
+        &Keymap::default(),
+    );
+    assert!(s.envs[0].secrets.data().is_some());
+    let badge = s.envs[0].secrets.badge().unwrap();
+    assert!(
+        badge.contains("refresh failed") && !badge.contains('\u{1b}'),
+        "{badge}"
+    );
+}
