@@ -27,8 +27,9 @@ echo "baseline_ms=$base shipdeck_ms=$ours ratio=$(python3 -c "print(round($ours/
 echo "== idle CPU over ${idle}s and RSS over ${soak}s (demo fleet running, no keys pressed)"
 tmux new-session -d -s measure-idle -x 160 -y 48 "cd $work && XDG_CONFIG_HOME=$work $bin"
 sleep 3
-pid=$(pgrep -P "$(tmux list-panes -t measure-idle -F '#{pane_pid}')" | head -1)
-[ -n "$pid" ] || pid=$(tmux list-panes -t measure-idle -F '#{pane_pid}')
+pane=$(tmux list-panes -t measure-idle -F '#{pane_pid}')
+pid=$(pgrep -P "$pane" | head -1 || true)
+[ -n "$pid" ] || pid=$pane
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$pid/stat"; }
 rss() { awk '/VmRSS/{print $2}' "/proc/$pid/status"; }
@@ -36,6 +37,6 @@ rss0=$(rss); t0=$(ticks)
 sleep "$idle"
 t1=$(ticks)
 echo "idle_cpu_percent=$(python3 -c "print(round(100*($t1-$t0)/$hz/$idle, 2))")"
-[ "$soak" -gt "$idle" ] && sleep $((soak - idle))
+if [ "$soak" -gt "$idle" ]; then sleep $((soak - idle)); fi
 echo "rss_start_kb=$rss0 rss_end_kb=$(rss)"
 tmux send-keys -t measure-idle q
