@@ -21,11 +21,11 @@ bin=$PWD/target/release/shipdeck
 echo "== first frame (7 runs each, median)"
 base=$(python3 "$tools/first_frame.py" "BASELINE READY" q 7 -- /tmp/baseline-target/release/baseline | tail -1 | cut -d= -f2)
 # Run from an empty dir with an empty XDG config so shipdeck opens the demo.
-ours=$(cd "$work" && XDG_CONFIG_HOME="$work" python3 "$OLDPWD/$tools/first_frame.py" DEMO q 7 -- "$bin" | tail -1 | cut -d= -f2)
+ours=$(cd "$work" && XDG_CONFIG_HOME="$work" SHIPDECK_STATE_DIR="$work" python3 "$OLDPWD/$tools/first_frame.py" DEMO q 7 -- "$bin" | tail -1 | cut -d= -f2)
 echo "baseline_ms=$base shipdeck_ms=$ours ratio=$(python3 -c "print(round($ours/$base, 2))")"
 
 echo "== idle CPU over ${idle}s and RSS over ${soak}s (demo fleet running, no keys pressed)"
-tmux new-session -d -s measure-idle -x 160 -y 48 "cd $work && XDG_CONFIG_HOME=$work $bin"
+tmux new-session -d -s measure-idle -x 160 -y 48 "cd $work && XDG_CONFIG_HOME=$work SHIPDECK_STATE_DIR=$work $bin"
 sleep 3
 pane=$(tmux list-panes -t measure-idle -F '#{pane_pid}')
 pid=$(pgrep -P "$pane" | head -1 || true)

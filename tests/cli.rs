@@ -9,6 +9,7 @@ fn shipdeck(args: &[&str]) -> std::process::Output {
         .args(args)
         .current_dir(dir.path())
         .env("XDG_CONFIG_HOME", dir.path())
+        .env("SHIPDECK_STATE_DIR", dir.path())
         .output()
         .unwrap()
 }

@@ -14,7 +14,7 @@ use shipdeck::provider::{CallSink, Provider, Target, current_release};
 
 async fn fleet() -> (Config, Fleet) {
     let mut cfg = Config::demo().unwrap();
-    let fleet = Fleet::start(&cfg).await.unwrap();
+    let fleet = Fleet::start(&cfg, None).await.unwrap();
     fleet.apply_to(&mut cfg);
     (cfg, fleet)
 }

@@ -18,7 +18,7 @@ impl Session {
         let bin = env!("CARGO_BIN_EXE_shipdeck");
         // After shipdeck exits, print its exit code and the tty's line discipline.
         let script = format!(
-            "cd {dir} && XDG_CONFIG_HOME={dir} XDG_DATA_HOME={dir} {bin}; echo __EXITED_$?__; stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo __STTY__; sleep 60",
+            "cd {dir} && XDG_CONFIG_HOME={dir} SHIPDECK_STATE_DIR={dir} {bin}; echo __EXITED_$?__; stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo __STTY__; sleep 60",
             dir = dir.path().display()
         );
         let status = Command::new("tmux")

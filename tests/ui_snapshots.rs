@@ -282,3 +282,143 @@ fn filter_covers_lines_outside_the_visible_window() {
     assert!(screen.contains("slow query: 812ms"));
     assert!(screen.contains("filter \"slow query\" 1/"));
 }
+
+fn demo_plan(state: &State) -> shipdeck::engine::plan::Plan {
+    let cfg = Config::demo().unwrap();
+    let prod = state.envs.iter().find(|e| e.name == "production").unwrap();
+    let staging = state.envs.iter().find(|e| e.name == "staging").unwrap();
+    let source = staging.current_release().unwrap().clone();
+    shipdeck::engine::plan::Plan {
+        id: "p-20261125T093000-beef".into(),
+        action: shipdeck::engine::plan::PlanAction::Promote,
+        source_env: Some("staging".into()),
+        target_env: "production".into(),
+        artifact: shipdeck::domain::Artifact {
+            image: source.image.clone().unwrap(),
+            release_id: Some(source.id.clone()),
+        },
+        rollback_to: None,
+        previous: prod.current_release().cloned(),
+        steps: shipdeck::engine::plan::promote_steps(cfg.env("production").unwrap()),
+        on_fail: shipdeck::config::OnFail::Rollback,
+        actor: "maria@laptop".into(),
+        created_at: now(),
+    }
+}
+
+#[test]
+fn promotion_dialog_with_typed_confirmation() {
+    let mut state = populated();
+    let plan = demo_plan(&state);
+    let preview = shipdeck::engine::Preview {
+        image_from: plan.previous.as_ref().and_then(|p| p.image.clone()),
+        image_to: plan.artifact.image.clone(),
+        current: plan.previous.clone(),
+        secrets_missing: vec!["RESEND_API_KEY".into()],
+        notes: vec![
+            "secrets in `staging` but not in `production`: RESEND_API_KEY".into(),
+            "no migrate_command configured: no migration step".into(),
+        ],
+        protected: true,
+        plan,
+    };
+    state.dialog = Some(shipdeck::state::Dialog::Confirm {
+        preview: Box::new(preview),
+        typed: String::new(),
+    });
+    for c in "produc".chars() {
+        press(&mut state, KeyCode::Char(c));
+    }
+    press(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(state.dialog, Some(shipdeck::state::Dialog::Confirm { .. })),
+        "a partial name does not confirm"
+    );
+    insta::assert_snapshot!("promote_confirm_120x36", render(&state, 120, 36).backend());
+    for c in "tion".chars() {
+        press(&mut state, KeyCode::Char(c));
+    }
+    let effects = update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        &Keymap::default(),
+    )
+    .0;
+    assert!(
+        matches!(effects.as_slice(), [shipdeck::app::Effect::RunPlan { typed: Some(t), .. }] if t == "production")
+    );
+}
+
+#[test]
+fn live_step_ladder_with_gate_figures() {
+    let mut state = populated();
+    let plan = demo_plan(&state);
+    let keymap = Keymap::default();
+    let send = |state: &mut State, event: shipdeck::engine::PlanEvent| {
+        let _ = update(state, Msg::Plan(event), &keymap);
+    };
+    use shipdeck::engine::{PlanEvent, StepStatus};
+    send(
+        &mut state,
+        PlanEvent::Started {
+            plan: Box::new(plan),
+            from_step: 0,
+        },
+    );
+    state.rollout_visible = true;
+    for (i, detail) in [
+        "held by maria@laptop (pid 4242, promote)",
+        "v41 → v44",
+        "no migrate_command configured",
+        "v42 is live",
+        "4 instance(s) up in 3.1s",
+    ]
+    .iter()
+    .enumerate()
+    {
+        send(&mut state, PlanEvent::StepStarted { index: i });
+        let status = if i == 2 {
+            StepStatus::Skipped
+        } else {
+            StepStatus::Ok
+        };
+        send(
+            &mut state,
+            PlanEvent::StepFinished {
+                index: i,
+                status,
+                detail: detail.to_string(),
+            },
+        );
+    }
+    send(&mut state, PlanEvent::StepStarted { index: 5 });
+    send(
+        &mut state,
+        PlanEvent::Gate {
+            index: 5,
+            passes: 0,
+            failures: 1,
+            figures: vec!["api err 7.12% p95 610ms".into(), "web err 2.90% p95 455ms".into()],
+            failing: vec!["api health Degraded: storage:responseTime (s3: PutObject eu-west-1: RequestTimeout after 5000ms)".into()],
+        },
+    );
+    insta::assert_snapshot!("ladder_running_120x36", render(&state, 120, 36).backend());
+    send(
+        &mut state,
+        PlanEvent::Reverting {
+            reason: "2 failing sample(s), budget 1".into(),
+        },
+    );
+    send(
+        &mut state,
+        PlanEvent::Finished {
+            outcome: shipdeck::engine::PlanOutcome::RolledBack {
+                reason: "2 failing sample(s), budget 1: api error rate 7.12% > 1.00%".into(),
+            },
+        },
+    );
+    insta::assert_snapshot!(
+        "ladder_rolled_back_120x36",
+        render(&state, 120, 36).backend()
+    );
+}

@@ -34,16 +34,22 @@ pub struct Runner {
     providers: Providers,
     tx: UnboundedSender<Msg>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    engine: crate::engine::Engine,
+    abort: Option<tokio::sync::watch::Sender<bool>>,
+    plan_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Runner {
     /// A runner sending results to `tx`.
-    pub fn new(cfg: Arc<Config>, providers: Providers, tx: UnboundedSender<Msg>) -> Runner {
+    pub fn new(engine: crate::engine::Engine, tx: UnboundedSender<Msg>) -> Runner {
         Runner {
-            cfg,
-            providers,
+            cfg: engine.config.clone(),
+            providers: engine.providers.clone(),
             tx,
             tasks: Vec::new(),
+            engine,
+            abort: None,
+            plan_task: None,
         }
     }
 
@@ -164,6 +170,19 @@ impl Runner {
                 self.tasks.push(tokio::spawn(async move {
                     refresh(&providers, &cfg, env, &tx).await
                 }));
+            }
+            Effect::RunPlan { .. } | Effect::Resume { .. } => {
+                // The plan task is kept apart: it is the one task a quit must not cut short silently.
+                self.plan_task =
+                    super::plan_effects::run(&self.engine, effect, &self.tx, &mut self.abort);
+            }
+            other => {
+                self.tasks.retain(|t| !t.is_finished());
+                if let Some(task) =
+                    super::plan_effects::run(&self.engine, other, &self.tx, &mut self.abort)
+                {
+                    self.tasks.push(task);
+                }
             }
         }
     }

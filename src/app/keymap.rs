@@ -66,13 +66,19 @@ pub enum Action {
     Rollback,
     /// Open migrations of the selected env.
     Migrations,
+    /// Abort the running plan.
+    Abort,
+    /// Remove the selected env's pin.
+    Unpin,
+    /// Show the audit log.
+    Audit,
     /// Close a dialog or clear a filter.
     Cancel,
 }
 
 impl Action {
     /// Every action, in help-overlay order.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 31] = [
         Action::Help,
         Action::Quit,
         Action::NextPanel,
@@ -100,6 +106,9 @@ impl Action {
         Action::Promote,
         Action::Rollback,
         Action::Migrations,
+        Action::Abort,
+        Action::Unpin,
+        Action::Audit,
         Action::Cancel,
     ];
 
@@ -133,6 +142,9 @@ impl Action {
             Action::Promote => "promote",
             Action::Rollback => "rollback",
             Action::Migrations => "migrations",
+            Action::Abort => "abort plan",
+            Action::Unpin => "unpin env",
+            Action::Audit => "audit log",
             Action::Cancel => "close / clear",
         }
     }
@@ -445,6 +457,9 @@ fn default_bindings() -> BTreeMap<Action, Vec<Key>> {
         (Promote, vec![Key::char('p')]),
         (Rollback, vec![Key::char('R')]),
         (Migrations, vec![Key::char('m')]),
+        (Abort, vec![Key::char('a')]),
+        (Unpin, vec![Key::char('u')]),
+        (Audit, vec![Key::char('A')]),
         (Cancel, vec![Key::code(KeyCode::Esc)]),
     ])
 }

@@ -4,8 +4,10 @@
 pub mod effects;
 pub mod keymap;
 pub mod msg;
+pub mod plan_effects;
 pub mod run;
 pub mod update;
+pub mod update_plan;
 
 pub use msg::{Effect, Msg};
 pub use update::update;

@@ -83,14 +83,77 @@ pub enum Msg {
     Call(CallRecord),
     /// SIGTERM / SIGHUP / SIGINT.
     Signal(&'static str),
+    /// A plan preview (promotion diff or rollback sheet) is ready.
+    Preview(Result<Box<crate::engine::Preview>, String>),
+    /// Progress of the running plan.
+    Plan(crate::engine::PlanEvent),
+    /// Pins and lock holders, by env.
+    EnvMarks {
+        /// Pins.
+        pins: Vec<crate::engine::pins::Pin>,
+        /// Lock holders (env, description).
+        locks: Vec<(String, String)>,
+    },
+    /// Plans a crash left unfinished.
+    Interrupted(Vec<crate::state::InterruptedPlan>),
+    /// The audit log was read.
+    Audit(Result<Vec<crate::engine::audit::AuditRecord>, String>),
+    /// A one-off action finished (unpin, …): text for the toast.
+    Done {
+        /// Message.
+        text: String,
+        /// Whether it failed.
+        error: bool,
+    },
 }
 
 /// Work for the effects runner.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Re-read releases, secrets and instances of an env now.
     Refresh {
         /// Env index.
         env: usize,
     },
+    /// Plan a promotion and show its diff.
+    PreviewPromote {
+        /// Source env.
+        from: String,
+        /// Target env.
+        to: String,
+    },
+    /// Plan a rollback (to a release, or the previous good one).
+    PreviewRollback {
+        /// Env.
+        env: String,
+        /// Release id.
+        to: Option<String>,
+    },
+    /// Run a confirmed plan.
+    RunPlan {
+        /// The plan.
+        plan: Box<crate::engine::plan::Plan>,
+        /// What the user typed to confirm.
+        typed: Option<String>,
+    },
+    /// Abort the running plan.
+    Abort,
+    /// Resume or reverse an interrupted plan.
+    Resume {
+        /// Plan id.
+        plan_id: String,
+        /// Carry on, or roll back.
+        rollback: bool,
+    },
+    /// Remove an env's pin.
+    Unpin {
+        /// Env.
+        env: String,
+    },
+    /// Read the audit log.
+    LoadAudit,
+    /// Re-read pins and lock holders.
+    LoadMarks,
+    /// Look for interrupted plans.
+    CheckInterrupted,
 }

@@ -115,8 +115,17 @@ pub async fn run_tui(opts: TuiOptions) -> io::Result<()> {
     state.attach_endpoints(&config);
     let providers = crate::cli::providers_for(&config, fleet.as_ref(), calls);
     let config = Arc::new(config);
-    let mut runner = Runner::new(config.clone(), providers, tx.clone());
+    let engine = crate::engine::Engine::new(
+        config.clone(),
+        providers,
+        crate::paths::StatePaths::default_location(),
+        crate::engine::Actor::current(),
+        read_only,
+    );
+    let mut runner = Runner::new(engine, tx.clone());
     runner.start();
+    runner.run(super::msg::Effect::LoadMarks);
+    runner.run(super::msg::Effect::CheckInterrupted);
 
     let mut events = EventStream::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));

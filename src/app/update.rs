@@ -21,6 +21,12 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
         Msg::Resize => (vec![], true),
         Msg::Tick(now) => {
             state.now = now;
+            // Pins and lock holders change from other processes too: re-read them now and then.
+            let effects = if now.timestamp() % 5 == 0 {
+                vec![Effect::LoadMarks]
+            } else {
+                vec![]
+            };
             if state
                 .toast
                 .as_ref()
@@ -28,7 +34,7 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
             {
                 state.toast = None;
             }
-            (vec![], true)
+            (effects, true)
         }
         Msg::Health {
             env,
@@ -136,6 +142,7 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
             state.quit = true;
             (vec![], false)
         }
+        other => super::update_plan::on_msg(state, other),
     }
 }
 
@@ -149,35 +156,54 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
         edit_filter(state, key);
         return vec![];
     }
+    if state.dialog.is_some() {
+        return super::update_plan::on_dialog_key(state, key);
+    }
     let action = keymap.action_for(key);
     if let Some(modal) = state.modal.clone() {
-        match (modal, action) {
-            (_, Some(Action::Quit)) => state.quit = true,
-            (Modal::CommandLog { scroll }, Some(Action::Down)) => {
-                state.modal = Some(Modal::CommandLog { scroll: scroll + 1 })
+        let scroll_by = |delta: i64| match modal {
+            Modal::CommandLog { scroll } => Some(Modal::CommandLog {
+                scroll: scroll.saturating_add_signed(delta as isize),
+            }),
+            Modal::Audit { scroll } => Some(Modal::Audit {
+                scroll: scroll.saturating_add_signed(delta as isize),
+            }),
+            Modal::Help => None,
+        };
+        state.modal = match action {
+            Some(Action::Quit) => {
+                state.quit = true;
+                None
             }
-            (Modal::CommandLog { scroll }, Some(Action::Up)) => {
-                state.modal = Some(Modal::CommandLog {
-                    scroll: scroll.saturating_sub(1),
-                })
-            }
-            (Modal::CommandLog { scroll }, Some(Action::PageDown)) => {
-                state.modal = Some(Modal::CommandLog {
-                    scroll: scroll + 10,
-                })
-            }
-            (Modal::CommandLog { scroll }, Some(Action::PageUp)) => {
-                state.modal = Some(Modal::CommandLog {
-                    scroll: scroll.saturating_sub(10),
-                })
-            }
-            _ => state.modal = None,
-        }
+            Some(Action::Down) => scroll_by(1),
+            Some(Action::Up) => scroll_by(-1),
+            Some(Action::PageDown) => scroll_by(10),
+            Some(Action::PageUp) => scroll_by(-10),
+            _ => None,
+        };
         return vec![];
     }
     let Some(action) = action else { return vec![] };
     match action {
-        Action::Quit => state.quit = true,
+        Action::Quit => {
+            let running = state
+                .rollout
+                .as_ref()
+                .is_some_and(crate::state::RolloutView::running);
+            let warned = state
+                .toast
+                .as_ref()
+                .is_some_and(|t| t.text.starts_with("a plan is running"));
+            if running && !warned {
+                toast(
+                    state,
+                    "a plan is running: a aborts it; q again leaves it interrupted (offered for resume at the next start)".into(),
+                    true,
+                );
+            } else {
+                state.quit = true;
+            }
+        }
         Action::Help => state.modal = Some(Modal::Help),
         Action::CommandLog => state.modal = Some(Modal::CommandLog { scroll: 0 }),
         Action::NextPanel => state.focus = cycle(state.focus, 1),
@@ -231,37 +257,32 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
             return vec![Effect::Refresh { env }];
         }
         Action::Cancel => {
-            if let Some(buf) = selected_buffer_mut(state)
+            if state.rollout_visible {
+                // Hide the ladder; a finished plan's ladder is dropped.
+                state.rollout_visible = false;
+                if state.rollout.as_ref().is_some_and(|r| !r.running()) {
+                    state.rollout = None;
+                }
+            } else if let Some(buf) = selected_buffer_mut(state)
                 && buf.filter().is_some()
             {
                 buf.set_filter(None);
             }
             state.toast = None;
         }
-        Action::Promote | Action::Rollback | Action::Migrations => {
-            let why = disabled_reason(state, action).unwrap_or("not available");
-            toast(state, format!("{}: {why}", action.describe()), true);
+        Action::Promote
+        | Action::Rollback
+        | Action::Migrations
+        | Action::Abort
+        | Action::Unpin
+        | Action::Audit => {
+            return super::update_plan::on_action(state, action);
         }
     }
     vec![]
 }
 
-/// Why an action cannot run now, or None when it can.
-pub fn disabled_reason(state: &State, action: Action) -> Option<&'static str> {
-    let env = state.env()?;
-    match action {
-        Action::Promote | Action::Rollback | Action::Migrations if state.read_only => {
-            Some("shipdeck runs with --read-only")
-        }
-        Action::Promote | Action::Rollback | Action::Migrations if env.read_only => {
-            Some("this env is read_only in config")
-        }
-        Action::Promote if env.promote_to.is_none() => Some("this env has no promote_to in config"),
-        Action::Promote | Action::Rollback => Some("the rollout engine is not in this build yet"),
-        Action::Migrations => Some("the migration runner is not in this build yet"),
-        _ => None,
-    }
-}
+pub use super::update_plan::disabled_reason;
 
 fn toast(state: &mut State, text: String, error: bool) {
     state.toast = Some(Toast {

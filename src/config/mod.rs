@@ -173,6 +173,12 @@ pub struct EnvConfig {
     /// Metric and label names for this env's `/metrics`.
     #[serde(default)]
     pub metrics: MetricNamesConfig,
+    /// Gates a rollout into this env must pass.
+    #[serde(default)]
+    pub gates: GatesConfig,
+    /// How rollouts into this env run.
+    #[serde(default)]
+    pub rollout: RolloutConfig,
     /// Services of this env, in deploy order (backend first).
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceConfig>,
@@ -205,6 +211,83 @@ pub struct FlyTarget {
     /// GraphQL endpoint.
     #[serde(default)]
     pub graphql_url: Option<String>,
+}
+
+/// `[env.gates]`: what a rollout into this env must pass, and how it is sampled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatesConfig {
+    /// Every service's health JSON must pass.
+    pub health: bool,
+    /// Highest tolerated 5xx ratio (0.001 = 0.1 %).
+    pub max_error_rate: Option<f64>,
+    /// Highest tolerated p95 latency.
+    pub max_p95: Option<HumanDuration>,
+    /// Extra HTTP checks.
+    pub http: Vec<HttpCheck>,
+    /// Time between samples.
+    pub interval: HumanDuration,
+    /// Passing samples in a row needed to pass the health gate.
+    pub samples: u32,
+    /// Failing samples tolerated before the gate fails.
+    pub failure_budget: u32,
+    /// Longest the health gate may take.
+    pub timeout: HumanDuration,
+    /// Watch window after the health gate (error rate and p95 must hold); omit to skip.
+    pub stabilize: Option<HumanDuration>,
+}
+
+impl Default for GatesConfig {
+    fn default() -> Self {
+        GatesConfig {
+            health: true,
+            max_error_rate: Some(0.001),
+            max_p95: Some(HumanDuration(Duration::from_millis(200))),
+            http: Vec::new(),
+            interval: HumanDuration(Duration::from_secs(2)),
+            samples: 3,
+            failure_budget: 1,
+            timeout: HumanDuration(Duration::from_secs(60)),
+            stabilize: Some(HumanDuration(Duration::from_secs(60))),
+        }
+    }
+}
+
+/// A custom HTTP check in a gate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    /// URL to GET.
+    pub url: String,
+    /// Expected status code.
+    #[serde(default = "default_status")]
+    pub expect_status: u16,
+    /// Text the body must contain.
+    #[serde(default)]
+    pub contains: Option<String>,
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+/// `[env.rollout]`: how rollouts into this env run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RolloutConfig {
+    /// Command run as the "migrate up" step before deploying (e.g. `migrate -path migrations up`).
+    pub migrate_command: Option<String>,
+    /// Longest to wait for instances to come up after a deploy.
+    pub wait_timeout: HumanDuration,
+}
+
+impl Default for RolloutConfig {
+    fn default() -> Self {
+        RolloutConfig {
+            migrate_command: None,
+            wait_timeout: HumanDuration(Duration::from_secs(120)),
+        }
+    }
 }
 
 /// `[env.metrics]`: names read from the Prometheus endpoint.

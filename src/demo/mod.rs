@@ -120,13 +120,21 @@ pub struct Fleet {
 
 impl Fleet {
     /// Bind every server on loopback and start serving; returns at once.
-    pub async fn start(cfg: &Config) -> std::io::Result<Fleet> {
+    /// With `store_path`, releases and secrets persist across restarts.
+    pub async fn start(
+        cfg: &Config,
+        store_path: Option<&std::path::Path>,
+    ) -> std::io::Result<Fleet> {
         let demo_envs: Vec<_> = cfg
             .envs
             .iter()
             .filter(|e| e.provider == ProviderKind::Demo)
             .collect();
-        let store = Store::seeded(demo_envs.iter().map(|e| e.name()));
+        let names = demo_envs.iter().map(|e| e.name());
+        let store = match store_path {
+            Some(path) => Store::open(path, names)?,
+            None => Store::seeded(names),
+        };
         let mut sims = BTreeMap::new();
         for env in &demo_envs {
             for svc in &env.services {
@@ -201,7 +209,7 @@ async fn serve(router: axum::Router) -> std::io::Result<(SocketAddr, tokio::task
 /// One ticker for the whole fleet: traffic, metrics and logs.
 async fn drive(state: Arc<FleetState>) {
     let started = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = Instant::now();
     loop {

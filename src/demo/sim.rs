@@ -99,7 +99,7 @@ impl ServiceSim {
         } * (1.0 + 0.35 * phase);
         let requests = poisson(base_rps * dt);
         let (err_p, slow) = match behaviour {
-            Behaviour::Good => (0.0006, 1.0),
+            Behaviour::Good => (0.0002, 1.0),
             Behaviour::Bad => (
                 if self.kind == ServiceKind::Api {
                     0.07

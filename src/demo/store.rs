@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::domain::{Release, ReleaseStatus, SecretMeta};
@@ -15,7 +16,7 @@ pub const RESTART_SECS: f64 = 3.0;
 const REPO: &str = "ghcr.io/acme/shop";
 
 /// One release as the demo control plane stores it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DemoRelease {
     /// `v44`.
     pub version: u64,
@@ -32,7 +33,7 @@ pub struct DemoRelease {
 }
 
 /// One secret; the value stays in the store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct DemoSecret {
     value: String,
     updated_at: DateTime<Utc>,
@@ -40,18 +41,23 @@ struct DemoSecret {
 }
 
 /// Per-env records.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct EnvRecord {
     releases: Vec<DemoRelease>,
     secrets: BTreeMap<String, DemoSecret>,
+    #[serde(skip)]
     restarted_at: Option<Instant>,
 }
 
-/// The whole store.
-#[derive(Debug)]
+/// The whole store. With a path, every change is written through (atomic
+/// rename), so the demo fleet keeps its state across restarts and crashes
+/// the way a real platform does.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Store {
     envs: BTreeMap<String, EnvRecord>,
     bad_images: Vec<String>,
+    #[serde(skip)]
+    path: Option<PathBuf>,
 }
 
 /// The image of demo release `version`: same version, same image in every env.
@@ -176,27 +182,76 @@ pub enum StoreError {
     /// No such release.
     #[error("no release `{0}` in this env's history")]
     NoRelease(String),
+    /// The store file could not be written.
+    #[error("demo store could not be saved: {0}")]
+    Io(String),
 }
 
 impl Store {
-    /// A store seeded for these env names.
+    /// A store seeded for these env names, kept in memory only.
     pub fn seeded<'a>(envs: impl IntoIterator<Item = &'a str>) -> Store {
+        let mut store = Store {
+            envs: BTreeMap::new(),
+            bad_images: vec![image_for(BAD_VERSION)],
+            path: None,
+        };
+        store.seed_missing(envs);
+        store
+    }
+
+    fn seed_missing<'a>(&mut self, envs: impl IntoIterator<Item = &'a str>) {
         let now = Utc::now();
-        let envs = envs
-            .into_iter()
-            .map(|name| {
-                let record = EnvRecord {
+        for name in envs {
+            self.envs
+                .entry(name.to_string())
+                .or_insert_with(|| EnvRecord {
                     releases: seeded_history(name, now),
                     secrets: seeded_secrets(name, now),
                     restarted_at: None,
-                };
-                (name.to_string(), record)
-            })
-            .collect();
-        Store {
-            envs,
-            bad_images: vec![image_for(BAD_VERSION)],
+                });
         }
+    }
+
+    /// Load the store at `path` (seeding envs it lacks), or seed a new one there.
+    /// An unreadable file is kept aside as `<path>.corrupt` and a fresh store seeded.
+    pub fn open<'a>(
+        path: &Path,
+        envs: impl IntoIterator<Item = &'a str>,
+    ) -> std::io::Result<Store> {
+        let mut store = match std::fs::read(path) {
+            Ok(bytes) => match serde_json::from_slice::<Store>(&bytes) {
+                Ok(store) => store,
+                Err(_) => {
+                    std::fs::rename(path, path.with_extension("json.corrupt"))?;
+                    Store::seeded([])
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Store::seeded([]),
+            Err(e) => return Err(e),
+        };
+        store.path = Some(path.to_path_buf());
+        store.seed_missing(envs);
+        store.persist()?;
+        Ok(store)
+    }
+
+    /// Write the store through to its file, atomically.
+    fn persist(&self) -> std::io::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)
     }
 
     fn env(&self, env: &str) -> Result<&EnvRecord, StoreError> {
@@ -287,6 +342,7 @@ impl Store {
             s.staged = false;
         }
         record.restarted_at = Some(Instant::now());
+        self.persist().map_err(|e| StoreError::Io(e.to_string()))?;
         Ok(self.releases(env, 1)?.remove(0))
     }
 
@@ -360,7 +416,7 @@ impl Store {
         if !stage {
             record.restarted_at = Some(Instant::now());
         }
-        Ok(())
+        self.persist().map_err(|e| StoreError::Io(e.to_string()))
     }
 }
 
@@ -395,6 +451,24 @@ mod tests {
             store.rollback("production", "v999", "t").unwrap_err(),
             StoreError::NoRelease("v999".into())
         );
+    }
+
+    #[test]
+    fn a_persisted_store_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo.json");
+        let mut store = Store::open(&path, ["staging", "production"]).unwrap();
+        store
+            .deploy("production", &image_for(43), "t", "promote")
+            .unwrap();
+        drop(store);
+        let again = Store::open(&path, ["staging", "production", "dev"]).unwrap();
+        assert_eq!(again.current_image("production"), Some(image_for(43)));
+        assert!(again.current_image("dev").is_some(), "new envs are seeded");
+        std::fs::write(&path, b"{not json").unwrap();
+        let fresh = Store::open(&path, ["production"]).unwrap();
+        assert_eq!(fresh.current_image("production"), Some(image_for(41)));
+        assert!(path.with_extension("json.corrupt").exists());
     }
 
     #[test]

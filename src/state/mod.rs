@@ -1,12 +1,14 @@
 //! Everything the screen shows, as plain data. `app::update` changes it,
 //! `ui::draw` reads it; neither does I/O.
 
+mod rollout;
 mod service;
 
+pub use rollout::{Dialog, GateView, InterruptedPlan, RolloutView, StepState, StepView};
 pub use service::{CheckHistory, ServiceView, StreamState};
 
 use chrono::{DateTime, Utc};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::config::{Config, ProviderKind};
 use crate::domain::{Health, Instance, Release, SecretMeta};
@@ -205,6 +207,11 @@ pub enum Modal {
         /// Rows scrolled.
         scroll: usize,
     },
+    /// The audit log.
+    Audit {
+        /// Rows scrolled.
+        scroll: usize,
+    },
 }
 
 /// A message at the bottom of the screen.
@@ -255,6 +262,18 @@ pub struct State {
     pub now: DateTime<Utc>,
     /// Quit requested.
     pub quit: bool,
+    /// The running (or last) plan.
+    pub rollout: Option<RolloutView>,
+    /// Whether the ladder overlay is shown.
+    pub rollout_visible: bool,
+    /// Dialog in front of everything.
+    pub dialog: Option<Dialog>,
+    /// Pins by env.
+    pub pins: BTreeMap<String, crate::engine::pins::Pin>,
+    /// Lock holders by env (`alice@host (pid 42, promote)`).
+    pub locks: BTreeMap<String, String>,
+    /// Audit records for the audit view, newest last.
+    pub audit: Load<Vec<crate::engine::audit::AuditRecord>>,
 }
 
 impl State {
@@ -320,6 +339,12 @@ impl State {
             toast: None,
             now,
             quit: false,
+            rollout: None,
+            rollout_visible: false,
+            dialog: None,
+            pins: BTreeMap::new(),
+            locks: BTreeMap::new(),
+            audit: Load::Idle,
         }
     }
 

@@ -33,8 +33,11 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
         Some(Modal::CommandLog { scroll }) => {
             dialogs::command_log::draw(frame, area, state, *scroll, theme)
         }
+        Some(Modal::Audit { scroll }) => dialogs::audit::draw(frame, area, state, *scroll, theme),
         None => {}
     }
+    dialogs::ladder::draw(frame, area, state, theme);
+    dialogs::plan::draw(frame, area, state, theme);
 }
 
 /// A bordered block whose look says whether it has focus; its title carries the panel number.

@@ -33,6 +33,25 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         if first && (env.read_only || state.read_only) {
             env_cell.push(Span::styled(" RO", theme.style(Role::BadgeReadonly)));
         }
+        if first && state.pins.contains_key(&env.name) {
+            env_cell.push(Span::styled(" PINNED", theme.style(Role::BadgeReadonly)));
+        }
+        let running_here = state
+            .rollout
+            .as_ref()
+            .filter(|r| r.running() && r.plan.target_env == env.name)
+            .map(|r| {
+                r.current_step().map_or_else(
+                    || r.plan.action.word().to_string(),
+                    |s| format!("{} {}", r.plan.action.word(), s.name),
+                )
+            });
+        let lock = match (first, state.locks.get(&env.name), running_here) {
+            (false, _, _) => Span::raw(""),
+            (true, _, Some(step)) => Span::styled(format!("▶ {step}"), theme.style(Role::Running)),
+            (true, Some(holder), None) => Span::styled(holder.clone(), theme.style(Role::Warn)),
+            (true, None, None) => Span::styled("—", theme.style(Role::Muted)),
+        };
         let Some(svc) = env.services.get(s) else {
             rows.push(Row::new(vec![
                 Cell::from(""),
@@ -110,7 +129,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 theme.style(Role::Sparkline),
             )),
             Cell::from(Span::styled("—", theme.style(Role::Muted))),
-            Cell::from(Span::styled("—", theme.style(Role::Muted))),
+            Cell::from(lock),
         ]));
     }
     let widths = [

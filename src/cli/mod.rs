@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod plan;
+
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
@@ -53,7 +55,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the TUI on the embedded demo fleet, whatever config exists.
-    Demo,
+    Demo {
+        /// Forget the demo fleet's saved releases and secrets and start from the seeded history.
+        #[arg(long)]
+        reset: bool,
+    },
     /// Every env's current release, health, error rate and p95.
     Status {
         /// Only this env.
@@ -79,6 +85,87 @@ pub enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Promote: deploy the artifact running in FROM into TO, gated, with automatic rollback.
+    Promote {
+        /// Source env (its running image is what gets deployed).
+        from: String,
+        /// Target env.
+        to: String,
+        /// Confirm a non-protected target without a prompt.
+        #[arg(long)]
+        yes: bool,
+        /// Confirm a protected target by naming it.
+        #[arg(long, value_name = "ENV")]
+        confirm: Option<String>,
+        /// Print JSON lines (one per plan event).
+        #[arg(long)]
+        json: bool,
+        /// Use the demo fleet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Roll an env back to an earlier release (default: the previous good one), then pin it.
+    Rollback {
+        /// The env.
+        env: String,
+        /// Release id to return to (see `shipdeck releases ENV`).
+        #[arg(long, value_name = "REL")]
+        to: Option<String>,
+        /// Confirm a non-protected env without a prompt.
+        #[arg(long)]
+        yes: bool,
+        /// Confirm a protected env by naming it.
+        #[arg(long, value_name = "ENV")]
+        confirm: Option<String>,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Use the demo fleet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Post-deploy checklist: health ready, error rate, p95 (exit 3 when failing).
+    Check {
+        /// The env.
+        env: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Use the demo fleet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// The audit log: who did what, where, when, and the result.
+    Audit {
+        /// Only this env.
+        #[arg(long)]
+        env: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the pin a rollback put on an env, so promotions may overwrite it again.
+    Unpin {
+        /// The env.
+        env: String,
+        /// Use the demo fleet's config.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// List plans a crash interrupted, or resume (or --rollback) one.
+    Resume {
+        /// Plan id (omit to list).
+        plan: Option<String>,
+        /// Undo what the plan deployed instead of carrying on.
+        #[arg(long)]
+        rollback: bool,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Use the demo fleet.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Check a config file and report the first problem.
     CheckConfig {
         /// The file (default: the one shipdeck would load).
@@ -90,10 +177,27 @@ pub enum Command {
 pub async fn run(cli: Cli) -> u8 {
     let demo = matches!(
         cli.command,
-        Some(Command::Demo)
+        Some(Command::Demo { .. })
             | Some(Command::Status { demo: true, .. })
             | Some(Command::Releases { demo: true, .. })
+            | Some(Command::Promote { demo: true, .. })
+            | Some(Command::Rollback { demo: true, .. })
+            | Some(Command::Check { demo: true, .. })
+            | Some(Command::Unpin { demo: true, .. })
+            | Some(Command::Resume { demo: true, .. })
     );
+    if let Some(Command::Demo { reset: true }) = cli.command {
+        let store = crate::paths::StatePaths::default_location().demo_store();
+        if let Err(e) = std::fs::remove_file(&store)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!(
+                "shipdeck: cannot reset the demo store {}: {e}",
+                store.display()
+            );
+            return EXIT_FAILED;
+        }
+    }
     let explicit = match &cli.command {
         Some(Command::CheckConfig { path: Some(p) }) => Some(p.clone()),
         _ => cli.config.clone(),
@@ -106,7 +210,7 @@ pub async fn run(cli: Cli) -> u8 {
         }
     };
     match cli.command {
-        None | Some(Command::Demo) => {
+        None | Some(Command::Demo { .. }) => {
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
             let theme = match Theme::choose(cli.theme.as_deref(), &config.ui.theme, no_color) {
                 Ok(t) => t,
@@ -148,6 +252,57 @@ pub async fn run(cli: Cli) -> u8 {
         Some(Command::Releases {
             env, limit, json, ..
         }) => releases(config, &env, limit, json).await,
+        Some(Command::Promote {
+            from,
+            to,
+            yes,
+            confirm,
+            json,
+            ..
+        }) => {
+            plan::promote(
+                config,
+                cli.read_only,
+                &from,
+                &to,
+                plan::Confirm {
+                    yes,
+                    typed: confirm,
+                    json,
+                },
+            )
+            .await
+        }
+        Some(Command::Rollback {
+            env,
+            to,
+            yes,
+            confirm,
+            json,
+            ..
+        }) => {
+            plan::rollback(
+                config,
+                cli.read_only,
+                &env,
+                to.as_deref(),
+                plan::Confirm {
+                    yes,
+                    typed: confirm,
+                    json,
+                },
+            )
+            .await
+        }
+        Some(Command::Check { env, json, .. }) => plan::check(config, &env, json).await,
+        Some(Command::Audit { env, json }) => plan::audit(env.as_deref(), json),
+        Some(Command::Unpin { env, .. }) => plan::unpin(config, cli.read_only, &env).await,
+        Some(Command::Resume {
+            plan: id,
+            rollback,
+            json,
+            ..
+        }) => plan::resume(config, cli.read_only, id.as_deref(), rollback, json).await,
     }
 }
 
@@ -156,7 +311,8 @@ pub async fn start_fleet_if_needed(config: &mut Config) -> std::io::Result<Optio
     if !config.envs.iter().any(|e| e.provider == ProviderKind::Demo) {
         return Ok(None);
     }
-    let fleet = Fleet::start(config).await?;
+    let store = crate::paths::StatePaths::default_location().demo_store();
+    let fleet = Fleet::start(config, Some(&store)).await?;
     fleet.apply_to(config);
     Ok(Some(fleet))
 }

@@ -1,0 +1,159 @@
+//! Effects that go through the rollout engine: previews, plans, abort,
+//! resume, unpin, the audit log, pins and locks. Each runs in a tokio task
+//! and reports back as messages.
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::msg::{Effect, Msg};
+use crate::engine::{Engine, ResumeMode};
+use crate::state::InterruptedPlan;
+
+/// Run one engine effect. `abort` holds the running plan's abort switch.
+pub fn run(
+    engine: &Engine,
+    effect: Effect,
+    tx: &mpsc::UnboundedSender<Msg>,
+    abort: &mut Option<watch::Sender<bool>>,
+) -> Option<JoinHandle<()>> {
+    let (engine, tx) = (engine.clone(), tx.clone());
+    match effect {
+        Effect::PreviewPromote { from, to } => Some(tokio::spawn(async move {
+            let result = engine
+                .preview_promote(&from, &to)
+                .await
+                .map(Box::new)
+                .map_err(|e| e.to_string());
+            let _ = tx.send(Msg::Preview(result));
+        })),
+        Effect::PreviewRollback { env, to } => Some(tokio::spawn(async move {
+            let result = engine
+                .preview_rollback(&env, to.as_deref())
+                .await
+                .map(Box::new)
+                .map_err(|e| e.to_string());
+            let _ = tx.send(Msg::Preview(result));
+        })),
+        Effect::RunPlan { plan, typed } => {
+            let (abort_tx, abort_rx) = watch::channel(false);
+            *abort = Some(abort_tx);
+            Some(tokio::spawn(async move {
+                let events = forward_events(tx);
+                engine.run(*plan, typed.as_deref(), events, abort_rx).await;
+            }))
+        }
+        Effect::Resume { plan_id, rollback } => {
+            let (abort_tx, abort_rx) = watch::channel(false);
+            *abort = Some(abort_tx);
+            Some(tokio::spawn(async move {
+                let mode = if rollback {
+                    ResumeMode::Rollback
+                } else {
+                    ResumeMode::Resume
+                };
+                let events = forward_events(tx.clone());
+                if let Err(e) = engine.resume(&plan_id, mode, events, abort_rx).await {
+                    let _ = tx.send(Msg::Done {
+                        text: format!("resume {plan_id}: {e}"),
+                        error: true,
+                    });
+                }
+            }))
+        }
+        Effect::Abort => {
+            if let Some(switch) = abort.as_ref() {
+                let _ = switch.send(true);
+            }
+            None
+        }
+        Effect::Unpin { env } => Some(tokio::spawn(async move {
+            let msg = match engine.unpin(&env) {
+                Ok(Some(pin)) => Msg::Done {
+                    text: format!("{env} unpinned (was pinned at {})", pin.release),
+                    error: false,
+                },
+                Ok(None) => Msg::Done {
+                    text: format!("{env} was not pinned"),
+                    error: false,
+                },
+                Err(e) => Msg::Done {
+                    text: e.to_string(),
+                    error: true,
+                },
+            };
+            let _ = tx.send(msg);
+        })),
+        Effect::LoadAudit => Some(tokio::spawn(async move {
+            let result = tokio::task::spawn_blocking(move || engine.audit().read(None))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map(|read| read.records).map_err(|e| e.to_string()));
+            let _ = tx.send(Msg::Audit(result));
+        })),
+        Effect::LoadMarks => Some(tokio::spawn(async move {
+            let marks = tokio::task::spawn_blocking(move || {
+                let pins = engine.pins().all().unwrap_or_default();
+                let locks = engine
+                    .config
+                    .envs
+                    .iter()
+                    .filter_map(|e| {
+                        crate::engine::lock::holder(&engine.paths.locks(), e.name())
+                            .map(|h| (e.name().to_string(), h.describe()))
+                    })
+                    .collect();
+                (pins, locks)
+            })
+            .await;
+            if let Ok((pins, locks)) = marks {
+                let _ = tx.send(Msg::EnvMarks { pins, locks });
+            }
+        })),
+        Effect::CheckInterrupted => Some(tokio::spawn(async move {
+            let plans = tokio::task::spawn_blocking(move || engine.interrupted())
+                .await
+                .unwrap_or_default();
+            let list = plans
+                .into_iter()
+                .map(|h| {
+                    let plan: Option<crate::engine::plan::Plan> =
+                        serde_json::from_value(h.plan.clone()).ok();
+                    let step = h.in_flight_step().or(h.last_finished_step());
+                    let summary = match plan {
+                        Some(p) => format!(
+                            "{} of {} to {} (by {}), stopped at step {}: {}",
+                            p.action.word(),
+                            p.target_env,
+                            p.artifact.release_id.clone().unwrap_or_default(),
+                            p.actor,
+                            step.map_or(0, |s| s + 1),
+                            step.and_then(|s| p.steps.get(s))
+                                .map_or("start".to_string(), |s| s.name())
+                        ),
+                        None => format!("plan {} (journal unreadable)", h.plan_id),
+                    };
+                    InterruptedPlan {
+                        plan_id: h.plan_id,
+                        summary,
+                    }
+                })
+                .collect();
+            let _ = tx.send(Msg::Interrupted(list));
+        })),
+        Effect::Refresh { .. } => None,
+    }
+}
+
+fn forward_events(
+    tx: mpsc::UnboundedSender<Msg>,
+) -> mpsc::UnboundedSender<crate::engine::PlanEvent> {
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(event) = events_rx.recv().await {
+            if tx.send(Msg::Plan(event)).is_err() {
+                break;
+            }
+        }
+    });
+    events_tx
+}

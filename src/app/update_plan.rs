@@ -1,0 +1,313 @@
+//! The plan-related half of `update`: starting promotions and rollbacks,
+//! confirm dialogs (typed confirmation on protected envs), the live ladder,
+//! abort, unpin, interrupted plans and the audit view. Pure, like `update`.
+
+use crossterm::event::KeyCode;
+
+use super::keymap::{Action, Key};
+use super::msg::{Effect, Msg};
+use crate::engine::PlanOutcome;
+use crate::sanitize::sanitize;
+use crate::state::{Dialog, Load, Modal, Panel, RolloutView, State, Toast};
+
+/// Why an action cannot run now, or None when it can.
+pub fn disabled_reason(state: &State, action: Action) -> Option<&'static str> {
+    let env = state.env()?;
+    let mutating = matches!(
+        action,
+        Action::Promote | Action::Rollback | Action::Unpin | Action::Migrations
+    );
+    if mutating && state.read_only {
+        return Some("shipdeck runs with --read-only");
+    }
+    if mutating && env.read_only {
+        return Some("this env is read_only in config");
+    }
+    let running = state.rollout.as_ref().is_some_and(RolloutView::running);
+    match action {
+        Action::Promote | Action::Rollback if env.provider_note.is_some() => {
+            Some("this env's provider client is not in this build yet")
+        }
+        Action::Promote | Action::Rollback if running => Some("a plan is running: a aborts it"),
+        Action::Promote if env.promote_to.is_none() => Some("this env has no promote_to in config"),
+        Action::Promote
+            if env
+                .promote_to
+                .as_ref()
+                .is_some_and(|t| state.pins.contains_key(t)) =>
+        {
+            Some("the target env is pinned after a rollback: select it and press u to unpin")
+        }
+        Action::Abort if !running => Some("no plan is running"),
+        Action::Unpin if !state.pins.contains_key(&env.name) => Some("this env is not pinned"),
+        Action::Migrations => Some("the migration runner is not in this build yet"),
+        _ => None,
+    }
+}
+
+fn toast(state: &mut State, text: String, error: bool) {
+    state.toast = Some(Toast {
+        text,
+        error,
+        at: state.now,
+    });
+}
+
+/// Run a plan action chosen by key; returns the effects.
+pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
+    if action == Action::Promote && state.rollout.as_ref().is_some_and(RolloutView::running) {
+        state.rollout_visible = true;
+        return vec![];
+    }
+    if let Some(why) = disabled_reason(state, action) {
+        toast(state, format!("{}: {why}", action.describe()), true);
+        return vec![];
+    }
+    let Some(env) = state.env() else {
+        return vec![];
+    };
+    let name = env.name.clone();
+    match action {
+        Action::Promote => {
+            let to = env.promote_to.clone().unwrap_or_default();
+            state.dialog = Some(Dialog::Working(format!(
+                "planning promotion {name} → {to}…"
+            )));
+            vec![Effect::PreviewPromote { from: name, to }]
+        }
+        Action::Rollback => {
+            // From the Releases panel, roll back to the selected release; else to the previous good one.
+            let to = (state.focus == Panel::Releases)
+                .then(|| env.releases.data().and_then(|r| r.get(state.release_idx)))
+                .flatten()
+                .filter(|r| !r.current)
+                .map(|r| r.id.clone());
+            state.dialog = Some(Dialog::Working(format!("planning rollback of {name}…")));
+            vec![Effect::PreviewRollback { env: name, to }]
+        }
+        Action::Abort => {
+            if let Some(r) = state.rollout.as_mut() {
+                r.abort_requested = true;
+            }
+            state.rollout_visible = true;
+            toast(
+                state,
+                "aborting: the step in flight finishes or is reversed".into(),
+                false,
+            );
+            vec![Effect::Abort]
+        }
+        Action::Unpin => {
+            state.dialog = Some(Dialog::Unpin { env: name });
+            vec![]
+        }
+        Action::Audit => {
+            state.modal = Some(Modal::Audit { scroll: 0 });
+            state.audit = Load::Loading;
+            vec![Effect::LoadAudit]
+        }
+        _ => vec![],
+    }
+}
+
+/// Keys while a dialog is open. Returns the effects.
+pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let Some(dialog) = state.dialog.take() else {
+        return vec![];
+    };
+    match dialog {
+        Dialog::Working(text) => {
+            if key.code != KeyCode::Esc {
+                state.dialog = Some(Dialog::Working(text));
+            }
+            vec![]
+        }
+        Dialog::Error(_) => vec![],
+        Dialog::Unpin { env } => match key.code {
+            KeyCode::Enter | KeyCode::Char('y') => vec![Effect::Unpin { env }],
+            KeyCode::Esc | KeyCode::Char('n') => vec![],
+            _ => {
+                state.dialog = Some(Dialog::Unpin { env });
+                vec![]
+            }
+        },
+        Dialog::Interrupted { plans } => {
+            let first = plans.first().map(|p| p.plan_id.clone());
+            match (key.code, first) {
+                (KeyCode::Char('r'), Some(plan_id)) => {
+                    state.rollout_visible = true;
+                    vec![Effect::Resume {
+                        plan_id,
+                        rollback: false,
+                    }]
+                }
+                (KeyCode::Char('b'), Some(plan_id)) => {
+                    state.rollout_visible = true;
+                    vec![Effect::Resume {
+                        plan_id,
+                        rollback: true,
+                    }]
+                }
+                (KeyCode::Esc, _) => {
+                    toast(
+                        state,
+                        "interrupted plan left as is; it is offered again at the next start".into(),
+                        false,
+                    );
+                    vec![]
+                }
+                _ => {
+                    state.dialog = Some(Dialog::Interrupted { plans });
+                    vec![]
+                }
+            }
+        }
+        Dialog::Confirm { preview, mut typed } => {
+            let env = preview.plan.target_env.clone();
+            match key.code {
+                KeyCode::Esc => {
+                    toast(
+                        state,
+                        format!("{} of {env} cancelled", preview.plan.action.word()),
+                        false,
+                    );
+                    vec![]
+                }
+                KeyCode::Enter | KeyCode::Char('y') if !preview.protected => {
+                    start(state, *preview, None)
+                }
+                KeyCode::Enter if typed == env => start(state, *preview, Some(typed)),
+                KeyCode::Enter => {
+                    toast(
+                        state,
+                        format!("type `{env}` exactly to confirm, or esc to cancel"),
+                        true,
+                    );
+                    state.dialog = Some(Dialog::Confirm { preview, typed });
+                    vec![]
+                }
+                KeyCode::Backspace => {
+                    typed.pop();
+                    state.dialog = Some(Dialog::Confirm { preview, typed });
+                    vec![]
+                }
+                KeyCode::Char(c) if preview.protected && typed.len() < 64 => {
+                    typed.push(c);
+                    state.dialog = Some(Dialog::Confirm { preview, typed });
+                    vec![]
+                }
+                _ => {
+                    state.dialog = Some(Dialog::Confirm { preview, typed });
+                    vec![]
+                }
+            }
+        }
+    }
+}
+
+fn start(state: &mut State, preview: crate::engine::Preview, typed: Option<String>) -> Vec<Effect> {
+    let plan = preview.plan;
+    state.rollout = Some(RolloutView::new(plan.clone()));
+    state.rollout_visible = true;
+    vec![Effect::RunPlan {
+        plan: Box::new(plan),
+        typed,
+    }]
+}
+
+/// Plan-related messages. Returns effects and whether to redraw.
+pub fn on_msg(state: &mut State, msg: Msg) -> (Vec<Effect>, bool) {
+    match msg {
+        Msg::Preview(result) => {
+            // Ignore a preview the user cancelled meanwhile.
+            if !matches!(state.dialog, Some(Dialog::Working(_))) {
+                return (vec![], false);
+            }
+            state.dialog = Some(match result {
+                Ok(preview) => Dialog::Confirm {
+                    preview,
+                    typed: String::new(),
+                },
+                Err(e) => Dialog::Error(sanitize(&e)),
+            });
+            (vec![], true)
+        }
+        Msg::Plan(event) => {
+            let now = state.now;
+            let finished = matches!(event, crate::engine::PlanEvent::Finished { .. });
+            let rollout = state.rollout.get_or_insert_with(|| match &event {
+                crate::engine::PlanEvent::Started { plan, .. } => {
+                    RolloutView::new((**plan).clone())
+                }
+                _ => RolloutView::new(placeholder_plan()),
+            });
+            rollout.apply(event, now);
+            if !finished {
+                return (vec![], true);
+            }
+            let (text, error, target) = match &rollout.outcome {
+                Some(outcome) => (
+                    format!(
+                        "{} {}: {}",
+                        rollout.plan.action.word(),
+                        rollout.plan.target_env,
+                        outcome.describe()
+                    ),
+                    !matches!(outcome, PlanOutcome::Completed),
+                    rollout.plan.target_env.clone(),
+                ),
+                None => (String::new(), false, String::new()),
+            };
+            toast(state, sanitize(&text), error);
+            let mut effects = vec![Effect::LoadMarks];
+            if let Some(idx) = state.envs.iter().position(|e| e.name == target) {
+                effects.push(Effect::Refresh { env: idx });
+            }
+            (effects, true)
+        }
+        Msg::EnvMarks { pins, locks } => {
+            let pins = pins.into_iter().map(|p| (p.env.clone(), p)).collect();
+            let locks = locks.into_iter().collect();
+            let changed = state.pins != pins || state.locks != locks;
+            state.pins = pins;
+            state.locks = locks;
+            (vec![], changed)
+        }
+        Msg::Interrupted(plans) => {
+            if !plans.is_empty() {
+                state.dialog = Some(Dialog::Interrupted { plans });
+            }
+            (vec![], true)
+        }
+        Msg::Audit(result) => {
+            let now = state.now;
+            state.audit.apply(result.map_err(|e| sanitize(&e)), now);
+            (vec![], true)
+        }
+        Msg::Done { text, error } => {
+            toast(state, sanitize(&text), error);
+            (vec![Effect::LoadMarks], true)
+        }
+        _ => (vec![], false),
+    }
+}
+
+/// A stand-in when events arrive for a plan this UI did not start (never drawn empty for long).
+fn placeholder_plan() -> crate::engine::plan::Plan {
+    crate::engine::plan::Plan {
+        id: String::new(),
+        action: crate::engine::plan::PlanAction::Promote,
+        source_env: None,
+        target_env: String::new(),
+        artifact: crate::domain::Artifact {
+            image: String::new(),
+            release_id: None,
+        },
+        rollback_to: None,
+        previous: None,
+        steps: Vec::new(),
+        on_fail: crate::config::OnFail::Rollback,
+        actor: String::new(),
+        created_at: chrono::Utc::now(),
+    }
+}

@@ -1,0 +1,682 @@
+//! Runs a plan step by step: journal before and after each step, the env
+//! lock held throughout, gates sampled over HTTP, and on a failed gate, an
+//! abort or a failed step after a deploy, the deploy reversed so the env is
+//! never left half-deployed silently.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::{mpsc, watch};
+
+use super::gates::{GateMode, GateTracker, Sampler, Verdict};
+use super::journal::{self, Journal, JournalEvent, PlanHistory};
+use super::lock::{self, EnvLock, LockHolder};
+use super::pins::Pin;
+use super::plan::{Plan, PlanAction, StepKind};
+use super::{Engine, PlanEvent, PlanOutcome, StepStatus};
+use crate::config::OnFail;
+use crate::domain::Health;
+use crate::provider::{Provider, Target, current_release};
+use crate::sanitize::sanitize;
+
+/// What to do with a plan a crash interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeMode {
+    /// Carry on from the step in flight (steps are idempotent).
+    Resume,
+    /// Undo what it deployed and stop.
+    Rollback,
+}
+
+/// How one step ended.
+enum StepResult {
+    Ok(String),
+    Skipped(String),
+    Failed(String),
+    GateFailed(String),
+    Aborted,
+}
+
+struct Run<'a> {
+    engine: &'a Engine,
+    plan: Plan,
+    provider: Arc<dyn Provider>,
+    target: Target,
+    env_idx: usize,
+    journal: Journal,
+    events: mpsc::UnboundedSender<PlanEvent>,
+    abort: watch::Receiver<bool>,
+    lock: Option<EnvLock>,
+    deployed: bool,
+    started: Instant,
+}
+
+/// Start a fresh plan.
+pub async fn start(
+    engine: &Engine,
+    plan: Plan,
+    events: mpsc::UnboundedSender<PlanEvent>,
+    abort: watch::Receiver<bool>,
+) -> PlanOutcome {
+    let value = match serde_json::to_value(&plan) {
+        Ok(v) => v,
+        Err(e) => return fail_early(&events, format!("cannot serialise plan: {e}")),
+    };
+    let journal = match Journal::create(&engine.paths.journals(), &plan.id, value) {
+        Ok(j) => j,
+        Err(e) => return fail_early(&events, format!("cannot write the plan journal: {e}")),
+    };
+    let Some(mut run) = Run::new(engine, plan, journal, events.clone(), abort) else {
+        return fail_early(&events, "the target env has no provider client".into());
+    };
+    run.engine.record(&run.plan, "started", 0, None);
+    let _ = run.events.send(PlanEvent::Started {
+        plan: Box::new(run.plan.clone()),
+        from_step: 0,
+    });
+    run.steps_from(0).await
+}
+
+/// Resume or reverse an interrupted plan.
+pub async fn resume(
+    engine: &Engine,
+    plan: Plan,
+    history: PlanHistory,
+    mode: ResumeMode,
+    events: mpsc::UnboundedSender<PlanEvent>,
+    abort: watch::Receiver<bool>,
+) -> PlanOutcome {
+    let journal = match Journal::open(&engine.paths.journals(), &plan.id) {
+        Ok(j) => j,
+        Err(e) => return fail_early(&events, format!("cannot reopen the plan journal: {e}")),
+    };
+    let Some(mut run) = Run::new(engine, plan, journal, events.clone(), abort) else {
+        return fail_early(&events, "the target env has no provider client".into());
+    };
+    let deploy_idx = run.plan.steps.iter().position(|s| *s == StepKind::Deploy);
+    run.deployed = deploy_idx.is_some_and(|d| {
+        history
+            .entries
+            .iter()
+            .any(|e| matches!(&e.event, JournalEvent::StepStarted { step, .. } if *step == d))
+    });
+    run.lock = EnvLock::adopt(&engine.paths.locks(), &run.plan.target_env, &run.plan.id);
+    let how = match mode {
+        ResumeMode::Resume => "resume",
+        ResumeMode::Rollback => "rollback",
+    };
+    run.note(format!(
+        "{how} after interruption, by {}",
+        engine.actor.describe()
+    ));
+    engine.record(&run.plan, &format!("{how}_after_crash"), 0, None);
+    let from = history
+        .in_flight_step()
+        .or_else(|| history.last_finished_step().map(|s| s + 1))
+        .unwrap_or(0);
+    let _ = run.events.send(PlanEvent::Started {
+        plan: Box::new(run.plan.clone()),
+        from_step: from,
+    });
+    match mode {
+        ResumeMode::Resume => {
+            if run.lock.is_none() && from > 0 {
+                // The lock step already ran before the crash; take the lock again.
+                if let Err(e) = run.acquire_lock() {
+                    return run.finish(PlanOutcome::Failed { reason: e }).await;
+                }
+            }
+            run.steps_from(from).await
+        }
+        ResumeMode::Rollback => {
+            let reverted = run
+                .revert("operator chose rollback after an interrupted plan")
+                .await;
+            let outcome = if reverted {
+                PlanOutcome::RolledBack {
+                    reason: "interrupted plan reversed".into(),
+                }
+            } else {
+                PlanOutcome::Aborted { reverted: false }
+            };
+            run.finish(outcome).await
+        }
+    }
+}
+
+fn fail_early(events: &mpsc::UnboundedSender<PlanEvent>, reason: String) -> PlanOutcome {
+    let outcome = PlanOutcome::Failed { reason };
+    let _ = events.send(PlanEvent::Finished {
+        outcome: outcome.clone(),
+    });
+    outcome
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        engine: &'a Engine,
+        plan: Plan,
+        journal: Journal,
+        events: mpsc::UnboundedSender<PlanEvent>,
+        abort: watch::Receiver<bool>,
+    ) -> Option<Run<'a>> {
+        let env_idx = engine
+            .config
+            .envs
+            .iter()
+            .position(|e| e.name() == plan.target_env)?;
+        let provider = engine.providers.get(env_idx).cloned().flatten()?;
+        let target = engine.target(env_idx);
+        Some(Run {
+            engine,
+            plan,
+            provider,
+            target,
+            env_idx,
+            journal,
+            events,
+            abort,
+            lock: None,
+            deployed: false,
+            started: Instant::now(),
+        })
+    }
+
+    fn note(&mut self, text: String) {
+        if let Err(e) = self.journal.record(JournalEvent::Note { text }) {
+            tracing::error!("journal write failed: {e}");
+        }
+    }
+
+    fn aborted(&self) -> bool {
+        *self.abort.borrow()
+    }
+
+    /// Sleep, waking early on abort; returns true when aborted.
+    async fn sleep(&mut self, d: Duration) -> bool {
+        let mut abort = self.abort.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            aborted = abort_requested(&mut abort) => aborted,
+        }
+    }
+
+    async fn steps_from(&mut self, from: usize) -> PlanOutcome {
+        for index in from..self.plan.steps.len() {
+            if self.aborted() && self.abort_applies() {
+                return self.abort_now().await;
+            }
+            let name = self.plan.steps[index].name();
+            if let Err(e) = self.journal.record(JournalEvent::StepStarted {
+                step: index,
+                name: name.clone(),
+            }) {
+                return self
+                    .finish(PlanOutcome::Failed {
+                        reason: format!("journal write failed: {e}"),
+                    })
+                    .await;
+            }
+            let _ = self.events.send(PlanEvent::StepStarted { index });
+            let result = self.step(index).await;
+            let (status, detail) = match &result {
+                StepResult::Ok(d) => (StepStatus::Ok, d.clone()),
+                StepResult::Skipped(d) => (StepStatus::Skipped, d.clone()),
+                StepResult::Failed(d) | StepResult::GateFailed(d) => {
+                    (StepStatus::Failed, d.clone())
+                }
+                StepResult::Aborted => (StepStatus::Failed, "aborted".into()),
+            };
+            let outcome_word = match status {
+                StepStatus::Ok => "ok",
+                StepStatus::Skipped => "skipped",
+                StepStatus::Failed => "failed",
+            };
+            let recorded = self.journal.record(JournalEvent::StepFinished {
+                step: index,
+                name,
+                outcome: outcome_word.into(),
+                detail: Some(detail.clone()),
+            });
+            let _ = self.events.send(PlanEvent::StepFinished {
+                index,
+                status,
+                detail,
+            });
+            if let Err(e) = recorded {
+                return self
+                    .finish(PlanOutcome::Failed {
+                        reason: format!("journal write failed: {e}"),
+                    })
+                    .await;
+            }
+            match result {
+                StepResult::Ok(_) | StepResult::Skipped(_) => {}
+                StepResult::Aborted => return self.abort_now().await,
+                StepResult::Failed(reason) => {
+                    let reason = if self.deployed && self.revert(&reason).await {
+                        format!("{reason} (deploy rolled back)")
+                    } else {
+                        reason
+                    };
+                    return self.finish(PlanOutcome::Failed { reason }).await;
+                }
+                StepResult::GateFailed(reason) => {
+                    let outcome = match self.plan.on_fail {
+                        OnFail::Rollback if self.deployed => {
+                            self.revert(&reason).await;
+                            PlanOutcome::RolledBack { reason }
+                        }
+                        OnFail::Rollback => PlanOutcome::Failed { reason },
+                        OnFail::Pause => PlanOutcome::Paused { reason },
+                    };
+                    return self.finish(outcome).await;
+                }
+            }
+        }
+        self.finish(PlanOutcome::Completed).await
+    }
+
+    /// A rollback that has deployed is safer finished than reversed.
+    fn abort_applies(&self) -> bool {
+        !(self.plan.action == PlanAction::Rollback && self.deployed)
+    }
+
+    async fn abort_now(&mut self) -> PlanOutcome {
+        let reverted = self.deployed && self.revert("aborted by the operator").await;
+        self.finish(PlanOutcome::Aborted { reverted }).await
+    }
+
+    async fn step(&mut self, index: usize) -> StepResult {
+        match self.plan.steps[index].clone() {
+            StepKind::AcquireLock => match self.acquire_lock() {
+                Ok(who) => StepResult::Ok(who),
+                Err(e) => StepResult::Failed(e),
+            },
+            StepKind::PreChecks => self.pre_checks().await,
+            StepKind::MigrateUp { command } => match command {
+                None => StepResult::Skipped(format!(
+                    "no migrate_command configured for `{}`",
+                    self.plan.target_env
+                )),
+                Some(cmd) => self.run_command(index, &cmd).await,
+            },
+            StepKind::Deploy => self.deploy().await,
+            StepKind::WaitRollout => self.wait_rollout().await,
+            StepKind::HealthGate => self.gate(index, GateMode::Health).await,
+            StepKind::Stabilize { seconds } => {
+                self.gate(
+                    index,
+                    GateMode::Stabilize {
+                        window: Duration::from_secs(seconds),
+                    },
+                )
+                .await
+            }
+            StepKind::PostChecks => self.post_checks(index).await,
+            StepKind::Pin => self.pin(),
+            StepKind::ReleaseLock => match self.lock.take() {
+                Some(lock) => match lock.release() {
+                    Ok(()) => StepResult::Ok("released".into()),
+                    Err(e) => StepResult::Ok(format!("release failed, it will go stale: {e}")),
+                },
+                None => StepResult::Skipped("no lock held".into()),
+            },
+        }
+    }
+
+    fn acquire_lock(&mut self) -> Result<String, String> {
+        if self.lock.is_some() {
+            return Ok("already held by this plan".into());
+        }
+        let holder = LockHolder {
+            user: self.engine.actor.user.clone(),
+            host: self.engine.actor.host.clone(),
+            pid: std::process::id(),
+            started: Utc::now(),
+            plan_id: self.plan.id.clone(),
+            action: self.plan.action.word().into(),
+        };
+        let lock = lock::acquire(&self.engine.paths.locks(), &self.plan.target_env, holder)
+            .map_err(|e| e.to_string())?;
+        let who = format!("held by {}", lock.holder().describe());
+        self.lock = Some(lock);
+        Ok(who)
+    }
+
+    async fn current(&self) -> Result<Option<crate::domain::Release>, String> {
+        let releases = self
+            .provider
+            .releases(&self.target, 20)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(current_release(&releases).cloned())
+    }
+
+    async fn pre_checks(&mut self) -> StepResult {
+        if self.plan.action == PlanAction::Promote
+            && let Ok(Some(pin)) = self.engine.pins().get(&self.plan.target_env)
+        {
+            return StepResult::Failed(format!(
+                "`{}` was pinned at {} by {} meanwhile",
+                pin.env, pin.release, pin.by
+            ));
+        }
+        if let Err(e) = self.provider.status(&self.target).await {
+            return StepResult::Failed(format!("target not reachable: {e}"));
+        }
+        match self.current().await {
+            Ok(Some(cur)) if cur.image.as_deref() == Some(self.plan.artifact.image.as_str()) => {
+                StepResult::Ok(format!(
+                    "`{}` already runs {}; deploy will be skipped",
+                    self.plan.target_env, cur.id
+                ))
+            }
+            Ok(cur) => StepResult::Ok(format!(
+                "{} → {}",
+                cur.map_or("nothing".to_string(), |c| c.id),
+                self.plan.artifact.release_id.clone().unwrap_or_else(|| self
+                    .plan
+                    .artifact
+                    .image
+                    .clone())
+            )),
+            Err(e) => StepResult::Failed(format!(
+                "cannot read `{}` releases: {e}",
+                self.plan.target_env
+            )),
+        }
+    }
+
+    async fn deploy(&mut self) -> StepResult {
+        let previous_image = self.plan.previous.as_ref().and_then(|p| p.image.clone());
+        match self.current().await {
+            Ok(Some(cur)) if cur.image.as_deref() == Some(self.plan.artifact.image.as_str()) => {
+                // Idempotent: a resumed plan whose deploy already landed does not deploy twice.
+                self.deployed =
+                    previous_image.as_deref() != Some(self.plan.artifact.image.as_str());
+                return StepResult::Skipped(format!("already running {}", cur.id));
+            }
+            Ok(_) => {}
+            Err(e) => return StepResult::Failed(e),
+        }
+        // Mark before the call: if we crash mid-request, a resume treats it as deployed.
+        self.deployed = true;
+        let result = match (&self.plan.action, &self.plan.rollback_to) {
+            (PlanAction::Rollback, Some(to)) => self.provider.rollback(&self.target, to).await,
+            _ => {
+                let description = format!(
+                    "promote {} from {} by {}",
+                    self.plan.artifact.release_id.clone().unwrap_or_default(),
+                    self.plan.source_env.clone().unwrap_or_default(),
+                    self.engine.actor.describe()
+                );
+                self.provider
+                    .deploy(&self.target, &self.plan.artifact, &description)
+                    .await
+            }
+        };
+        match result {
+            Ok(release) => StepResult::Ok(format!("{} is {}", release.id, release.status.label())),
+            Err(e) => StepResult::Failed(format!("deploy failed: {e}")),
+        }
+    }
+
+    async fn wait_rollout(&mut self) -> StepResult {
+        let limit = self.engine.config.envs[self.env_idx].rollout.wait_timeout.0;
+        let started = Instant::now();
+        loop {
+            match self.provider.status(&self.target).await {
+                Ok(instances) => {
+                    let starting = instances
+                        .iter()
+                        .filter(|i| i.health == Health::Progressing)
+                        .count();
+                    if starting == 0 {
+                        return StepResult::Ok(format!(
+                            "{} instance(s) up in {:.1}s",
+                            instances.len(),
+                            started.elapsed().as_secs_f32()
+                        ));
+                    }
+                }
+                Err(e) => tracing::warn!("status during rollout: {e}"),
+            }
+            if started.elapsed() > limit {
+                return StepResult::Failed(format!(
+                    "instances still starting after {}s",
+                    limit.as_secs()
+                ));
+            }
+            if self.sleep(Duration::from_millis(500)).await && self.abort_applies() {
+                return StepResult::Aborted;
+            }
+        }
+    }
+
+    async fn gate(&mut self, index: usize, mode: GateMode) -> StepResult {
+        let env = &self.engine.config.envs[self.env_idx];
+        let spec = env.gates.clone();
+        let mut sampler = Sampler::new(self.engine.client.clone(), env);
+        let mut tracker = GateTracker::new(&spec, mode);
+        sampler.prime().await;
+        let started = Instant::now();
+        loop {
+            if self.sleep(spec.interval.0).await {
+                return StepResult::Aborted;
+            }
+            let sample = sampler.sample().await;
+            let verdict = tracker.observe(&sample, started.elapsed());
+            let _ = self.events.send(PlanEvent::Gate {
+                index,
+                passes: tracker.in_row(),
+                failures: tracker.failures(),
+                figures: sample.figures.clone(),
+                failing: sample.failures.clone(),
+            });
+            match verdict {
+                Verdict::Pending => {}
+                Verdict::Passed => return StepResult::Ok(sample.figures.join(" · ")),
+                Verdict::Failed(reason) => return StepResult::GateFailed(reason),
+            }
+        }
+    }
+
+    async fn post_checks(&mut self, index: usize) -> StepResult {
+        let env = &self.engine.config.envs[self.env_idx];
+        let mut sampler = Sampler::new(self.engine.client.clone(), env);
+        sampler.prime().await;
+        if self
+            .sleep(env.gates.interval.0.min(Duration::from_secs(2)))
+            .await
+            && self.abort_applies()
+        {
+            return StepResult::Aborted;
+        }
+        let sample = sampler.sample().await;
+        let _ = self.events.send(PlanEvent::Gate {
+            index,
+            passes: 0,
+            failures: 0,
+            figures: sample.figures.clone(),
+            failing: sample.failures.clone(),
+        });
+        let running = match self.current().await {
+            Ok(Some(cur)) if cur.image.as_deref() == Some(self.plan.artifact.image.as_str()) => {
+                format!("{} running", cur.id)
+            }
+            Ok(_) => {
+                return StepResult::Failed(format!(
+                    "`{}` is not running the deployed image",
+                    self.plan.target_env
+                ));
+            }
+            Err(e) => return StepResult::Failed(e),
+        };
+        match (sample.passed(), self.plan.action) {
+            (true, _) => StepResult::Ok(format!("{running} · {}", sample.figures.join(" · "))),
+            // A rollback is never reversed by its own checks; report instead.
+            (false, PlanAction::Rollback) => StepResult::Ok(format!(
+                "{running}; warning: {}",
+                sample.failures.join("; ")
+            )),
+            (false, PlanAction::Promote) => StepResult::GateFailed(sample.failures.join("; ")),
+        }
+    }
+
+    fn pin(&mut self) -> StepResult {
+        let release = self
+            .plan
+            .rollback_to
+            .as_ref()
+            .map_or_else(|| "unknown".to_string(), |r| r.id.clone());
+        let pin = Pin {
+            env: self.plan.target_env.clone(),
+            release: release.clone(),
+            by: self.engine.actor.describe(),
+            at: Utc::now(),
+            reason: format!(
+                "rollback from {}",
+                self.plan.previous.as_ref().map_or("?", |p| p.id.as_str())
+            ),
+        };
+        match self.engine.pins().pin(pin) {
+            Ok(()) => StepResult::Ok(format!("`{}` pinned at {release}", self.plan.target_env)),
+            Err(e) => StepResult::Failed(format!("cannot pin: {e}")),
+        }
+    }
+
+    async fn run_command(&mut self, index: usize, cmd: &str) -> StepResult {
+        let child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => return StepResult::Failed(format!("cannot start `{cmd}`: {e}")),
+        };
+        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+            return StepResult::Failed("no output pipes".into());
+        };
+        let mut lines = futures::stream::select(
+            tokio_stream_lines(tokio::io::BufReader::new(out)),
+            tokio_stream_lines(tokio::io::BufReader::new(err)),
+        );
+        use futures::StreamExt;
+        let mut last = String::new();
+        loop {
+            let mut abort = self.abort.clone();
+            tokio::select! {
+                line = lines.next() => match line {
+                    Some(line) => {
+                        last = sanitize(&line);
+                        let _ = self.events.send(PlanEvent::StepOutput { index, line: last.clone() });
+                    }
+                    None => break,
+                },
+                aborted = abort_requested(&mut abort) => if aborted {
+                    let _ = child.kill().await;
+                    return StepResult::Aborted;
+                },
+            }
+        }
+        match child.wait().await {
+            Ok(status) if status.success() => {
+                StepResult::Ok(if last.is_empty() { "done".into() } else { last })
+            }
+            Ok(status) => StepResult::Failed(format!("`{cmd}` exited with {status}: {last}")),
+            Err(e) => StepResult::Failed(format!("`{cmd}`: {e}")),
+        }
+    }
+
+    /// Put the target back on what it ran before the plan. Returns whether it did.
+    async fn revert(&mut self, reason: &str) -> bool {
+        let _ = self.events.send(PlanEvent::Reverting {
+            reason: reason.to_string(),
+        });
+        self.note(format!("reverting: {reason}"));
+        let Some(previous) = self.plan.previous.clone() else {
+            self.note("nothing to revert to: the env ran no release before".into());
+            return false;
+        };
+        let result = match self.plan.action {
+            PlanAction::Promote => self.provider.rollback(&self.target, &previous).await,
+            PlanAction::Rollback => return false,
+        };
+        match result {
+            Ok(release) => {
+                self.note(format!("reverted to {} as {}", previous.id, release.id));
+                self.deployed = false;
+                let limit = self.engine.config.envs[self.env_idx].rollout.wait_timeout.0;
+                let started = Instant::now();
+                while started.elapsed() < limit {
+                    match self.provider.status(&self.target).await {
+                        Ok(list) if list.iter().all(|i| i.health != Health::Progressing) => break,
+                        _ => tokio::time::sleep(Duration::from_millis(500)).await,
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                self.note(format!("REVERT FAILED: {e}"));
+                false
+            }
+        }
+    }
+
+    async fn finish(&mut self, outcome: PlanOutcome) -> PlanOutcome {
+        if let Some(lock) = self.lock.take() {
+            let _ = lock.release();
+        }
+        if let Err(e) = self.journal.record(JournalEvent::PlanFinished {
+            result: outcome.word().into(),
+        }) {
+            tracing::error!("journal write failed: {e}");
+        } else if let Err(e) = journal::archive(&self.engine.paths.journals(), &self.plan.id) {
+            tracing::warn!("journal archive failed: {e}");
+        }
+        let detail = match &outcome {
+            PlanOutcome::Completed => None,
+            other => Some(other.describe()),
+        };
+        self.engine.record(
+            &self.plan,
+            outcome.word(),
+            self.started.elapsed().as_millis() as u64,
+            detail,
+        );
+        let _ = self.events.send(PlanEvent::Finished {
+            outcome: outcome.clone(),
+        });
+        outcome
+    }
+}
+
+/// Resolves when an abort is requested; never, when nobody can request one.
+async fn abort_requested(abort: &mut watch::Receiver<bool>) -> bool {
+    // The guard `wait_for` returns is not Send: drop it before any other await.
+    let requested = abort.wait_for(|v| *v).await.is_ok();
+    if !requested {
+        std::future::pending::<()>().await;
+    }
+    true
+}
+
+/// Lines of an async reader as a stream.
+fn tokio_stream_lines<R: tokio::io::AsyncBufRead + Unpin + Send + 'static>(
+    reader: R,
+) -> futures::stream::BoxStream<'static, String> {
+    use futures::StreamExt;
+    futures::stream::unfold(reader.lines(), |mut lines| async move {
+        match lines.next_line().await {
+            Ok(Some(line)) => Some((line, lines)),
+            _ => None,
+        }
+    })
+    .boxed()
+}

@@ -1,0 +1,639 @@
+//! The rollout engine: health-gated promotions and rollbacks shared by the TUI
+//! and the CLI. Refusals (read-only, protected without typed confirmation,
+//! pinned) are enforced here, not only by hiding keys. Every step is journaled
+//! with fsync so a crash can be resumed or reversed; one plan per env holds a
+//! lock; every action lands in the append-only audit log.
+
+pub mod audit;
+mod executor;
+pub mod gates;
+pub mod journal;
+pub mod lock;
+pub mod pins;
+pub mod plan;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{Config, EnvConfig};
+use crate::domain::{Artifact, Release};
+use crate::paths::StatePaths;
+use crate::provider::{Provider, ProviderError, Target, current_release};
+use audit::{AuditLog, AuditRecord};
+use pins::{Pin, Pins};
+use plan::{Plan, PlanAction, new_plan_id, previous_good, promote_steps, rollback_steps};
+
+pub use executor::ResumeMode;
+
+/// Who acts: recorded on locks, releases and audit lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    /// Login name.
+    pub user: String,
+    /// Machine name.
+    pub host: String,
+}
+
+impl Actor {
+    /// The current user on this machine.
+    pub fn current() -> Actor {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        Actor {
+            user,
+            host: hostname(),
+        }
+    }
+
+    /// `user@host`.
+    pub fn describe(&self) -> String {
+        format!("{}@{}", self.user, self.host)
+    }
+}
+
+/// This machine's name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Why the engine will not do something, or could not.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A safety rule refused the action.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Unknown env.
+    #[error("{0}")]
+    NoEnv(String),
+    /// The env's provider client is not available.
+    #[error("env `{env}`: {why}")]
+    NoProvider {
+        /// Env.
+        env: String,
+        /// Why.
+        why: String,
+    },
+    /// The provider failed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// Nothing is running in the source env.
+    #[error("env `{0}` has no current release to promote")]
+    NothingRunning(String),
+    /// The requested release does not exist.
+    #[error("env `{env}` has no release `{release}`; `shipdeck releases {env}` lists them")]
+    NoSuchRelease {
+        /// Env.
+        env: String,
+        /// Asked-for id.
+        release: String,
+    },
+    /// Journal, lock, pin or audit storage failed.
+    #[error("state storage: {0}")]
+    State(String),
+}
+
+/// How a plan ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PlanOutcome {
+    /// Every step passed.
+    Completed,
+    /// A gate failed and what the plan deployed was rolled back.
+    RolledBack {
+        /// The failing gate's numbers.
+        reason: String,
+    },
+    /// A gate failed and the env waits for a human (on_fail = "pause").
+    Paused {
+        /// The failing gate's numbers.
+        reason: String,
+    },
+    /// Stopped by the user; `reverted` when a deploy was undone.
+    Aborted {
+        /// Whether the deployed artifact was rolled back.
+        reverted: bool,
+    },
+    /// A step failed (not a gate).
+    Failed {
+        /// What failed.
+        reason: String,
+    },
+    /// A safety rule refused the plan before it started.
+    Refused {
+        /// Which rule.
+        reason: String,
+    },
+}
+
+impl PlanOutcome {
+    /// The audit-log word.
+    pub fn word(&self) -> &'static str {
+        match self {
+            PlanOutcome::Completed => "ok",
+            PlanOutcome::RolledBack { .. } => "rolled_back",
+            PlanOutcome::Paused { .. } => "paused",
+            PlanOutcome::Aborted { .. } => "aborted",
+            PlanOutcome::Failed { .. } => "failed",
+            PlanOutcome::Refused { .. } => "refused",
+        }
+    }
+
+    /// Process exit code: 0 ok, 1 failed, 3 gate failed (rolled back or paused).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            PlanOutcome::Completed => 0,
+            PlanOutcome::RolledBack { .. } | PlanOutcome::Paused { .. } => 3,
+            _ => 1,
+        }
+    }
+
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            PlanOutcome::Completed => "completed".into(),
+            PlanOutcome::RolledBack { reason } => format!("gate failed, rolled back: {reason}"),
+            PlanOutcome::Paused { reason } => {
+                format!("gate failed, paused for a decision: {reason}")
+            }
+            PlanOutcome::Aborted { reverted: true } => "aborted; the deploy was rolled back".into(),
+            PlanOutcome::Aborted { reverted: false } => {
+                "aborted before anything was deployed".into()
+            }
+            PlanOutcome::Failed { reason } => format!("failed: {reason}"),
+            PlanOutcome::Refused { reason } => format!("refused: {reason}"),
+        }
+    }
+}
+
+/// Step state on the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Done.
+    Ok,
+    /// Not needed.
+    Skipped,
+    /// Failed.
+    Failed,
+}
+
+/// Progress reported while a plan runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum PlanEvent {
+    /// The plan started (or resumed at `from_step`).
+    Started {
+        /// The plan.
+        plan: Box<Plan>,
+        /// First step to run.
+        from_step: usize,
+    },
+    /// A step began.
+    StepStarted {
+        /// Step index.
+        index: usize,
+    },
+    /// A line of step output.
+    StepOutput {
+        /// Step index.
+        index: usize,
+        /// Sanitised text.
+        line: String,
+    },
+    /// A gate sample.
+    Gate {
+        /// Step index.
+        index: usize,
+        /// Passing samples in a row.
+        passes: u32,
+        /// Failing samples so far.
+        failures: u32,
+        /// Figures (`api err 0.02% p95 91ms`).
+        figures: Vec<String>,
+        /// Why this sample failed.
+        failing: Vec<String>,
+    },
+    /// A step ended.
+    StepFinished {
+        /// Step index.
+        index: usize,
+        /// How.
+        status: StepStatus,
+        /// What it did or why it failed.
+        detail: String,
+    },
+    /// Undoing what the plan deployed.
+    Reverting {
+        /// Why.
+        reason: String,
+    },
+    /// The plan ended.
+    Finished {
+        /// How.
+        outcome: PlanOutcome,
+    },
+}
+
+/// What the user sees before confirming: the plan and what changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// The plan to run.
+    pub plan: Plan,
+    /// The target's release now.
+    pub current: Option<Release>,
+    /// Image now → image after.
+    pub image_from: Option<String>,
+    /// Image after.
+    pub image_to: String,
+    /// Secrets present in the source env but missing in the target.
+    pub secrets_missing: Vec<String>,
+    /// Notes the confirm dialog must show (database not rolled back, etc.).
+    pub notes: Vec<String>,
+    /// Whether typed confirmation is required.
+    pub protected: bool,
+}
+
+/// Handle to the engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    /// Config (with demo URLs filled in).
+    pub config: Arc<Config>,
+    /// Provider per env index.
+    pub providers: crate::app::effects::Providers,
+    /// State directory layout.
+    pub paths: StatePaths,
+    /// Who acts.
+    pub actor: Actor,
+    /// `--read-only`.
+    pub read_only: bool,
+    client: reqwest::Client,
+}
+
+impl Engine {
+    /// An engine over these providers.
+    pub fn new(
+        config: Arc<Config>,
+        providers: crate::app::effects::Providers,
+        paths: StatePaths,
+        actor: Actor,
+        read_only: bool,
+    ) -> Engine {
+        let client = crate::health::probe::probe_client(config.ui.request_timeout.0);
+        Engine {
+            config,
+            providers,
+            paths,
+            actor,
+            read_only,
+            client,
+        }
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> AuditLog {
+        AuditLog::new(self.paths.audit())
+    }
+
+    /// Pins.
+    pub fn pins(&self) -> Pins {
+        Pins::new(self.paths.pins())
+    }
+
+    fn env(&self, name: &str) -> Result<(usize, &EnvConfig), EngineError> {
+        self.config
+            .envs
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.name() == name)
+            .ok_or_else(|| EngineError::NoEnv(self.config.unknown_env(name)))
+    }
+
+    fn provider(&self, idx: usize) -> Result<Arc<dyn Provider>, EngineError> {
+        self.providers
+            .get(idx)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| EngineError::NoProvider {
+                env: self.config.envs[idx].name().to_string(),
+                why: crate::app::effects::provider_note(self.config.envs[idx].provider)
+                    .unwrap_or_else(|| "no provider client".into()),
+            })
+    }
+
+    fn target(&self, idx: usize) -> Target {
+        crate::app::effects::target_of(&self.config, idx)
+    }
+
+    /// Refuse mutations on read-only envs or in read-only mode.
+    pub fn check_writable(&self, env: &str) -> Result<(), EngineError> {
+        let (_, cfg) = self.env(env)?;
+        if self.read_only {
+            return Err(EngineError::Refused(format!(
+                "shipdeck runs with --read-only; `{env}` cannot be changed"
+            )));
+        }
+        if cfg.read_only {
+            return Err(EngineError::Refused(format!(
+                "env `{env}` is read_only in config"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuse a protected env without the env name typed back.
+    pub fn check_confirmation(&self, env: &str, typed: Option<&str>) -> Result<(), EngineError> {
+        let (_, cfg) = self.env(env)?;
+        if cfg.protected && typed != Some(env) {
+            return Err(EngineError::Refused(format!(
+                "env `{env}` is protected: type its name to confirm (in the CLI: --confirm {env})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Build a promotion plan and its diff (no change is made).
+    pub async fn preview_promote(&self, from: &str, to: &str) -> Result<Preview, EngineError> {
+        let (from_idx, _) = self.env(from)?;
+        let (to_idx, to_cfg) = self.env(to)?;
+        if from == to {
+            return Err(EngineError::Refused(format!(
+                "cannot promote `{from}` onto itself"
+            )));
+        }
+        let (src, dst) = (self.provider(from_idx)?, self.provider(to_idx)?);
+        let (src_target, dst_target) = (self.target(from_idx), self.target(to_idx));
+        let (src_rel, dst_rel) =
+            tokio::join!(src.releases(&src_target, 50), dst.releases(&dst_target, 50));
+        let (src_rel, dst_rel) = (src_rel?, dst_rel?);
+        let source = current_release(&src_rel)
+            .cloned()
+            .ok_or_else(|| EngineError::NothingRunning(from.into()))?;
+        let image = source
+            .image
+            .clone()
+            .ok_or_else(|| EngineError::NothingRunning(from.into()))?;
+        let current = current_release(&dst_rel).cloned();
+        let mut notes = Vec::new();
+        let mut secrets_missing = Vec::new();
+        if src.capabilities().list_secrets && dst.capabilities().list_secrets {
+            let (a, b) = tokio::join!(src.secrets(&src_target), dst.secrets(&dst_target));
+            if let (Ok(a), Ok(b)) = (a, b) {
+                secrets_missing = a
+                    .iter()
+                    .filter(|s| !b.iter().any(|t| t.name == s.name))
+                    .map(|s| s.name.clone())
+                    .collect();
+            }
+        }
+        if current.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str()) {
+            notes.push(format!(
+                "`{to}` already runs this image; the plan only re-checks its gates"
+            ));
+        }
+        if !secrets_missing.is_empty() {
+            notes.push(format!(
+                "secrets in `{from}` but not in `{to}`: {}",
+                secrets_missing.join(", ")
+            ));
+        }
+        match &to_cfg.rollout.migrate_command {
+            Some(cmd) => notes.push(format!("migrations run first: {cmd}")),
+            None => notes.push("no migrate_command configured: no migration step".into()),
+        }
+        let now = Utc::now();
+        let plan = Plan {
+            id: new_plan_id(now),
+            action: PlanAction::Promote,
+            source_env: Some(from.into()),
+            target_env: to.into(),
+            artifact: Artifact {
+                image: image.clone(),
+                release_id: Some(source.id.clone()),
+            },
+            rollback_to: None,
+            previous: current.clone(),
+            steps: promote_steps(to_cfg),
+            on_fail: to_cfg.on_fail,
+            actor: self.actor.describe(),
+            created_at: now,
+        };
+        Ok(Preview {
+            image_from: current.as_ref().and_then(|c| c.image.clone()),
+            image_to: image,
+            current,
+            secrets_missing,
+            notes,
+            protected: to_cfg.protected,
+            plan,
+        })
+    }
+
+    /// Build a rollback plan (default: the previous good release) and its diff.
+    pub async fn preview_rollback(
+        &self,
+        env: &str,
+        to: Option<&str>,
+    ) -> Result<Preview, EngineError> {
+        let (idx, cfg) = self.env(env)?;
+        let provider = self.provider(idx)?;
+        let releases = provider.releases(&self.target(idx), 50).await?;
+        let current = current_release(&releases).cloned();
+        let target = match to {
+            Some(id) => releases
+                .iter()
+                .find(|r| r.id == id)
+                .cloned()
+                .ok_or_else(|| EngineError::NoSuchRelease {
+                    env: env.into(),
+                    release: id.into(),
+                })?,
+            None => {
+                previous_good(&releases)
+                    .cloned()
+                    .ok_or_else(|| EngineError::NoSuchRelease {
+                        env: env.into(),
+                        release: "previous good".into(),
+                    })?
+            }
+        };
+        let image = target
+            .image
+            .clone()
+            .ok_or_else(|| EngineError::NoSuchRelease {
+                env: env.into(),
+                release: target.id.clone(),
+            })?;
+        let mut notes = vec![
+            "rolling back code does not roll back the database: migrations applied since stay applied; run `migrate down` as a separate, confirmed step if needed".to_string(),
+        ];
+        if provider.capabilities().native_rollback {
+            notes.push(format!(
+                "{} rolls back natively to {}",
+                provider.name(),
+                target.id
+            ));
+        } else {
+            notes.push(format!(
+                "{} has no rollback verb: {}'s image is redeployed",
+                provider.name(),
+                target.id
+            ));
+        }
+        notes.push(format!(
+            "`{env}` will be pinned: promotions are refused until you unpin it"
+        ));
+        let now = Utc::now();
+        let plan = Plan {
+            id: new_plan_id(now),
+            action: PlanAction::Rollback,
+            source_env: None,
+            target_env: env.into(),
+            artifact: Artifact {
+                image: image.clone(),
+                release_id: Some(target.id.clone()),
+            },
+            rollback_to: Some(target),
+            previous: current.clone(),
+            steps: rollback_steps(),
+            on_fail: cfg.on_fail,
+            actor: self.actor.describe(),
+            created_at: now,
+        };
+        Ok(Preview {
+            image_from: current.as_ref().and_then(|c| c.image.clone()),
+            image_to: image,
+            current,
+            secrets_missing: Vec::new(),
+            notes,
+            protected: cfg.protected,
+            plan,
+        })
+    }
+
+    /// Run a plan after checking every safety rule; `typed` is what the user typed to confirm.
+    pub async fn run(
+        &self,
+        plan: Plan,
+        typed: Option<&str>,
+        events: mpsc::UnboundedSender<PlanEvent>,
+        abort: watch::Receiver<bool>,
+    ) -> PlanOutcome {
+        if let Err(e) = self.admit(&plan, typed) {
+            let reason = match e {
+                EngineError::Refused(r) => r,
+                other => other.to_string(),
+            };
+            self.record(&plan, "refused", 0, Some(reason.clone()));
+            let outcome = PlanOutcome::Refused { reason };
+            let _ = events.send(PlanEvent::Finished {
+                outcome: outcome.clone(),
+            });
+            return outcome;
+        }
+        executor::start(self, plan, events, abort).await
+    }
+
+    /// Every rule a plan must pass before it starts.
+    fn admit(&self, plan: &Plan, typed: Option<&str>) -> Result<(), EngineError> {
+        self.check_writable(&plan.target_env)?;
+        self.check_confirmation(&plan.target_env, typed)?;
+        if plan.action == PlanAction::Promote
+            && let Some(pin) = self
+                .pins()
+                .get(&plan.target_env)
+                .map_err(|e| EngineError::State(e.to_string()))?
+        {
+            return Err(EngineError::Refused(format!(
+                "env `{}` is pinned at {} by {} ({}); unpin it first (`u` in the TUI, `shipdeck unpin {}`)",
+                pin.env, pin.release, pin.by, pin.reason, pin.env
+            )));
+        }
+        Ok(())
+    }
+
+    /// Resume or reverse a plan a crash interrupted.
+    pub async fn resume(
+        &self,
+        plan_id: &str,
+        mode: ResumeMode,
+        events: mpsc::UnboundedSender<PlanEvent>,
+        abort: watch::Receiver<bool>,
+    ) -> Result<PlanOutcome, EngineError> {
+        let history = journal::load(&self.paths.journals(), plan_id)
+            .map_err(|e| EngineError::State(e.to_string()))?;
+        let plan: Plan = serde_json::from_value(history.plan.clone())
+            .map_err(|e| EngineError::State(format!("journal {plan_id}: {e}")))?;
+        self.check_writable(&plan.target_env)?;
+        Ok(executor::resume(self, plan, history, mode, events, abort).await)
+    }
+
+    /// Plans a crash left unfinished.
+    pub fn interrupted(&self) -> Vec<journal::PlanHistory> {
+        journal::interrupted(&self.paths.journals()).unwrap_or_default()
+    }
+
+    /// Remove an env's pin (an explicit, audited action).
+    pub fn unpin(&self, env: &str) -> Result<Option<Pin>, EngineError> {
+        self.check_writable(env)?;
+        let removed = self
+            .pins()
+            .unpin(env)
+            .map_err(|e| EngineError::State(e.to_string()))?;
+        let _ = self.audit().append(&AuditRecord {
+            time: Utc::now(),
+            actor: self.actor.user.clone(),
+            host: self.actor.host.clone(),
+            action: "unpin".into(),
+            env: env.into(),
+            from: removed.as_ref().map(|p| p.release.clone()),
+            to: None,
+            result: if removed.is_some() {
+                "ok".into()
+            } else {
+                "not_pinned".into()
+            },
+            duration_ms: 0,
+            plan_id: None,
+            detail: None,
+        });
+        Ok(removed)
+    }
+
+    /// The post-deploy checklist of an env: one sample of every gate.
+    pub async fn check(&self, env: &str) -> Result<gates::Sample, EngineError> {
+        let (_, cfg) = self.env(env)?;
+        let mut sampler = gates::Sampler::new(self.client.clone(), cfg);
+        sampler.prime().await;
+        tokio::time::sleep(cfg.gates.interval.0.min(std::time::Duration::from_secs(2))).await;
+        Ok(sampler.sample().await)
+    }
+
+    /// Append one audit line for a plan.
+    fn record(&self, plan: &Plan, result: &str, duration_ms: u64, detail: Option<String>) {
+        let record = AuditRecord {
+            time: Utc::now(),
+            actor: self.actor.user.clone(),
+            host: self.actor.host.clone(),
+            action: plan.action.word().into(),
+            env: plan.target_env.clone(),
+            from: plan.previous.as_ref().map(|r| r.id.clone()),
+            to: plan.artifact.release_id.clone(),
+            result: result.into(),
+            duration_ms,
+            plan_id: Some(plan.id.clone()),
+            detail,
+        };
+        if let Err(e) = self.audit().append(&record) {
+            tracing::error!("audit log append failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The live step ladder of a running plan, and the dialogs around plans.
+
+use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+
+use crate::engine::plan::Plan;
+use crate::engine::{PlanEvent, PlanOutcome, Preview, StepStatus};
+
+/// Output lines kept per step.
+const OUTPUT_LINES: usize = 4;
+
+/// Where one step stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepState {
+    /// Not reached.
+    Pending,
+    /// Running since.
+    Running(DateTime<Utc>),
+    /// Finished.
+    Done(StepStatus),
+}
+
+/// The latest gate sample of a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateView {
+    /// Passing samples in a row.
+    pub passes: u32,
+    /// Failing samples so far.
+    pub failures: u32,
+    /// Figures.
+    pub figures: Vec<String>,
+    /// Why the last sample failed.
+    pub failing: Vec<String>,
+}
+
+/// One row of the ladder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepView {
+    /// Step name.
+    pub name: String,
+    /// State.
+    pub state: StepState,
+    /// Seconds it took, once done.
+    pub took: Option<f64>,
+    /// Result detail.
+    pub detail: String,
+    /// Latest output lines.
+    pub output: VecDeque<String>,
+    /// Latest gate sample.
+    pub gate: Option<GateView>,
+}
+
+/// A plan as shown while it runs and after it ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutView {
+    /// The plan.
+    pub plan: Plan,
+    /// Its steps.
+    pub steps: Vec<StepView>,
+    /// Set while the deploy is being undone.
+    pub reverting: Option<String>,
+    /// How it ended.
+    pub outcome: Option<PlanOutcome>,
+    /// An abort was requested.
+    pub abort_requested: bool,
+}
+
+impl RolloutView {
+    /// A ladder for a plan about to start.
+    pub fn new(plan: Plan) -> RolloutView {
+        let steps = plan
+            .steps
+            .iter()
+            .map(|s| StepView {
+                name: s.name(),
+                state: StepState::Pending,
+                took: None,
+                detail: String::new(),
+                output: VecDeque::new(),
+                gate: None,
+            })
+            .collect();
+        RolloutView {
+            plan,
+            steps,
+            reverting: None,
+            outcome: None,
+            abort_requested: false,
+        }
+    }
+
+    /// Whether the plan is still running.
+    pub fn running(&self) -> bool {
+        self.outcome.is_none()
+    }
+
+    /// The step running now.
+    pub fn current_step(&self) -> Option<&StepView> {
+        self.steps
+            .iter()
+            .find(|s| matches!(s.state, StepState::Running(_)))
+    }
+
+    /// Fold an engine event in.
+    pub fn apply(&mut self, event: PlanEvent, now: DateTime<Utc>) {
+        match event {
+            PlanEvent::Started { plan, from_step } => {
+                let mut fresh = RolloutView::new(*plan);
+                for step in fresh.steps.iter_mut().take(from_step) {
+                    step.state = StepState::Done(StepStatus::Ok);
+                    step.detail = "done before the interruption".into();
+                }
+                *self = fresh;
+            }
+            PlanEvent::StepStarted { index } => {
+                if let Some(s) = self.steps.get_mut(index) {
+                    s.state = StepState::Running(now);
+                }
+            }
+            PlanEvent::StepOutput { index, line } => {
+                if let Some(s) = self.steps.get_mut(index) {
+                    if s.output.len() == OUTPUT_LINES {
+                        s.output.pop_front();
+                    }
+                    s.output.push_back(line);
+                }
+            }
+            PlanEvent::Gate {
+                index,
+                passes,
+                failures,
+                figures,
+                failing,
+            } => {
+                if let Some(s) = self.steps.get_mut(index) {
+                    s.gate = Some(GateView {
+                        passes,
+                        failures,
+                        figures,
+                        failing,
+                    });
+                }
+            }
+            PlanEvent::StepFinished {
+                index,
+                status,
+                detail,
+            } => {
+                if let Some(s) = self.steps.get_mut(index) {
+                    if let StepState::Running(since) = s.state {
+                        s.took = Some((now - since).num_milliseconds() as f64 / 1000.0);
+                    }
+                    s.state = StepState::Done(status);
+                    s.detail = detail;
+                }
+            }
+            PlanEvent::Reverting { reason } => self.reverting = Some(reason),
+            PlanEvent::Finished { outcome } => self.outcome = Some(outcome),
+        }
+    }
+}
+
+/// A plan a crash interrupted, as offered at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterruptedPlan {
+    /// Plan id.
+    pub plan_id: String,
+    /// One line: what, where, at which step.
+    pub summary: String,
+}
+
+/// Dialogs in front of the panels.
+#[derive(Debug, Clone)]
+pub enum Dialog {
+    /// Waiting for a preview.
+    Working(String),
+    /// Confirm a plan: the diff, and (protected envs) the typed env name.
+    Confirm {
+        /// What will change.
+        preview: Box<Preview>,
+        /// What the user typed.
+        typed: String,
+    },
+    /// Confirm removing a pin.
+    Unpin {
+        /// Env.
+        env: String,
+    },
+    /// Plans a crash left unfinished.
+    Interrupted {
+        /// Them.
+        plans: Vec<InterruptedPlan>,
+    },
+    /// An error to acknowledge.
+    Error(String),
+}

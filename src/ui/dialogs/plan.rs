@@ -1,0 +1,172 @@
+//! Plan dialogs: the promotion diff / rollback sheet with typed confirmation,
+//! unpin, interrupted plans, errors and "working…".
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+
+use crate::state::{Dialog, State};
+use crate::ui::format::short_image;
+use crate::ui::layout::centered;
+use crate::ui::theme::{Role, Theme};
+
+fn frame_block<'a>(title: String, theme: &Theme, danger: bool) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(theme.style(if danger {
+            Role::Error
+        } else {
+            Role::BorderFocused
+        }))
+        .title(Span::styled(format!(" {title} "), theme.style(Role::Title)))
+}
+
+/// Draw the open dialog, if any.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let Some(dialog) = &state.dialog else { return };
+    let (title, lines, danger, height) = match dialog {
+        Dialog::Working(text) => (
+            "working".to_string(),
+            vec![
+                Line::from(text.clone()),
+                Line::from(Span::styled("esc closes", theme.style(Role::Muted))),
+            ],
+            false,
+            4,
+        ),
+        Dialog::Error(text) => (
+            "cannot do that".to_string(),
+            vec![
+                Line::from(Span::styled(text.clone(), theme.style(Role::Error))),
+                Line::from(Span::styled("any key closes", theme.style(Role::Muted))),
+            ],
+            true,
+            6,
+        ),
+        Dialog::Unpin { env } => (
+            format!("unpin {env}"),
+            vec![
+                Line::from(format!(
+                    "`{env}` was pinned after a rollback so no promotion overwrites it."
+                )),
+                Line::from(match state.pins.get(env) {
+                    Some(p) => format!("pinned at {} by {} ({})", p.release, p.by, p.reason),
+                    None => String::new(),
+                }),
+                Line::from(Span::styled(
+                    "enter/y unpin · esc keep the pin",
+                    theme.style(Role::Key),
+                )),
+            ],
+            false,
+            6,
+        ),
+        Dialog::Interrupted { plans } => {
+            let mut lines = vec![Line::from(Span::styled(
+                "A plan was interrupted (crash, kill or quit while running):",
+                theme.style(Role::Warn),
+            ))];
+            for p in plans.iter().take(5) {
+                lines.push(Line::from(format!("  {} · {}", p.plan_id, p.summary)));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                "r resume from the step in flight · b roll back what it deployed · esc decide later",
+                theme.style(Role::Key),
+            )));
+            (
+                "interrupted plan".to_string(),
+                lines,
+                true,
+                6 + plans.len().min(5) as u16,
+            )
+        }
+        Dialog::Confirm { preview, typed } => {
+            let plan = &preview.plan;
+            let title = match &plan.source_env {
+                Some(src) => format!("promote {src} → {}", plan.target_env),
+                None => format!(
+                    "rollback {} to {}",
+                    plan.target_env,
+                    plan.artifact.release_id.clone().unwrap_or_default()
+                ),
+            };
+            let mut lines = vec![
+                Line::from(vec![
+                    Span::styled("image  ", theme.style(Role::Muted)),
+                    Span::raw(
+                        preview
+                            .image_from
+                            .as_deref()
+                            .map(short_image)
+                            .unwrap_or_else(|| "nothing".into()),
+                    ),
+                    Span::styled("  →  ", theme.style(Role::Title)),
+                    Span::styled(short_image(&preview.image_to), theme.style(Role::Ok)),
+                ]),
+                Line::from(vec![
+                    Span::styled("release ", theme.style(Role::Muted)),
+                    Span::raw(format!(
+                        "{} → {}",
+                        preview.current.as_ref().map_or("none", |c| c.id.as_str()),
+                        plan.artifact.release_id.clone().unwrap_or_default()
+                    )),
+                    Span::styled(
+                        format!("   on gate failure: {:?}", plan.on_fail).to_lowercase(),
+                        theme.style(Role::Muted),
+                    ),
+                ]),
+            ];
+            for note in &preview.notes {
+                let role = if note.contains("not roll back") || note.contains("secrets in") {
+                    Role::Warn
+                } else {
+                    Role::Base
+                };
+                lines.push(Line::from(Span::styled(
+                    format!("• {note}"),
+                    theme.style(role),
+                )));
+            }
+            let steps: Vec<String> = plan.steps.iter().map(|s| s.name()).collect();
+            lines.push(Line::from(Span::styled(
+                format!("steps: {}", steps.join(" → ")),
+                theme.style(Role::Muted),
+            )));
+            lines.push(Line::from(""));
+            if preview.protected {
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!(
+                            "`{}` is protected. Type its name to confirm: ",
+                            plan.target_env
+                        ),
+                        theme.style(Role::Warn),
+                    ),
+                    Span::styled(format!("{typed}▏"), theme.style(Role::Title)),
+                ]));
+                lines.push(Line::from(Span::styled(
+                    "enter confirms once the name matches · esc cancels",
+                    theme.style(Role::Muted),
+                )));
+            } else {
+                lines.push(Line::from(Span::styled(
+                    "enter/y start · esc cancel",
+                    theme.style(Role::Key),
+                )));
+            }
+            let h = lines.len() as u16 + 4;
+            (title, lines, preview.protected, h)
+        }
+    };
+    let rect = centered(area, 96, height);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(frame_block(title, theme, danger)),
+        rect,
+    );
+}

@@ -1,0 +1,331 @@
+//! The rollout engine against the demo provider over real loopback HTTP:
+//! good promotions complete, the bad release rolls back by itself, pause
+//! pauses, abort leaves one consistent release, and every safety refusal is
+//! enforced by the engine itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shipdeck::config::{Config, HumanDuration, OnFail};
+use shipdeck::demo::Fleet;
+use shipdeck::demo::store::{BAD_VERSION, image_for};
+use shipdeck::engine::plan::StepKind;
+use shipdeck::engine::{Actor, Engine, PlanEvent, PlanOutcome};
+use shipdeck::paths::StatePaths;
+use shipdeck::provider::{CallSink, Target, current_release};
+use tokio::sync::{mpsc, watch};
+
+struct Setup {
+    engine: Engine,
+    _fleet: Fleet,
+    _dir: tempfile::TempDir,
+}
+
+/// The demo fleet with fast gates, state in a temp dir.
+async fn setup(tweak: impl FnOnce(&mut Config)) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::demo().unwrap();
+    for env in &mut cfg.envs {
+        env.gates.interval = HumanDuration(Duration::from_millis(300));
+        env.gates.samples = 2;
+        env.gates.timeout = HumanDuration(Duration::from_secs(20));
+        env.gates.stabilize = Some(HumanDuration(Duration::from_secs(1)));
+    }
+    tweak(&mut cfg);
+    let paths = StatePaths::new(dir.path().to_path_buf());
+    let fleet = Fleet::start(&cfg, Some(&paths.demo_store())).await.unwrap();
+    fleet.apply_to(&mut cfg);
+    let providers = shipdeck::cli::providers_for(&cfg, Some(&fleet), CallSink::discard());
+    let actor = Actor {
+        user: "tester".into(),
+        host: "ci".into(),
+    };
+    Setup {
+        engine: Engine::new(Arc::new(cfg), providers, paths, actor, false),
+        _fleet: fleet,
+        _dir: dir,
+    }
+}
+
+async fn current_image(engine: &Engine, env: &str) -> String {
+    let idx = engine
+        .config
+        .envs
+        .iter()
+        .position(|e| e.name() == env)
+        .unwrap();
+    let provider = engine.providers[idx].clone().unwrap();
+    let releases = provider
+        .releases(
+            &Target {
+                env: env.into(),
+                remote: env.into(),
+            },
+            50,
+        )
+        .await
+        .unwrap();
+    current_release(&releases).unwrap().image.clone().unwrap()
+}
+
+/// Run a plan to the end, collecting its events.
+async fn run(
+    engine: &Engine,
+    plan: shipdeck::engine::plan::Plan,
+    typed: Option<&str>,
+) -> (PlanOutcome, Vec<PlanEvent>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (_abort_tx, abort_rx) = watch::channel(false);
+    let outcome = engine.run(plan, typed, tx, abort_rx).await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (outcome, events)
+}
+
+/// Staging runs the bad build; roll it back to v43 first so it has a good one to promote.
+async fn make_staging_good(engine: &Engine) {
+    let preview = engine
+        .preview_rollback("staging", Some("v43"))
+        .await
+        .unwrap();
+    let (outcome, _) = run(engine, preview.plan, None).await;
+    assert_eq!(outcome, PlanOutcome::Completed);
+    engine.unpin("staging").unwrap();
+}
+
+#[tokio::test]
+async fn good_promotion_completes_and_deploys_the_exact_source_image() {
+    let s = setup(|_| {}).await;
+    make_staging_good(&s.engine).await;
+    let source_image = current_image(&s.engine, "staging").await;
+    assert_eq!(source_image, image_for(43));
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    assert_eq!(
+        preview.image_to, source_image,
+        "promote deploys what runs in the source, never latest"
+    );
+    assert!(preview.protected);
+    assert!(
+        preview
+            .secrets_missing
+            .contains(&"RESEND_API_KEY".to_string()),
+        "the diff shows secrets missing in the target"
+    );
+    let (outcome, events) = run(&s.engine, preview.plan, Some("production")).await;
+    assert_eq!(outcome, PlanOutcome::Completed, "{events:#?}");
+    assert_eq!(current_image(&s.engine, "production").await, source_image);
+    let gate_samples = events
+        .iter()
+        .filter(|e| matches!(e, PlanEvent::Gate { .. }))
+        .count();
+    assert!(gate_samples >= 2, "gates were sampled");
+    let audit = s.engine.audit().read(Some("production")).unwrap();
+    assert_eq!(audit.torn, 0);
+    let results: Vec<&str> = audit.records.iter().map(|r| r.result.as_str()).collect();
+    assert_eq!(results, ["started", "ok"]);
+    assert_eq!(audit.records[1].actor, "tester");
+    // `to` names the source release the artifact came from (staging's rollback release running v43's image).
+    assert_eq!(audit.records[1].to.as_deref(), Some("v45"));
+    assert_eq!(audit.records[1].from.as_deref(), Some("v41"));
+}
+
+#[tokio::test]
+async fn bad_release_fails_its_gate_and_rolls_back_automatically() {
+    let s = setup(|_| {}).await;
+    let before = current_image(&s.engine, "production").await;
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    assert_eq!(preview.image_to, image_for(BAD_VERSION));
+    let (outcome, events) = run(&s.engine, preview.plan, Some("production")).await;
+    let PlanOutcome::RolledBack { reason } = &outcome else {
+        panic!("expected a rollback, got {outcome:?}: {events:#?}")
+    };
+    assert!(
+        reason.contains("storage") || reason.contains("error rate"),
+        "the failing numbers are shown: {reason}"
+    );
+    assert_eq!(outcome.exit_code(), 3);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PlanEvent::Reverting { .. }))
+    );
+    assert_eq!(
+        current_image(&s.engine, "production").await,
+        before,
+        "production is back on what it ran"
+    );
+}
+
+#[tokio::test]
+async fn on_fail_pause_holds_for_a_human() {
+    let s = setup(|cfg| {
+        cfg.envs
+            .iter_mut()
+            .find(|e| e.name() == "production")
+            .unwrap()
+            .on_fail = OnFail::Pause;
+    })
+    .await;
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let (outcome, _) = run(&s.engine, preview.plan, Some("production")).await;
+    assert!(matches!(outcome, PlanOutcome::Paused { .. }), "{outcome:?}");
+    assert_eq!(
+        current_image(&s.engine, "production").await,
+        image_for(BAD_VERSION),
+        "nothing was reverted"
+    );
+}
+
+#[tokio::test]
+async fn abort_mid_plan_leaves_one_consistent_release() {
+    let s = setup(|cfg| {
+        let prod = cfg
+            .envs
+            .iter_mut()
+            .find(|e| e.name() == "production")
+            .unwrap();
+        prod.gates.stabilize = Some(HumanDuration(Duration::from_secs(30)));
+    })
+    .await;
+    make_staging_good(&s.engine).await;
+    let before = current_image(&s.engine, "production").await;
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let stabilize = preview
+        .plan
+        .steps
+        .iter()
+        .position(|k| matches!(k, StepKind::Stabilize { .. }))
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (abort_tx, abort_rx) = watch::channel(false);
+    let engine = s.engine.clone();
+    let task = tokio::spawn(async move {
+        engine
+            .run(preview.plan, Some("production"), tx, abort_rx)
+            .await
+    });
+    while let Some(event) = rx.recv().await {
+        if matches!(event, PlanEvent::StepStarted { index } if index == stabilize) {
+            abort_tx.send(true).unwrap();
+            break;
+        }
+    }
+    let outcome = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, PlanOutcome::Aborted { reverted: true });
+    assert_eq!(
+        current_image(&s.engine, "production").await,
+        before,
+        "the deploy was reversed, not left half-done"
+    );
+    assert!(
+        s.engine.interrupted().is_empty(),
+        "an aborted plan is finished in the journal"
+    );
+}
+
+#[tokio::test]
+async fn refusals_are_enforced_by_the_engine() {
+    let s = setup(|cfg| {
+        cfg.envs
+            .iter_mut()
+            .find(|e| e.name() == "dev")
+            .unwrap()
+            .read_only = true;
+    })
+    .await;
+    // Protected: no typed name, or the wrong one.
+    for typed in [None, Some("prod"), Some("staging")] {
+        let preview = s
+            .engine
+            .preview_promote("staging", "production")
+            .await
+            .unwrap();
+        let (outcome, _) = run(&s.engine, preview.plan, typed).await;
+        let PlanOutcome::Refused { reason } = outcome else {
+            panic!("{typed:?} must be refused")
+        };
+        assert!(reason.contains("protected"), "{reason}");
+    }
+    // Per-env read_only.
+    let preview = s.engine.preview_rollback("dev", None).await.unwrap();
+    let (outcome, _) = run(&s.engine, preview.plan, None).await;
+    assert!(
+        matches!(outcome, PlanOutcome::Refused { ref reason } if reason.contains("read_only")),
+        "{outcome:?}"
+    );
+    // --read-only refuses everything, whatever was typed.
+    let mut ro = s.engine.clone();
+    ro.read_only = true;
+    let preview = ro.preview_promote("staging", "production").await.unwrap();
+    let (outcome, _) = run(&ro, preview.plan, Some("production")).await;
+    assert!(
+        matches!(outcome, PlanOutcome::Refused { ref reason } if reason.contains("--read-only")),
+        "{outcome:?}"
+    );
+    assert!(ro.unpin("production").is_err());
+    // Nothing changed, and every refusal was audited.
+    assert_eq!(current_image(&s.engine, "production").await, image_for(41));
+    let audit = s.engine.audit().read(None).unwrap();
+    assert_eq!(
+        audit
+            .records
+            .iter()
+            .filter(|r| r.result == "refused")
+            .count(),
+        5
+    );
+}
+
+#[tokio::test]
+async fn rollback_pins_and_promotion_waits_for_an_explicit_unpin() {
+    let s = setup(|_| {}).await;
+    let preview = s.engine.preview_rollback("production", None).await.unwrap();
+    assert_eq!(
+        preview.plan.artifact.release_id.as_deref(),
+        Some("v40"),
+        "default is the previous good release"
+    );
+    assert!(
+        preview
+            .notes
+            .iter()
+            .any(|n| n.contains("does not roll back the database"))
+    );
+    let (outcome, _) = run(&s.engine, preview.plan, Some("production")).await;
+    assert_eq!(outcome, PlanOutcome::Completed);
+    assert_eq!(current_image(&s.engine, "production").await, image_for(40));
+    assert!(s.engine.pins().get("production").unwrap().is_some());
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let (outcome, _) = run(&s.engine, preview.plan, Some("production")).await;
+    assert!(
+        matches!(outcome, PlanOutcome::Refused { ref reason } if reason.contains("pinned")),
+        "{outcome:?}"
+    );
+    s.engine.unpin("production").unwrap();
+    assert!(s.engine.pins().get("production").unwrap().is_none());
+}
