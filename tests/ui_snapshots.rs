@@ -388,6 +388,7 @@ fn live_step_ladder_with_gate_figures() {
                 index: i,
                 status,
                 detail: detail.to_string(),
+                took_ms: 120 + 700 * i as u64,
             },
         );
     }

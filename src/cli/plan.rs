@@ -229,13 +229,18 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<PlanEvent>, json: bool) {
                     println!("        ✗ {f}");
                 }
             }
-            PlanEvent::StepFinished { status, detail, .. } => {
+            PlanEvent::StepFinished {
+                status,
+                detail,
+                took_ms,
+                ..
+            } => {
                 let word = match status {
                     StepStatus::Ok => "ok",
                     StepStatus::Skipped => "skipped",
                     StepStatus::Failed => "FAILED",
                 };
-                println!("        {word}: {detail}");
+                println!("        {word} ({:.1}s): {detail}", took_ms as f64 / 1000.0);
             }
             PlanEvent::Reverting { reason } => println!("↺ reverting: {reason}"),
             PlanEvent::Finished { outcome } => println!("{}", outcome.describe()),

@@ -220,7 +220,9 @@ impl<'a> Run<'a> {
                     .await;
             }
             let _ = self.events.send(PlanEvent::StepStarted { index });
+            let step_started = Instant::now();
             let result = self.step(index).await;
+            let took_ms = step_started.elapsed().as_millis() as u64;
             let (status, detail) = match &result {
                 StepResult::Ok(d) => (StepStatus::Ok, d.clone()),
                 StepResult::Skipped(d) => (StepStatus::Skipped, d.clone()),
@@ -244,6 +246,7 @@ impl<'a> Run<'a> {
                 index,
                 status,
                 detail,
+                took_ms,
             });
             if let Err(e) = recorded {
                 return self

@@ -40,9 +40,11 @@ pub struct Actor {
 impl Actor {
     /// The current user on this machine.
     pub fn current() -> Actor {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".into());
+        let user = ["USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+            .or_else(login_from_passwd)
+            .unwrap_or_else(|| "unknown".into());
         Actor {
             user,
             host: hostname(),
@@ -52,6 +54,26 @@ impl Actor {
     /// `user@host`.
     pub fn describe(&self) -> String {
         format!("{}@{}", self.user, self.host)
+    }
+}
+
+/// The login name of this process's uid, from /etc/passwd (when $USER is unset, e.g. under cron or CI).
+fn login_from_passwd() -> Option<String> {
+    #[cfg(unix)]
+    {
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        passwd.lines().find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let id: u32 = fields.nth(1)?.parse().ok()?;
+            (id == uid).then(|| name.to_string())
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 
@@ -230,6 +252,8 @@ pub enum PlanEvent {
         status: StepStatus,
         /// What it did or why it failed.
         detail: String,
+        /// How long it took, in milliseconds.
+        took_ms: u64,
     },
     /// Undoing what the plan deployed.
     Reverting {

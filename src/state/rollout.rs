@@ -145,11 +145,10 @@ impl RolloutView {
                 index,
                 status,
                 detail,
+                took_ms,
             } => {
                 if let Some(s) = self.steps.get_mut(index) {
-                    if let StepState::Running(since) = s.state {
-                        s.took = Some((now - since).num_milliseconds() as f64 / 1000.0);
-                    }
+                    s.took = Some(took_ms as f64 / 1000.0);
                     s.state = StepState::Done(status);
                     s.detail = detail;
                 }
