@@ -3,6 +3,7 @@
 //!      accepted) → the rollback request reaching the provider;
 //!   2. a gate's failing sample → the automatic rollback starting, and reaching
 //!      the provider.
+//!
 //! Run: `cargo bench --bench rollout_latency`. Prints medians over RUNS runs.
 
 use std::sync::Arc;
