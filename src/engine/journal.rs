@@ -8,6 +8,7 @@
 //! with no `plan_finished` line; a line torn by a crash mid-write is counted,
 //! never fatal. Finished journals are moved into `dir/done/` by [`archive`].
 
+use super::fsutil::{create_private_dir, ends_torn, sync_dir};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -450,51 +451,6 @@ fn journal_path(dir: &Path, plan_id: &str) -> Result<PathBuf, JournalError> {
         });
     }
     Ok(dir.join(format!("{plan_id}.jsonl")))
-}
-
-/// True when the file is non-empty and does not end in a newline.
-fn ends_torn(file: &File) -> std::io::Result<bool> {
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(false);
-    }
-    let mut last = [0u8; 1];
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileExt;
-        file.read_exact_at(&mut last, len - 1)?;
-    }
-    #[cfg(not(unix))]
-    {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut handle = file.try_clone()?;
-        handle.seek(SeekFrom::Start(len - 1))?;
-        handle.read_exact(&mut last)?;
-    }
-    Ok(last[0] != b'\n')
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

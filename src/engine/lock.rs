@@ -14,6 +14,7 @@
 // the error is large; lock calls are rare, the size does not matter.
 #![allow(clippy::result_large_err)]
 
+use super::fsutil::{FlockGuard, create_private_dir, sync_dir};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -120,7 +121,7 @@ impl EnvLock {
                 .filter(|h| h.plan_id == plan_id)
         };
         read()?;
-        let _guard = Guard::take(&guard_path(dir, env)).ok()?;
+        let _guard = FlockGuard::take(&guard_path(dir, env)).ok()?;
         // Re-read under the guard: someone may have broken it meanwhile.
         let mut holder = read()?;
         let host = this_host();
@@ -236,19 +237,9 @@ fn sanitize(env: &str) -> String {
     out
 }
 
-/// This machine's name: `/proc/sys/kernel/hostname`, else `$HOSTNAME`, else `localhost`.
+/// This machine's name.
 fn this_host() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::env::var("HOSTNAME")
-                .ok()
-                .map(|h| h.trim().to_string())
-                .filter(|h| !h.is_empty())
-        })
-        .unwrap_or_else(|| "localhost".into())
+    super::hostname()
 }
 
 /// Whether `pid` names a live process on this machine.
@@ -362,7 +353,7 @@ fn remove_stale(
     host: &str,
 ) -> Result<(), LockError> {
     let guard_file = guard_path(dir, env);
-    let _guard = Guard::take(&guard_file).map_err(|source| LockError::Io {
+    let _guard = FlockGuard::take(&guard_file).map_err(|source| LockError::Io {
         path: guard_file.clone(),
         source,
     })?;
@@ -443,61 +434,6 @@ fn replace_contents(path: &Path, holder: &LockHolder) -> std::io::Result<()> {
         let _ = sync_dir(dir);
     }
     Ok(())
-}
-
-/// An exclusive `flock` held until dropped.
-struct Guard {
-    _file: File,
-}
-
-impl Guard {
-    fn take(path: &Path) -> std::io::Result<Guard> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            loop {
-                // SAFETY: flock on a descriptor we own; released when `file` closes.
-                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-                if rc == 0 {
-                    break;
-                }
-                let err = std::io::Error::last_os_error();
-                if err.kind() != ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
-        }
-        Ok(Guard { _file: file })
-    }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! on `<path>.lock`, so two rollbacks pinning different envs at once do not
 //! lose each other's pin.
 
-use std::fs::{self, File, OpenOptions};
+use super::fsutil::{FlockGuard, create_private_dir, sync_dir};
+use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
@@ -166,7 +167,7 @@ impl Pins {
     }
 
     /// Take the cross-process write lock, creating the directory if needed.
-    fn guard(&self) -> Result<Guard, PinError> {
+    fn guard(&self) -> Result<FlockGuard, PinError> {
         if let Some(dir) = self.parent() {
             create_private_dir(dir).map_err(|source| PinError::Write {
                 path: dir.to_path_buf(),
@@ -174,7 +175,7 @@ impl Pins {
             })?;
         }
         let lock = self.sibling(".lock");
-        Guard::take(&lock).map_err(|source| PinError::Write { path: lock, source })
+        FlockGuard::take(&lock).map_err(|source| PinError::Write { path: lock, source })
     }
 
     fn parent(&self) -> Option<&Path> {
@@ -186,61 +187,6 @@ impl Pins {
         let mut name = self.path.as_os_str().to_owned();
         name.push(suffix);
         PathBuf::from(name)
-    }
-}
-
-/// An exclusive `flock` held until dropped.
-struct Guard {
-    _file: File,
-}
-
-impl Guard {
-    fn take(path: &Path) -> std::io::Result<Guard> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            loop {
-                // SAFETY: flock on a descriptor we own; released when `file` closes.
-                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-                if rc == 0 {
-                    break;
-                }
-                let err = std::io::Error::last_os_error();
-                if err.kind() != ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
-        }
-        Ok(Guard { _file: file })
-    }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
     }
 }
 
