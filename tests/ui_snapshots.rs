@@ -238,9 +238,9 @@ fn hostile_log_line_reaches_the_screen_without_control_characters() {
     for i in 0..buf.visible_len() {
         let entry = buf.visible(i).unwrap();
         assert!(
-            !entry.text.chars().any(char::is_control),
+            !entry.display().text.chars().any(char::is_control),
             "{:?}",
-            entry.text
+            entry.display().text
         );
     }
 }

@@ -6,4 +6,4 @@ pub mod ring;
 pub mod source;
 
 pub use parse::{Level, LogRecord, parse_line};
-pub use ring::{LogBuffer, LogEntry};
+pub use ring::{Display, LogBuffer, LogEntry, quick_level};

@@ -7,25 +7,32 @@ use std::collections::VecDeque;
 use super::parse::{Level, parse_line};
 use crate::sanitize::sanitize;
 
-/// One buffered line, ready to draw.
+/// One buffered line. Ingest keeps the raw line and a cheaply scanned level;
+/// the display form is parsed and sanitised only when the line is drawn, so
+/// ingest stays fast and work at render time is proportional to visible lines.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEntry {
     /// Position in this buffer's history (monotonic).
     pub seq: u64,
     /// Severity, when the line says.
     pub level: Option<Level>,
+    /// The line as received, for copy and export (never drawn as is).
+    pub raw: String,
+}
+
+/// What the log panel draws for one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Display {
     /// Time as shown (`09:18:06.123`), when the line has one.
     pub time: Option<String>,
     /// Sanitised text: message then `key=value` fields. Never holds a control character.
     pub text: String,
-    /// The line as received, for copy and export (never drawn).
-    pub raw: String,
 }
 
 impl LogEntry {
-    /// Parse, render and sanitise one raw line.
-    pub fn from_raw(seq: u64, raw: String) -> LogEntry {
-        let record = parse_line(&raw);
+    /// Parse, render and sanitise the line for drawing.
+    pub fn display(&self) -> Display {
+        let record = parse_line(&self.raw);
         let mut text = String::with_capacity(record.msg.len() + 16 * record.fields.len());
         text.push_str(&record.msg);
         for (k, v) in &record.fields {
@@ -40,17 +47,14 @@ impl LogEntry {
             text.push('=');
             text.push_str(v);
         }
-        LogEntry {
-            seq,
-            level: record.level,
+        Display {
             time: record.time.as_deref().map(short_time),
             text: sanitize(&text),
-            raw,
         }
     }
 
     fn cost(&self) -> usize {
-        self.text.len() + self.raw.len() + self.time.as_ref().map_or(0, String::len) + 64
+        self.raw.capacity() + 48
     }
 }
 
@@ -60,9 +64,50 @@ fn short_time(t: &str) -> String {
         Some(i) if t.len() >= i + 9 => {
             let rest = &t[i + 1..];
             let end = rest.find(['Z', '+']).unwrap_or(rest.len()).min(12);
-            sanitize(&rest[..end.min(rest.len())])
+            sanitize(rest.get(..end).unwrap_or(rest))
         }
         _ => sanitize(t),
+    }
+}
+
+/// The level of a line without parsing it: `"level":30`, `"level":"warn"`,
+/// `level=warn`, `"severity":"ERROR"`, or a leading `ERROR`/`[warn]` word.
+pub fn quick_level(raw: &str) -> Option<Level> {
+    static LEVEL: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"level"));
+    let bytes = raw.as_bytes();
+    for at in LEVEL.find_iter(bytes) {
+        // `"level":` (JSON) or `level=` (logfmt), not `loglevel_x` or a message word.
+        let after = &raw[at + 5..];
+        let value = if let Some(v) = after.strip_prefix("\":") {
+            v
+        } else if let Some(v) = after.strip_prefix('=') {
+            v
+        } else {
+            continue;
+        };
+        return level_word(value);
+    }
+    if let Some(at) = memchr::memmem::find(bytes, b"\"severity\":") {
+        return level_word(&raw[at + 11..]);
+    }
+    let first = raw
+        .trim_start()
+        .split(|c: char| c.is_whitespace() || c == ':')
+        .next()
+        .unwrap_or("");
+    Level::from_word(first.trim_matches(['[', ']']))
+}
+
+fn level_word(value: &str) -> Option<Level> {
+    let rest = value.trim_start_matches([' ', '"']);
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .unwrap_or(rest.len());
+    let word = &rest[..end];
+    match word.parse::<f64>() {
+        Ok(n) => Level::from_number(n),
+        Err(_) => Level::from_word(word),
     }
 }
 
@@ -95,7 +140,11 @@ impl LogBuffer {
 
     /// Add one raw line.
     pub fn push(&mut self, raw: String) {
-        let entry = LogEntry::from_raw(self.next_seq, raw);
+        let entry = LogEntry {
+            seq: self.next_seq,
+            level: quick_level(&raw),
+            raw,
+        };
         self.next_seq += 1;
         if self.filter.as_deref().is_some_and(|f| matches(&entry, f)) {
             self.matches.push_back(entry.seq);
@@ -180,22 +229,30 @@ impl LogBuffer {
 }
 
 fn matches(entry: &LogEntry, lowered_filter: &str) -> bool {
-    contains_ignore_case(&entry.text, lowered_filter)
+    contains_ignore_case(&entry.raw, lowered_filter)
         || entry.level.is_some_and(|l| l.as_str() == lowered_filter)
 }
 
+/// Case-insensitive substring search; `lowered_needle` is already lowercase.
+/// ASCII needles use a SIMD scan for the first byte in either case.
 fn contains_ignore_case(haystack: &str, lowered_needle: &str) -> bool {
-    if haystack.is_ascii() && lowered_needle.is_ascii() {
-        let h = haystack.as_bytes();
-        let n = lowered_needle.as_bytes();
-        if n.len() > h.len() {
-            return false;
-        }
-        return h
-            .windows(n.len())
-            .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b));
+    let n = lowered_needle.as_bytes();
+    let Some(&first) = n.first() else { return true };
+    if !lowered_needle.is_ascii() {
+        return haystack.to_lowercase().contains(lowered_needle);
     }
-    haystack.to_lowercase().contains(lowered_needle)
+    let h = haystack.as_bytes();
+    if n.len() > h.len() {
+        return false;
+    }
+    let last_start = h.len() - n.len();
+    let upper = first.to_ascii_uppercase();
+    memchr::memchr2_iter(first, upper, &h[..=last_start]).any(|i| {
+        h[i + 1..i + n.len()]
+            .iter()
+            .zip(&n[1..])
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
 }
 
 #[cfg(test)]
@@ -217,7 +274,10 @@ mod tests {
         assert!(held_errors >= 1);
         buf.push(r#"{"level":"error","msg":"late"}"#.into());
         assert_eq!(buf.visible_len(), held_errors + 1);
-        assert_eq!(buf.visible(buf.visible_len() - 1).unwrap().text, "late");
+        assert_eq!(
+            buf.visible(buf.visible_len() - 1).unwrap().display().text,
+            "late"
+        );
         buf.set_filter(None);
         assert_eq!(buf.visible_len(), buf.len());
     }
@@ -225,8 +285,26 @@ mod tests {
     #[test]
     fn hostile_lines_are_stored_without_control_characters() {
         let raw = "{\"msg\":\"x\",\"ua\":\"\\u001b]52;c;aGk=\\u0007\\u001b[2J\"}".to_string();
-        let e = LogEntry::from_raw(0, raw.clone());
-        assert!(!e.text.chars().any(char::is_control), "{:?}", e.text);
+        let e = LogEntry {
+            seq: 0,
+            level: quick_level(&raw),
+            raw: raw.clone(),
+        };
+        let shown = e.display().text;
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert_eq!(e.raw, raw);
+    }
+
+    #[test]
+    fn quick_level_reads_common_shapes() {
+        assert_eq!(quick_level(r#"{"level":50,"msg":"x"}"#), Some(Level::Error));
+        assert_eq!(
+            quick_level(r#"{"level":"warn","msg":"x"}"#),
+            Some(Level::Warn)
+        );
+        assert_eq!(quick_level("ts=1 level=info msg=x"), Some(Level::Info));
+        assert_eq!(quick_level("ERROR: disk full"), Some(Level::Error));
+        assert_eq!(quick_level("[warn] slow"), Some(Level::Warn));
+        assert_eq!(quick_level("hello world"), None);
     }
 }

@@ -92,11 +92,12 @@ fn level_role(level: Option<Level>) -> Role {
     }
 }
 
-fn render_line<'a>(entry: &'a LogEntry, timestamps: bool, theme: &Theme) -> Line<'a> {
+fn render_line(entry: &LogEntry, timestamps: bool, theme: &Theme) -> Line<'static> {
+    let shown = entry.display();
     let mut spans = Vec::with_capacity(3);
     if timestamps {
         spans.push(Span::styled(
-            format!("{:<12} ", entry.time.as_deref().unwrap_or("")),
+            format!("{:<12} ", shown.time.as_deref().unwrap_or("")),
             theme.style(Role::LogTime),
         ));
     }
@@ -105,6 +106,6 @@ fn render_line<'a>(entry: &'a LogEntry, timestamps: bool, theme: &Theme) -> Line
         format!("{:<5} ", entry.level.map_or("", |l| l.as_str())),
         theme.style(role),
     ));
-    spans.push(Span::styled(entry.text.as_str(), theme.style(role)));
+    spans.push(Span::styled(shown.text, theme.style(role)));
     Line::from(spans)
 }
