@@ -52,7 +52,7 @@ fn rss_kb() -> u64 {
 fn ingest(path: &Path) -> (f64, usize) {
     let file = std::fs::File::open(path).unwrap();
     let mut buf = LogBuffer::new(64 * 1024 * 1024);
-    buf.set_filter(Some(NEEDLE.to_string()));
+    buf.set_filter_text(NEEDLE).unwrap();
     let started = Instant::now();
     for line in BufReader::with_capacity(1 << 20, file).lines() {
         buf.push(line.unwrap());

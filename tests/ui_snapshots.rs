@@ -280,7 +280,55 @@ fn filter_covers_lines_outside_the_visible_window() {
         .map(|c| c.symbol())
         .collect();
     assert!(screen.contains("slow query: 812ms"));
-    assert!(screen.contains("filter \"slow query\" 1/"));
+    assert!(screen.contains("filter \"slow\" \"query\" 1/"), "{screen}");
+
+    // A bad query keeps what was typed and says what is wrong.
+    press(&mut state, KeyCode::Char('/'));
+    for c in " /(oops/".chars() {
+        press(&mut state, KeyCode::Char(c));
+    }
+    press(&mut state, KeyCode::Enter);
+    assert!(
+        state
+            .logs
+            .editing
+            .as_deref()
+            .is_some_and(|t| t.ends_with("/(oops/")),
+        "the typed text is kept"
+    );
+    assert!(
+        state
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.error && t.text.contains("regex"))
+    );
+    press(&mut state, KeyCode::Esc);
+
+    // Field comparison with context lines, like grep -C.
+    press(&mut state, KeyCode::Char('/'));
+    for _ in 0..40 {
+        press(&mut state, KeyCode::Backspace);
+    }
+    for c in "res.statusCode>=500".chars() {
+        press(&mut state, KeyCode::Char(c));
+    }
+    press(&mut state, KeyCode::Enter);
+    assert_eq!(state.buffer().unwrap().visible_len(), 1);
+    press(&mut state, KeyCode::Char('C'));
+    let terminal = render(&state, 120, 30);
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        screen.contains("±2 lines")
+            && screen.contains("PutObject")
+            && screen.contains("slow query"),
+        "{screen}"
+    );
 }
 
 fn demo_plan(state: &State) -> shipdeck::engine::plan::Plan {

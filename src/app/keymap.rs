@@ -54,6 +54,8 @@ pub enum Action {
     Timestamps,
     /// Toggle wrapping in the log panel.
     Wrap,
+    /// Toggle context lines around filter matches.
+    Context,
     /// Show the logs of the selected service.
     LogsOfSelected,
     /// Open the command log (every provider call).
@@ -78,7 +80,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in help-overlay order.
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
         Action::Help,
         Action::Quit,
         Action::NextPanel,
@@ -101,6 +103,7 @@ impl Action {
         Action::Follow,
         Action::Timestamps,
         Action::Wrap,
+        Action::Context,
         Action::CommandLog,
         Action::Refresh,
         Action::Promote,
@@ -136,6 +139,7 @@ impl Action {
             Action::Follow => "follow on/off",
             Action::Timestamps => "timestamps",
             Action::Wrap => "wrap",
+            Action::Context => "context ±2",
             Action::LogsOfSelected => "logs of selection",
             Action::CommandLog => "command log",
             Action::Refresh => "refresh",
@@ -448,6 +452,7 @@ fn default_bindings() -> BTreeMap<Action, Vec<Key>> {
         (Follow, vec![Key::char('f')]),
         (Timestamps, vec![Key::char('t')]),
         (Wrap, vec![Key::char('w')]),
+        (Context, vec![Key::char('C')]),
         (
             LogsOfSelected,
             vec![Key::char('l'), Key::code(KeyCode::Enter)],

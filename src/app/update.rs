@@ -234,8 +234,8 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
                 state
                     .buffer()
                     .and_then(|b| b.filter())
-                    .unwrap_or("")
-                    .to_string(),
+                    .map(|q| q.describe())
+                    .unwrap_or_default(),
             );
         }
         Action::Follow => {
@@ -243,6 +243,7 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
             state.logs.offset = 0;
         }
         Action::Timestamps => state.logs.timestamps = !state.logs.timestamps,
+        Action::Context => state.logs.context = if state.logs.context == 0 { 2 } else { 0 },
         Action::Wrap => state.logs.wrap = !state.logs.wrap,
         Action::Refresh => {
             let env = state.env_idx;
@@ -299,10 +300,16 @@ fn edit_filter(state: &mut State, key: Key) {
     match key.code {
         KeyCode::Esc => state.logs.editing = None,
         KeyCode::Enter => {
-            let filter = state.logs.editing.take().filter(|f| !f.is_empty());
+            let text = text.clone();
             state.logs.offset = 0;
-            if let Some(buf) = selected_buffer_mut(state) {
-                buf.set_filter(filter);
+            let result = match selected_buffer_mut(state) {
+                Some(buf) => buf.set_filter_text(&text),
+                None => Ok(()),
+            };
+            match result {
+                Ok(()) => state.logs.editing = None,
+                // Keep what was typed so it can be fixed, and say what is wrong.
+                Err(e) => toast(state, format!("filter: {e}"), true),
             }
         }
         KeyCode::Backspace => {

@@ -1,6 +1,7 @@
 //! Log tails: line splitting, parsing (JSON / logfmt / plain), sanitising and
 //! a bounded buffer per service with a filter over the whole buffer.
 
+pub mod filter;
 pub mod parse;
 pub mod ring;
 pub mod source;

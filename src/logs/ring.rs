@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use super::filter::{Query, QueryError, Subject};
 use super::parse::{Level, parse_line};
 use crate::sanitize::sanitize;
 
@@ -118,7 +119,7 @@ pub struct LogBuffer {
     bytes: usize,
     budget: usize,
     next_seq: u64,
-    filter: Option<String>,
+    filter: Option<Query>,
     matches: VecDeque<u64>,
     /// Lines dropped to stay within the budget.
     pub evicted: u64,
@@ -146,7 +147,7 @@ impl LogBuffer {
             raw,
         };
         self.next_seq += 1;
-        if self.filter.as_deref().is_some_and(|f| matches(&entry, f)) {
+        if self.filter.as_ref().is_some_and(|q| matches(&entry, q)) {
             self.matches.push_back(entry.seq);
         }
         self.bytes += entry.cost();
@@ -177,14 +178,14 @@ impl LogBuffer {
         self.bytes
     }
 
-    /// Set or clear the filter (case-insensitive substring of the shown text); rescans the whole buffer.
-    pub fn set_filter(&mut self, filter: Option<String>) {
-        let filter = filter.map(|f| f.to_lowercase()).filter(|f| !f.is_empty());
+    /// Set or clear the filter; rescans the whole buffer, not only the visible lines.
+    pub fn set_filter(&mut self, filter: Option<Query>) {
+        let filter = filter.filter(|q| !q.is_empty());
         self.matches = match &filter {
-            Some(f) => self
+            Some(q) => self
                 .entries
                 .iter()
-                .filter(|e| matches(e, f))
+                .filter(|e| matches(e, q))
                 .map(|e| e.seq)
                 .collect(),
             None => VecDeque::new(),
@@ -192,9 +193,63 @@ impl LogBuffer {
         self.filter = filter;
     }
 
+    /// Parse `text` as a filter query and apply it (empty text clears the filter).
+    pub fn set_filter_text(&mut self, text: &str) -> Result<(), QueryError> {
+        let query = Query::parse(text)?;
+        self.set_filter(Some(query));
+        Ok(())
+    }
+
     /// The active filter.
-    pub fn filter(&self) -> Option<&str> {
-        self.filter.as_deref()
+    pub fn filter(&self) -> Option<&Query> {
+        self.filter.as_ref()
+    }
+
+    /// With `context` lines around each match (like `grep -C`), the visible
+    /// rows that end `offset` rows above the bottom, at most `height` of them,
+    /// oldest first. `None` rows are the `--` separators between groups.
+    /// Work is proportional to `height`, not to the buffer.
+    pub fn context_rows(
+        &self,
+        context: usize,
+        offset: usize,
+        height: usize,
+    ) -> Vec<Option<&LogEntry>> {
+        let Some(first) = self.entries.front().map(|e| e.seq) else {
+            return Vec::new();
+        };
+        let last = first + self.entries.len() as u64 - 1;
+        let mut rows: Vec<Option<u64>> = Vec::with_capacity(height + offset + 1);
+        let mut next_above: Option<u64> = None;
+        for &m in self.matches.iter().rev() {
+            if rows.len() >= height + offset {
+                break;
+            }
+            let lo = m.saturating_sub(context as u64).max(first);
+            let hi = (m + context as u64).min(last);
+            let hi = match next_above {
+                Some(above) if hi >= above => above - 1,
+                Some(_) => {
+                    rows.push(None);
+                    hi
+                }
+                None => hi,
+            };
+            if hi >= lo {
+                for seq in (lo..=hi).rev() {
+                    rows.push(Some(seq));
+                }
+            }
+            next_above = Some(lo);
+        }
+        rows.into_iter()
+            .skip(offset)
+            .take(height)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .map(|r| r.and_then(|seq| self.get_seq(seq)))
+            .collect()
     }
 
     /// Lines visible under the current filter.
@@ -228,30 +283,23 @@ impl LogBuffer {
     }
 }
 
-fn matches(entry: &LogEntry, lowered_filter: &str) -> bool {
-    contains_ignore_case(&entry.raw, lowered_filter)
-        || entry.level.is_some_and(|l| l.as_str() == lowered_filter)
-}
-
-/// Case-insensitive substring search; `lowered_needle` is already lowercase.
-/// ASCII needles use a SIMD scan for the first byte in either case.
-fn contains_ignore_case(haystack: &str, lowered_needle: &str) -> bool {
-    let n = lowered_needle.as_bytes();
-    let Some(&first) = n.first() else { return true };
-    if !lowered_needle.is_ascii() {
-        return haystack.to_lowercase().contains(lowered_needle);
-    }
-    let h = haystack.as_bytes();
-    if n.len() > h.len() {
-        return false;
-    }
-    let last_start = h.len() - n.len();
-    let upper = first.to_ascii_uppercase();
-    memchr::memchr2_iter(first, upper, &h[..=last_start]).any(|i| {
-        h[i + 1..i + n.len()]
-            .iter()
-            .zip(&n[1..])
-            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+fn matches(entry: &LogEntry, query: &Query) -> bool {
+    let parsed = std::cell::OnceCell::new();
+    let field = |key: &str| -> Option<String> {
+        let record = parsed.get_or_init(|| parse_line(&entry.raw));
+        record.field(key).map(str::to_string)
+    };
+    let no_fields = |_: &str| -> Option<String> { None };
+    let field: &dyn Fn(&str) -> Option<String> = if query.needs_fields() {
+        &field
+    } else {
+        &no_fields
+    };
+    query.matches(&Subject {
+        level: entry.level,
+        text: &entry.raw,
+        raw: &entry.raw,
+        field,
     })
 }
 
@@ -268,7 +316,7 @@ mod tests {
         }
         assert!(buf.bytes() <= 10_000);
         assert!(buf.evicted > 0);
-        buf.set_filter(Some("ERROR".into()));
+        buf.set_filter_text("level=error").unwrap();
         let held_errors = buf.iter().filter(|e| e.level == Some(Level::Error)).count();
         assert_eq!(buf.visible_len(), held_errors);
         assert!(held_errors >= 1);
@@ -280,6 +328,43 @@ mod tests {
         );
         buf.set_filter(None);
         assert_eq!(buf.visible_len(), buf.len());
+        assert!(buf.set_filter_text("/(unclosed/").is_err());
+    }
+
+    #[test]
+    fn field_filters_and_context_rows() {
+        let mut buf = LogBuffer::new(1 << 20);
+        for i in 0..20 {
+            let status = if i == 5 || i == 6 || i == 15 {
+                503
+            } else {
+                200
+            };
+            buf.push(format!(
+                r#"{{"level":"info","msg":"req {i}","status":{status}}}"#
+            ));
+        }
+        buf.set_filter_text("status>=500").unwrap();
+        assert_eq!(buf.visible_len(), 3);
+        let rows = buf.context_rows(1, 0, 100);
+        let shown: Vec<String> = rows
+            .iter()
+            .map(|r| r.map_or("--".into(), |e| e.display().text))
+            .collect();
+        assert_eq!(
+            shown
+                .iter()
+                .map(|s| s.split(' ').take(2).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>(),
+            [
+                "req 4", "req 5", "req 6", "req 7", "--", "req 14", "req 15", "req 16"
+            ]
+        );
+        assert_eq!(
+            buf.context_rows(1, 0, 3).len(),
+            3,
+            "only the rows that fit are built"
+        );
     }
 
     #[test]

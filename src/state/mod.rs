@@ -193,6 +193,8 @@ pub struct LogView {
     pub timestamps: bool,
     /// Wrap long lines.
     pub wrap: bool,
+    /// Lines of context around each filter match (0 = matches only), like `grep -C`.
+    pub context: usize,
     /// The filter being typed (`/`), if the prompt is open.
     pub editing: Option<String>,
 }
@@ -331,6 +333,7 @@ impl State {
                 offset: 0,
                 timestamps: cfg.ui.log_timestamps,
                 wrap: cfg.ui.log_wrap,
+                context: 0,
                 editing: None,
             },
             buffers,

@@ -130,6 +130,7 @@ pub fn hints_for(panel: Panel) -> &'static [Action] {
         Panel::Health => &[Action::Down, Action::Right, Action::LogsOfSelected],
         Panel::Logs => &[
             Action::Filter,
+            Action::Context,
             Action::Follow,
             Action::Timestamps,
             Action::Wrap,

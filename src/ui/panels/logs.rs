@@ -7,6 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use crate::logs::filter::Query;
 use crate::logs::{Level, LogEntry};
 use crate::state::{Panel, State, StreamState};
 use crate::ui::panel_block;
@@ -38,10 +39,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     );
     if let Some(f) = buf.filter() {
         title.push_str(&format!(
-            " · filter \"{f}\" {}/{}",
+            " · filter {} {}/{}",
+            f.describe(),
             buf.visible_len(),
             buf.len()
         ));
+        if state.logs.context > 0 {
+            title.push_str(&format!(" · ±{} lines", state.logs.context));
+        }
     }
     match &svc.stream {
         StreamState::Connecting => title.push_str(" · connecting…"),
@@ -58,12 +63,23 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     } else {
         state.logs.offset.min(total)
     };
-    let end = total - offset;
-    let start = end.saturating_sub(height);
-    let mut lines: Vec<Line> = (start..end)
-        .filter_map(|i| buf.visible(i))
-        .map(|e| render_line(e, state.logs.timestamps, theme))
-        .collect();
+    let query = buf.filter();
+    let mut lines: Vec<Line> = if let (Some(_), context @ 1..) = (query, state.logs.context) {
+        buf.context_rows(context, offset, height)
+            .into_iter()
+            .map(|row| match row {
+                Some(e) => render_line(e, state.logs.timestamps, query, theme),
+                None => Line::from(Span::styled("--", theme.style(Role::Muted))),
+            })
+            .collect()
+    } else {
+        let end = total - offset;
+        let start = end.saturating_sub(height);
+        (start..end)
+            .filter_map(|i| buf.visible(i))
+            .map(|e| render_line(e, state.logs.timestamps, query, theme))
+            .collect()
+    };
     if lines.is_empty() {
         let msg = if buf.filter().is_some() {
             "no line in the buffer matches the filter"
@@ -92,9 +108,14 @@ fn level_role(level: Option<Level>) -> Role {
     }
 }
 
-fn render_line(entry: &LogEntry, timestamps: bool, theme: &Theme) -> Line<'static> {
+fn render_line(
+    entry: &LogEntry,
+    timestamps: bool,
+    query: Option<&Query>,
+    theme: &Theme,
+) -> Line<'static> {
     let shown = entry.display();
-    let mut spans = Vec::with_capacity(3);
+    let mut spans = Vec::with_capacity(4);
     if timestamps {
         spans.push(Span::styled(
             format!("{:<12} ", shown.time.as_deref().unwrap_or("")),
@@ -106,6 +127,24 @@ fn render_line(entry: &LogEntry, timestamps: bool, theme: &Theme) -> Line<'stati
         format!("{:<5} ", entry.level.map_or("", |l| l.as_str())),
         theme.style(role),
     ));
-    spans.push(Span::styled(shown.text, theme.style(role)));
+    let ranges = query.map(|q| q.highlights(&shown.text)).unwrap_or_default();
+    let mut at = 0;
+    for r in ranges {
+        if r.start > at {
+            spans.push(Span::styled(
+                shown.text[at..r.start].to_string(),
+                theme.style(role),
+            ));
+        }
+        spans.push(Span::styled(
+            shown.text[r.clone()].to_string(),
+            theme.style(Role::Match),
+        ));
+        at = r.end;
+    }
+    spans.push(Span::styled(
+        shown.text[at..].to_string(),
+        theme.style(role),
+    ));
     Line::from(spans)
 }
