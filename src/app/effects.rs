@@ -14,6 +14,9 @@ use crate::health::prometheus::{MetricNames, window};
 use crate::provider::{Provider, Target};
 use crate::state::StreamState;
 
+/// Health probes and metric scrapes in flight at once, across the whole fleet.
+pub const MAX_PROBES_IN_FLIGHT: usize = 32;
+
 /// Why an env's provider data is not available, when it is not.
 pub fn provider_note(kind: ProviderKind) -> Option<String> {
     match kind {
@@ -57,6 +60,8 @@ impl Runner {
     pub fn start(&mut self) {
         let timeout = self.cfg.ui.request_timeout.0;
         let client = probe_client(timeout);
+        // A cap on requests in flight, so hundreds of endpoints never open hundreds of sockets at once.
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_PROBES_IN_FLIGHT));
         for (e, env) in self.cfg.envs.iter().enumerate() {
             let names = MetricNames {
                 requests_total: env.metrics.requests_total.clone(),
@@ -65,15 +70,19 @@ impl Runner {
             };
             for (s, svc) in env.services.iter().enumerate() {
                 if let Some(url) = svc.health_url.clone() {
-                    let (tx, client, every) = (
+                    let (tx, client, every, slots) = (
                         self.tx.clone(),
                         client.clone(),
                         self.cfg.ui.health_interval.0,
+                        slots.clone(),
                     );
                     self.tasks.push(tokio::spawn(async move {
                         let mut tick = jittered_interval(every);
                         loop {
                             tick.tick().await;
+                            let Ok(_slot) = slots.acquire().await else {
+                                break;
+                            };
                             let result = probe_health(&client, &url).await;
                             if tx
                                 .send(Msg::Health {
@@ -90,18 +99,24 @@ impl Runner {
                     }));
                 }
                 if let Some(url) = svc.metrics_url.clone() {
-                    let (tx, client, every, names) = (
+                    let (tx, client, every, names, slots) = (
                         self.tx.clone(),
                         client.clone(),
                         self.cfg.ui.metrics_interval.0,
                         names.clone(),
+                        slots.clone(),
                     );
                     self.tasks.push(tokio::spawn(async move {
                         let mut tick = jittered_interval(every);
                         let mut prev = None;
                         loop {
                             tick.tick().await;
-                            let result = match scrape(&client, &url).await {
+                            let Ok(slot) = slots.acquire().await else {
+                                break;
+                            };
+                            let scraped = scrape(&client, &url).await;
+                            drop(slot);
+                            let result = match scraped {
                                 Ok(cur) => {
                                     let now = Instant::now();
                                     let out = prev.as_ref().map(|(p, at): &(_, Instant)| {

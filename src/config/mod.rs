@@ -412,7 +412,7 @@ impl Config {
                     .into(),
             ));
         }
-        let cfg: Config = toml::from_str(text).map_err(|e| {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
             let message = first_line(e.message());
             let hint = hint_for(&message);
             let offset = e.span().map(|s| s.start);
@@ -421,6 +421,7 @@ impl Config {
             invalid(offset, field, message, hint)
         })?;
         cfg.check(text, path)?;
+        cfg.origin = ConfigOrigin::File(path.to_path_buf());
         Ok(cfg)
     }
 

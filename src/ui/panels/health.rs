@@ -44,8 +44,27 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         );
         return;
     }
-    let [summary, table_area] =
-        Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
+    let failing = svc
+        .checks
+        .iter()
+        .find(|(_, h)| h.status != CheckStatus::Pass)
+        .and_then(|(name, h)| {
+            h.last_failure
+                .as_ref()
+                .map(|(why, _)| format!("✗ {name}: {why}"))
+        });
+    let [summary, reason, table_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(u16::from(failing.is_some())),
+        Constraint::Fill(1),
+    ])
+    .areas(inner);
+    if let Some(text) = failing {
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.style(Role::Error))),
+            reason,
+        );
+    }
     let health = env.service_health(state.svc_idx);
     let mut spans = vec![Span::styled(health.label(), health_style(theme, health))];
     match (&svc.report, svc.probed_at) {

@@ -29,6 +29,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         env.name,
         env.releases
             .badge()
+            .filter(|_| env.provider_note.is_none())
             .map(|b| format!(" · {b}"))
             .unwrap_or_default()
     );

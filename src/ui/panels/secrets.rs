@@ -61,6 +61,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         env.name,
         env.secrets
             .badge()
+            .filter(|_| env.provider_note.is_none())
             .map(|b| format!(" · {b}"))
             .unwrap_or_default()
     );
