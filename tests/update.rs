@@ -169,3 +169,53 @@ fn failed_refresh_keeps_the_last_good_data() {
         "{badge}"
     );
 }
+
+#[test]
+fn log_actions_jump_copy_and_export() {
+    let mut s = state(false);
+    let mut lines: Vec<String> = (0..30)
+        .map(|i| format!(r#"{{"level":"info","msg":"ok {i}"}}"#))
+        .collect();
+    lines[7] = r#"{"level":"error","msg":"first failure \u001b[2J"}"#.into();
+    lines[20] = r#"{"level":"error","msg":"second failure"}"#.into();
+    update(
+        &mut s,
+        Msg::LogLines {
+            env: 0,
+            svc: 0,
+            lines: lines.clone(),
+        },
+        &Keymap::default(),
+    );
+    s.focus = Panel::Logs;
+    key(&mut s, KeyCode::Char('e'));
+    assert!(!s.logs.follow);
+    assert_eq!(
+        s.logs.offset,
+        30 - 1 - 7,
+        "the first error is the bottom visible line"
+    );
+    let effects = key(&mut s, KeyCode::Char('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::Copy(lines[7].clone())],
+        "the raw line is copied verbatim"
+    );
+    let effects = key(&mut s, KeyCode::Char('E'));
+    match effects.as_slice() {
+        [
+            Effect::Export {
+                path,
+                lines: exported,
+            },
+        ] => {
+            assert_eq!(exported, &lines, "the whole buffer, not the visible part");
+            assert!(path.to_string_lossy().contains("dev-api-"), "{path:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        key(&mut s, KeyCode::Char('!')),
+        vec![Effect::ShowLogsCommand { env: 0, svc: 0 }]
+    );
+}

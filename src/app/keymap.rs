@@ -56,6 +56,14 @@ pub enum Action {
     Wrap,
     /// Toggle context lines around filter matches.
     Context,
+    /// Jump to the first error in the buffer.
+    FirstError,
+    /// Copy the bottom visible log line (raw) to the clipboard.
+    CopyLine,
+    /// Export the whole log buffer to a file.
+    Export,
+    /// Show the equivalent provider CLI command for these logs.
+    ShowCommand,
     /// Show the logs of the selected service.
     LogsOfSelected,
     /// Open the command log (every provider call).
@@ -80,7 +88,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in help-overlay order.
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 36] = [
         Action::Help,
         Action::Quit,
         Action::NextPanel,
@@ -104,6 +112,10 @@ impl Action {
         Action::Timestamps,
         Action::Wrap,
         Action::Context,
+        Action::FirstError,
+        Action::CopyLine,
+        Action::Export,
+        Action::ShowCommand,
         Action::CommandLog,
         Action::Refresh,
         Action::Promote,
@@ -140,6 +152,10 @@ impl Action {
             Action::Timestamps => "timestamps",
             Action::Wrap => "wrap",
             Action::Context => "context ±2",
+            Action::FirstError => "first error",
+            Action::CopyLine => "copy line",
+            Action::Export => "export buffer",
+            Action::ShowCommand => "equivalent CLI",
             Action::LogsOfSelected => "logs of selection",
             Action::CommandLog => "command log",
             Action::Refresh => "refresh",
@@ -453,6 +469,10 @@ fn default_bindings() -> BTreeMap<Action, Vec<Key>> {
         (Timestamps, vec![Key::char('t')]),
         (Wrap, vec![Key::char('w')]),
         (Context, vec![Key::char('C')]),
+        (FirstError, vec![Key::char('e')]),
+        (CopyLine, vec![Key::char('y')]),
+        (Export, vec![Key::char('E')]),
+        (ShowCommand, vec![Key::char('!')]),
         (
             LogsOfSelected,
             vec![Key::char('l'), Key::code(KeyCode::Enter)],

@@ -2,7 +2,9 @@
 //! the loop that ties them to a terminal.
 
 pub mod effects;
+pub mod export;
 pub mod keymap;
+pub mod log_actions;
 pub mod msg;
 pub mod plan_effects;
 pub mod run;

@@ -98,6 +98,13 @@ pub enum Msg {
     Interrupted(Vec<crate::state::InterruptedPlan>),
     /// The audit log was read.
     Audit(Result<Vec<crate::engine::audit::AuditRecord>, String>),
+    /// Something to show in an information dialog.
+    Info {
+        /// Title.
+        title: String,
+        /// Text.
+        text: String,
+    },
     /// A one-off action finished (unpin, …): text for the toast.
     Done {
         /// Message.
@@ -156,4 +163,20 @@ pub enum Effect {
     LoadMarks,
     /// Look for interrupted plans.
     CheckInterrupted,
+    /// Show the command that tails the same logs.
+    ShowLogsCommand {
+        /// Env index.
+        env: usize,
+        /// Service index.
+        svc: usize,
+    },
+    /// Put text on the clipboard (OSC 52, written by the terminal loop).
+    Copy(String),
+    /// Write a log buffer's raw lines to a file.
+    Export {
+        /// File to write.
+        path: std::path::PathBuf,
+        /// Raw lines, oldest first.
+        lines: Vec<String>,
+    },
 }

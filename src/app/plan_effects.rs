@@ -140,7 +140,48 @@ pub fn run(
                 .collect();
             let _ = tx.send(Msg::Interrupted(list));
         })),
-        Effect::Refresh { .. } => None,
+        Effect::Export { path, lines } => Some(tokio::spawn(async move {
+            let count = lines.len();
+            let result = tokio::task::spawn_blocking(move || {
+                super::export::write_lines(&path, &lines).map(|()| path)
+            })
+            .await;
+            let msg = match result {
+                Ok(Ok(path)) => Msg::Done {
+                    text: format!("exported {count} lines to {}", path.display()),
+                    error: false,
+                },
+                Ok(Err(e)) => Msg::Done {
+                    text: e,
+                    error: true,
+                },
+                Err(e) => Msg::Done {
+                    text: format!("export failed: {e}"),
+                    error: true,
+                },
+            };
+            let _ = tx.send(msg);
+        })),
+        Effect::ShowLogsCommand { env, svc } => {
+            let cfg = engine.config.clone();
+            let msg = match (
+                engine.providers.get(env).cloned().flatten(),
+                cfg.envs.get(env).and_then(|e| e.services.get(svc)),
+            ) {
+                (Some(provider), Some(service)) => Msg::Info {
+                    title: "equivalent command".into(),
+                    text: provider
+                        .logs_command(&crate::app::effects::target_of(&cfg, env), service.name()),
+                },
+                _ => Msg::Done {
+                    text: "this service has no log source".into(),
+                    error: true,
+                },
+            };
+            let _ = tx.send(msg);
+            None
+        }
+        Effect::Refresh { .. } | Effect::Copy(_) => None,
     }
 }
 

@@ -156,7 +156,16 @@ pub async fn run_tui(opts: TuiOptions) -> io::Result<()> {
             let (effects, changed) = update(&mut state, msg, &keymap);
             dirty |= changed;
             for effect in effects {
-                runner.run(effect);
+                match effect {
+                    // The loop owns the terminal: it writes the clipboard request itself.
+                    super::msg::Effect::Copy(text) => {
+                        use std::io::Write;
+                        let mut out = io::stdout();
+                        let _ = out.write_all(super::export::osc52(&text).as_bytes());
+                        let _ = out.flush();
+                    }
+                    other => runner.run(other),
+                }
             }
         }
         if dirty && !state.quit && last_draw.elapsed() >= FRAME {

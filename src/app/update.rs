@@ -244,6 +244,9 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
         }
         Action::Timestamps => state.logs.timestamps = !state.logs.timestamps,
         Action::Context => state.logs.context = if state.logs.context == 0 { 2 } else { 0 },
+        Action::FirstError | Action::CopyLine | Action::Export | Action::ShowCommand => {
+            return super::log_actions::on_action(state, action);
+        }
         Action::Wrap => state.logs.wrap = !state.logs.wrap,
         Action::Refresh => {
             let env = state.env_idx;

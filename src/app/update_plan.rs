@@ -122,7 +122,7 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
             }
             vec![]
         }
-        Dialog::Error(_) => vec![],
+        Dialog::Error(_) | Dialog::Info { .. } => vec![],
         Dialog::Unpin { env } => match key.code {
             KeyCode::Enter | KeyCode::Char('y') => vec![Effect::Unpin { env }],
             KeyCode::Esc | KeyCode::Char('n') => vec![],
@@ -282,6 +282,13 @@ pub fn on_msg(state: &mut State, msg: Msg) -> (Vec<Effect>, bool) {
         Msg::Audit(result) => {
             let now = state.now;
             state.audit.apply(result.map_err(|e| sanitize(&e)), now);
+            (vec![], true)
+        }
+        Msg::Info { title, text } => {
+            state.dialog = Some(Dialog::Info {
+                title: sanitize(&title),
+                text: sanitize(&text),
+            });
             (vec![], true)
         }
         Msg::Done { text, error } => {

@@ -121,6 +121,13 @@ impl Provider for DemoProvider {
             .map(|_| ())
     }
 
+    fn logs_command(&self, target: &Target, service: &str) -> String {
+        format!(
+            "curl -N {}",
+            self.url(target, &format!("services/{service}/logs"))
+        )
+    }
+
     async fn logs(&self, target: &Target, service: &str) -> Result<LogStream, ProviderError> {
         let url = self.url(target, &format!("services/{service}/logs"));
         // A stream has no overall timeout: only the connect is bounded.

@@ -162,6 +162,9 @@ pub trait Provider: Send + Sync {
 
     /// A live feed of one service's log lines.
     async fn logs(&self, target: &Target, service: &str) -> Result<LogStream, ProviderError>;
+
+    /// The command a person would run to see the same logs (`fly logs -a APP`), for the log panel's `!`.
+    fn logs_command(&self, target: &Target, service: &str) -> String;
 }
 
 /// The current release out of a history (the one flagged current, else the newest live one).

@@ -276,6 +276,8 @@ pub struct State {
     pub locks: BTreeMap<String, String>,
     /// Audit records for the audit view, newest last.
     pub audit: Load<Vec<crate::engine::audit::AuditRecord>>,
+    /// Where log exports go.
+    pub export_dir: std::path::PathBuf,
 }
 
 impl State {
@@ -348,6 +350,7 @@ impl State {
             pins: BTreeMap::new(),
             locks: BTreeMap::new(),
             audit: Load::Idle,
+            export_dir: crate::paths::state_dir().join("exports"),
         }
     }
 

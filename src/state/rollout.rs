@@ -192,4 +192,11 @@ pub enum Dialog {
     },
     /// An error to acknowledge.
     Error(String),
+    /// Information to read (a command to copy, …).
+    Info {
+        /// Title.
+        title: String,
+        /// Text (sanitised).
+        text: String,
+    },
 }

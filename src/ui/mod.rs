@@ -131,6 +131,10 @@ pub fn hints_for(panel: Panel) -> &'static [Action] {
         Panel::Logs => &[
             Action::Filter,
             Action::Context,
+            Action::FirstError,
+            Action::CopyLine,
+            Action::Export,
+            Action::ShowCommand,
             Action::Follow,
             Action::Timestamps,
             Action::Wrap,

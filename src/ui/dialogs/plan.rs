@@ -45,6 +45,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             true,
             6,
         ),
+        Dialog::Info { title, text } => (
+            title.clone(),
+            vec![
+                Line::from(text.clone()),
+                Line::from(Span::styled("any key closes", theme.style(Role::Muted))),
+            ],
+            false,
+            5,
+        ),
         Dialog::Unpin { env } => (
             format!("unpin {env}"),
             vec![

@@ -1,0 +1,89 @@
+//! Log panel actions: jump to the first error, copy a line, export the
+//! buffer, show the equivalent CLI command. Pure, like `update`.
+
+use super::keymap::Action;
+use super::msg::Effect;
+use crate::logs::Level;
+use crate::state::{Panel, State, Toast};
+
+fn toast(state: &mut State, text: String, error: bool) {
+    state.toast = Some(Toast {
+        text,
+        error,
+        at: state.now,
+    });
+}
+
+/// Run a log action; returns the effects.
+pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
+    let (env, svc) = (state.env_idx, state.svc_idx);
+    let names = state
+        .env()
+        .map(|e| e.name.clone())
+        .zip(state.service().map(|s| s.name.clone()));
+    let Some(buf) = state.buffer() else {
+        return vec![];
+    };
+    let total = buf.visible_len();
+    match action {
+        Action::FirstError => {
+            let first = (0..total).find(|&i| {
+                buf.visible(i)
+                    .is_some_and(|e| e.level.is_some_and(|l| l >= Level::Error))
+            });
+            match first {
+                Some(i) => {
+                    state.focus = Panel::Logs;
+                    state.logs.follow = false;
+                    state.logs.offset = total - 1 - i;
+                }
+                None => toast(state, "no error line in the buffer".into(), false),
+            }
+            vec![]
+        }
+        Action::CopyLine => {
+            let offset = if state.logs.follow {
+                0
+            } else {
+                state.logs.offset
+            };
+            let line = total
+                .checked_sub(1 + offset)
+                .and_then(|i| buf.visible(i))
+                .map(|e| e.raw.clone());
+            match line {
+                Some(raw) => {
+                    toast(
+                        state,
+                        format!(
+                            "copied the bottom line ({} bytes) to the clipboard (OSC 52)",
+                            raw.len()
+                        ),
+                        false,
+                    );
+                    vec![Effect::Copy(raw)]
+                }
+                None => {
+                    toast(state, "no line to copy".into(), true);
+                    vec![]
+                }
+            }
+        }
+        Action::Export => {
+            let Some((env_name, svc_name)) = names else {
+                return vec![];
+            };
+            let lines: Vec<String> = buf.iter().map(|e| e.raw.clone()).collect();
+            let file = format!(
+                "{env_name}-{svc_name}-{}.log",
+                state.now.format("%Y%m%dT%H%M%S")
+            );
+            vec![Effect::Export {
+                path: state.export_dir.join(file),
+                lines,
+            }]
+        }
+        Action::ShowCommand => vec![Effect::ShowLogsCommand { env, svc }],
+        _ => vec![],
+    }
+}
