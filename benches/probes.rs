@@ -116,6 +116,7 @@ async fn probe_cpu() -> f64 {
     let cpu = cpu_seconds() - cpu0;
     drop(runner);
     let _ = child.kill();
+    let _ = child.wait();
     let secs = started.map_or(1.0, |t| t.elapsed().as_secs_f64());
     println!(
         "{ENDPOINTS} endpoints at 1 Hz: {probes} probes in {secs:.1} s ({:.0}/s), shipdeck CPU {:.2} s = {:.1}% of one core",
@@ -154,7 +155,7 @@ fn key_latency() {
             );
         }
         if started.elapsed() >= Duration::from_millis(20 * keys as u64) {
-            let code = if keys % 2 == 0 {
+            let code = if keys.is_multiple_of(2) {
                 KeyCode::Char('k')
             } else {
                 KeyCode::Char('j')
