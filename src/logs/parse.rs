@@ -169,15 +169,29 @@ pub fn parse_line(line: &str) -> LogRecord {
 enum Slot {
     Msg,
     Level,
+    Priority,
     Time,
     Other,
 }
 
+/// syslog priority → level: 0-2 fatal, 3 error, 4 warn, 5-6 info, 7 debug.
+fn syslog_level(priority: f64) -> Level {
+    match priority as i64 {
+        i64::MIN..=2 => Level::Fatal,
+        3 => Level::Error,
+        4 => Level::Warn,
+        5 | 6 => Level::Info,
+        _ => Level::Debug,
+    }
+}
+
 fn slot_of(key: &str) -> Slot {
     match key {
-        "msg" | "message" => Slot::Msg,
+        "msg" | "message" | "MESSAGE" => Slot::Msg,
         "level" | "severity" | "lvl" | "log.level" => Slot::Level,
-        "time" | "ts" | "timestamp" | "@timestamp" => Slot::Time,
+        // journald (`journalctl -o json`): syslog priority 0-7, as a string.
+        "PRIORITY" => Slot::Priority,
+        "time" | "ts" | "timestamp" | "@timestamp" | "__REALTIME_TIMESTAMP" => Slot::Time,
         _ => Slot::Other,
     }
 }
@@ -459,7 +473,26 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                     }
                     v
                 }
+                Slot::Priority if b.level.is_none() => match v.as_f64().or_else(|| match &v {
+                    Scalar::Str(s) => s.parse().ok(),
+                    _ => None,
+                }) {
+                    Some(p) => {
+                        b.level = Some(syslog_level(p));
+                        continue;
+                    }
+                    None => v,
+                },
                 Slot::Time if b.time.is_none() => match v {
+                    // journald sends microseconds since the epoch as a string.
+                    Scalar::Str(s) if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) => {
+                        b.time = s
+                            .parse::<f64>()
+                            .ok()
+                            .and_then(epoch_to_rfc3339)
+                            .or_else(|| Some(time_from_text(s)));
+                        continue;
+                    }
                     Scalar::Str(s) => {
                         b.time = Some(time_from_text(s));
                         continue;
@@ -771,6 +804,16 @@ mod tests {
 
     #[test]
     fn unknown_level_kept_as_field() {
+        let j = parse_line(
+            r#"{"__REALTIME_TIMESTAMP":"1795598286123456","PRIORITY":"3","_SYSTEMD_UNIT":"api.service","MESSAGE":"db down"}"#,
+        );
+        assert_eq!(j.msg, "db down");
+        assert_eq!(j.level, Some(Level::Error));
+        assert!(
+            j.time.as_deref().unwrap_or("").starts_with("2026-"),
+            "{:?}",
+            j.time
+        );
         let r = parse_line(r#"{"level":"chatty","msg":"x","time":12}"#);
         assert_eq!(r.level, None);
         assert_eq!(f(&r, "level"), Some("chatty"));

@@ -92,6 +92,16 @@ pub fn quick_level(raw: &str) -> Option<Level> {
     if let Some(at) = memchr::memmem::find(bytes, b"\"severity\":") {
         return level_word(&raw[at + 11..]);
     }
+    if let Some(at) = memchr::memmem::find(bytes, b"\"PRIORITY\":\"") {
+        // journald: syslog priority 0-7.
+        return raw[at + 12..].bytes().next().map(|d| match d {
+            b'0'..=b'2' => Level::Fatal,
+            b'3' => Level::Error,
+            b'4' => Level::Warn,
+            b'5' | b'6' => Level::Info,
+            _ => Level::Debug,
+        });
+    }
     let first = raw
         .trim_start()
         .split(|c: char| c.is_whitespace() || c == ':')
@@ -391,5 +401,9 @@ mod tests {
         assert_eq!(quick_level("ERROR: disk full"), Some(Level::Error));
         assert_eq!(quick_level("[warn] slow"), Some(Level::Warn));
         assert_eq!(quick_level("hello world"), None);
+        assert_eq!(
+            quick_level(r#"{"PRIORITY":"4","MESSAGE":"x"}"#),
+            Some(Level::Warn)
+        );
     }
 }
