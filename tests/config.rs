@@ -105,6 +105,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "expected u64",
     ),
     ("broken_toml.toml", "1:7", "", "expected `]`"),
+    (
+        "logs_two_sources.toml",
+        "7:8",
+        "`env[0].service[0].logs`",
+        "exactly one of journald, docker, file or command",
+    ),
 ];
 
 #[test]

@@ -127,3 +127,61 @@ async fn health_panel_reflects_a_change_within_one_interval() {
         "the failure reason is shown: {screen}"
     );
 }
+
+#[tokio::test]
+async fn a_file_log_source_is_followed_across_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "{\"level\":\"info\",\"msg\":\"old line\"}\n").unwrap();
+    let text = format!(
+        "[[env]]\nname = \"vps\"\nprovider = \"vps\"\n\n[[env.service]]\nname = \"api\"\nlogs = {{ file = \"{}\" }}\n",
+        log.display()
+    );
+    let cfg = Arc::new(Config::parse_str(&text, std::path::Path::new("vps.toml")).unwrap());
+    let engine = Engine::new(
+        cfg.clone(),
+        vec![None],
+        StatePaths::new(dir.path().into()),
+        Actor::current(),
+        true,
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut runner = Runner::new(engine, tx);
+    runner.start();
+    let mut state = State::from_config(&cfg, true, Utc::now());
+    let has = |s: &State, needle: &str| {
+        s.buffer()
+            .is_some_and(|b| b.iter().any(|e| e.raw.contains(needle)))
+    };
+    assert!(
+        pump(&mut state, &mut rx, Duration::from_secs(5), |s| has(
+            s, "old line"
+        ))
+        .await,
+        "backlog"
+    );
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(b"{\"level\":\"error\",\"msg\":\"appended\"}\n")
+        .unwrap();
+    assert!(
+        pump(&mut state, &mut rx, Duration::from_secs(5), |s| has(
+            s, "appended"
+        ))
+        .await,
+        "appended line"
+    );
+    std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    std::fs::write(&log, "{\"level\":\"info\",\"msg\":\"after rotation\"}\n").unwrap();
+    assert!(
+        pump(&mut state, &mut rx, Duration::from_secs(5), |s| has(
+            s,
+            "after rotation"
+        ))
+        .await,
+        "rotated file followed"
+    );
+}

@@ -148,13 +148,32 @@ impl Runner {
                         }
                     }));
                 }
-                if let Some(provider) = self.providers.get(e).cloned().flatten()
-                    && provider.capabilities().logs
-                {
-                    let target = target_of(&self.cfg, e);
-                    let (tx, service) = (self.tx.clone(), svc.name().to_string());
+                // A configured source wins over the provider's log API.
+                let from = match (
+                    svc.logs.as_ref().map(|l| l.get_ref().spec()),
+                    self.providers.get(e).cloned().flatten(),
+                ) {
+                    (Some(Ok(spec)), _) => Some(TailFrom::Source(spec)),
+                    (Some(Err(err)), _) => {
+                        let _ = self.tx.send(Msg::LogStream {
+                            env: e,
+                            svc: s,
+                            state: StreamState::Failed(err.to_string()),
+                        });
+                        None
+                    }
+                    (None, Some(provider)) if provider.capabilities().logs => {
+                        Some(TailFrom::Provider(
+                            provider,
+                            target_of(&self.cfg, e),
+                            svc.name().to_string(),
+                        ))
+                    }
+                    _ => None,
+                };
+                if let Some(from) = from {
                     self.tasks
-                        .push(tokio::spawn(tail_logs(provider, target, service, e, s, tx)));
+                        .push(tokio::spawn(tail_logs(from, e, s, self.tx.clone())));
                 }
             }
             if self.providers.get(e).is_some_and(Option::is_some) {
@@ -266,29 +285,42 @@ async fn refresh(providers: &Providers, cfg: &Config, e: usize, tx: &UnboundedSe
     }
 }
 
+/// Where a tail reconnects to: the provider's log API, or a local source.
+enum TailFrom {
+    Provider(Arc<dyn Provider>, Target, String),
+    Source(crate::logs::sources::SourceSpec),
+}
+
+impl TailFrom {
+    async fn open(
+        &self,
+    ) -> Result<futures::stream::BoxStream<'static, Result<String, String>>, String> {
+        match self {
+            TailFrom::Provider(p, target, service) => p
+                .logs(target, service)
+                .await
+                .map(|s| s.map(|r| r.map_err(|e| e.to_string())).boxed())
+                .map_err(|e| e.to_string()),
+            TailFrom::Source(spec) => Ok(crate::logs::sources::follow(spec.clone(), 500)
+                .map(|r| r.map_err(|e| e.to_string()))
+                .boxed()),
+        }
+    }
+}
+
 /// Follow one service's logs, batching lines every 100 ms and reconnecting with backoff.
-async fn tail_logs(
-    provider: Arc<dyn Provider>,
-    target: Target,
-    service: String,
-    e: usize,
-    s: usize,
-    tx: UnboundedSender<Msg>,
-) {
+async fn tail_logs(from: TailFrom, e: usize, s: usize, tx: UnboundedSender<Msg>) {
+    let state = |state: StreamState| Msg::LogStream {
+        env: e,
+        svc: s,
+        state,
+    };
     let mut backoff = Duration::from_millis(500);
     loop {
-        let _ = tx.send(Msg::LogStream {
-            env: e,
-            svc: s,
-            state: StreamState::Connecting,
-        });
-        match provider.logs(&target, &service).await {
+        let _ = tx.send(state(StreamState::Connecting));
+        match from.open().await {
             Ok(stream) => {
-                let _ = tx.send(Msg::LogStream {
-                    env: e,
-                    svc: s,
-                    state: StreamState::Streaming,
-                });
+                let _ = tx.send(state(StreamState::Streaming));
                 backoff = Duration::from_millis(500);
                 let mut batches = stream.ready_chunks(512).boxed();
                 let mut pending = Vec::new();
@@ -301,7 +333,7 @@ async fn tail_logs(
                                     match item {
                                         Ok(line) => pending.push(line),
                                         Err(err) => {
-                                            let _ = tx.send(Msg::LogStream { env: e, svc: s, state: StreamState::Failed(err.to_string()) });
+                                            let _ = tx.send(state(StreamState::Failed(err)));
                                         }
                                     }
                                 }
@@ -322,21 +354,12 @@ async fn tail_logs(
                         lines: pending,
                     });
                 }
-                let _ = tx.send(Msg::LogStream {
-                    env: e,
-                    svc: s,
-                    state: StreamState::Failed("stream ended; reconnecting".into()),
-                });
+                let _ = tx.send(state(StreamState::Failed(
+                    "stream ended; reconnecting".into(),
+                )));
             }
             Err(err) => {
-                if tx
-                    .send(Msg::LogStream {
-                        env: e,
-                        svc: s,
-                        state: StreamState::Failed(err.to_string()),
-                    })
-                    .is_err()
-                {
+                if tx.send(state(StreamState::Failed(err))).is_err() {
                     return;
                 }
             }

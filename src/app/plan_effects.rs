@@ -164,11 +164,20 @@ pub fn run(
         })),
         Effect::ShowLogsCommand { env, svc } => {
             let cfg = engine.config.clone();
+            let service = cfg.envs.get(env).and_then(|e| e.services.get(svc));
+            let source = service
+                .and_then(|s| s.logs.as_ref())
+                .and_then(|l| l.get_ref().spec().ok());
             let msg = match (
                 engine.providers.get(env).cloned().flatten(),
-                cfg.envs.get(env).and_then(|e| e.services.get(svc)),
+                service,
+                source,
             ) {
-                (Some(provider), Some(service)) => Msg::Info {
+                (_, Some(_), Some(source)) => Msg::Info {
+                    title: "equivalent command".into(),
+                    text: source.shell_equivalent(),
+                },
+                (Some(provider), Some(service), None) => Msg::Info {
                     title: "equivalent command".into(),
                     text: provider
                         .logs_command(&crate::app::effects::target_of(&cfg, env), service.name()),

@@ -324,6 +324,49 @@ pub struct ServiceConfig {
     /// Prometheus endpoint.
     #[serde(default)]
     pub metrics_url: Option<String>,
+    /// Where this service's logs come from, when not from the provider's API.
+    #[serde(default)]
+    pub logs: Option<Spanned<LogSourceConfig>>,
+}
+
+impl LogSourceConfig {
+    /// The source to follow.
+    pub fn spec(
+        &self,
+    ) -> Result<crate::logs::sources::SourceSpec, crate::logs::sources::SourceError> {
+        use crate::logs::sources::SourceSpec;
+        let ssh = self.ssh.as_deref();
+        match (&self.journald, &self.docker, &self.file, &self.command) {
+            (Some(unit), None, None, None) => Ok(SourceSpec::journald(unit, ssh)),
+            (None, Some(name), None, None) => Ok(SourceSpec::docker(name, ssh)),
+            (None, None, Some(path), None) => Ok(SourceSpec::File { path: path.clone() }),
+            (None, None, None, Some(cmd)) => SourceSpec::command(cmd),
+            _ => Err(crate::logs::sources::SourceError::Spec(
+                "`logs` needs exactly one of journald, docker, file or command".into(),
+            )),
+        }
+    }
+}
+
+/// `logs = { … }` on a service: exactly one of journald, docker, file, command.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LogSourceConfig {
+    /// A systemd unit: `journalctl -u UNIT -o json -f`.
+    #[serde(default)]
+    pub journald: Option<String>,
+    /// A container: `docker logs -f NAME`.
+    #[serde(default)]
+    pub docker: Option<String>,
+    /// A file, followed across rotation.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Any command whose output is the log (no shell: arguments split like a shell would).
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Run journald or docker on this host over ssh (`deploy@vps.example`).
+    #[serde(default)]
+    pub ssh: Option<String>,
 }
 
 impl ServiceConfig {
@@ -494,6 +537,37 @@ impl Config {
                         ),
                         "service names must be unique within an env".into(),
                     ));
+                }
+                if let Some(logs) = &svc.logs {
+                    let l = logs.get_ref();
+                    let kinds = [
+                        l.journald.is_some(),
+                        l.docker.is_some(),
+                        l.file.is_some(),
+                        l.command.is_some(),
+                    ];
+                    let count = kinds.iter().filter(|k| **k).count();
+                    let problem = if count != 1 {
+                        Some(format!(
+                            "`logs` needs exactly one of journald, docker, file or command (found {count})"
+                        ))
+                    } else if l.ssh.is_some() && (l.file.is_some() || l.command.is_some()) {
+                        Some("`ssh` works with journald or docker; for a command, put ssh in the command itself".to_string())
+                    } else if let Some(cmd) = &l.command
+                        && let Err(e) = crate::logs::sources::SourceSpec::command(cmd)
+                    {
+                        Some(e.to_string())
+                    } else {
+                        None
+                    };
+                    if let Some(message) = problem {
+                        return Err(at(
+                            logs.span(),
+                            format!("env[{i}].service[{j}].logs"),
+                            message,
+                            "e.g. logs = { journald = \"api.service\", ssh = \"deploy@vps\" }, { docker = \"api\" }, { file = \"/var/log/api.log\" }".into(),
+                        ));
+                    }
                 }
                 for (field, url) in [
                     ("health_url", &svc.health_url),

@@ -5,6 +5,7 @@ pub mod filter;
 pub mod parse;
 pub mod ring;
 pub mod source;
+pub mod sources;
 
 pub use parse::{Level, LogRecord, parse_line};
 pub use ring::{Display, LogBuffer, LogEntry, quick_level};
