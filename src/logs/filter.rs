@@ -432,7 +432,8 @@ fn ascii_fold_find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while i <= last_start {
         let window = hay.get(i..=last_start)?;
-        let at = i + window.iter().position(|&b| b == first || b == upper)?;
+        // SIMD scan for the first byte in either case.
+        let at = i + memchr::memchr2(first, upper, window)?;
         if hay
             .get(at + 1..at + needle.len())
             .is_some_and(|w| w.eq_ignore_ascii_case(rest))

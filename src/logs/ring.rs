@@ -305,10 +305,11 @@ fn matches(entry: &LogEntry, query: &Query) -> bool {
     } else {
         &no_fields
     };
+    // Ingest keeps only the raw line: it is the text, so it is scanned once.
     query.matches(&Subject {
         level: entry.level,
         text: &entry.raw,
-        raw: &entry.raw,
+        raw: "",
         field,
     })
 }
