@@ -10,6 +10,7 @@ pub mod domain;
 pub mod engine;
 pub mod health;
 pub mod logs;
+pub mod migrate;
 pub mod paths;
 pub mod provider;
 pub mod sanitize;

@@ -98,6 +98,13 @@ pub enum Msg {
     Interrupted(Vec<crate::state::InterruptedPlan>),
     /// The audit log was read.
     Audit(Result<Vec<crate::engine::audit::AuditRecord>, String>),
+    /// An env's migration status was read.
+    Migrations {
+        /// Env index.
+        env: usize,
+        /// Status or error.
+        result: Result<crate::migrate::run::MigrationView, String>,
+    },
     /// Something to show in an information dialog.
     Info {
         /// Title.
@@ -169,6 +176,20 @@ pub enum Effect {
         env: usize,
         /// Service index.
         svc: usize,
+    },
+    /// Re-read an env's migration status.
+    LoadMigrations {
+        /// Env index.
+        env: usize,
+    },
+    /// Run a confirmed migration operation.
+    Migrate {
+        /// Env index.
+        env: usize,
+        /// Operation.
+        op: crate::migrate::run::Op,
+        /// What the user typed to confirm.
+        typed: Option<String>,
     },
     /// Put text on the clipboard (OSC 52, written by the terminal loop).
     Copy(String),

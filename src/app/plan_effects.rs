@@ -190,6 +190,43 @@ pub fn run(
             let _ = tx.send(msg);
             None
         }
+        Effect::LoadMigrations { env } => {
+            let cfg = engine
+                .config
+                .envs
+                .get(env)
+                .and_then(|e| e.migrations.clone())?;
+            Some(tokio::spawn(async move {
+                let result = tokio::task::spawn_blocking(move || crate::migrate::run::status(&cfg))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                let _ = tx.send(Msg::Migrations { env, result });
+            }))
+        }
+        Effect::Migrate { env, op, typed } => Some(tokio::spawn(async move {
+            let text = migrate(&engine, env, op, typed).await;
+            let _ = tx.send(match text {
+                Ok(t) => Msg::Done {
+                    text: t,
+                    error: false,
+                },
+                Err(t) => Msg::Done {
+                    text: t,
+                    error: true,
+                },
+            });
+            if let Some(cfg) = engine
+                .config
+                .envs
+                .get(env)
+                .and_then(|e| e.migrations.clone())
+            {
+                let result = tokio::task::spawn_blocking(move || crate::migrate::run::status(&cfg))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                let _ = tx.send(Msg::Migrations { env, result });
+            }
+        })),
         Effect::Refresh { .. } | Effect::Copy(_) => None,
     }
 }
@@ -206,4 +243,47 @@ fn forward_events(
         }
     });
     events_tx
+}
+
+/// A migration operation with the engine's refusals, run off the UI loop and audited.
+async fn migrate(
+    engine: &Engine,
+    env: usize,
+    op: crate::migrate::run::Op,
+    typed: Option<String>,
+) -> Result<String, String> {
+    let env_cfg = engine.config.envs.get(env).ok_or("no such env")?;
+    let name = env_cfg.name().to_string();
+    engine.check_writable(&name).map_err(|e| e.to_string())?;
+    if op.destructive() {
+        engine
+            .check_confirmation(&name, typed.as_deref())
+            .map_err(|e| e.to_string())?;
+    }
+    let cfg = env_cfg
+        .migrations
+        .clone()
+        .ok_or("this env has no [env.migrations]")?;
+    let started = std::time::Instant::now();
+    let result = tokio::task::spawn_blocking(move || crate::migrate::run::apply(&cfg, op))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    let _ = engine.audit().append(&crate::engine::audit::AuditRecord {
+        time: chrono::Utc::now(),
+        actor: engine.actor.user.clone(),
+        host: engine.actor.host.clone(),
+        action: format!("migrate {}", op.describe()),
+        env: name.clone(),
+        from: None,
+        to: None,
+        result: if result.is_ok() {
+            "ok".into()
+        } else {
+            "failed".into()
+        },
+        duration_ms: started.elapsed().as_millis() as u64,
+        plan_id: None,
+        detail: result.as_ref().err().cloned(),
+    });
+    result.map(|summary| format!("migrate {name} {}: {summary}", op.describe()))
 }

@@ -126,6 +126,11 @@ pub async fn run_tui(opts: TuiOptions) -> io::Result<()> {
     runner.start();
     runner.run(super::msg::Effect::LoadMarks);
     runner.run(super::msg::Effect::CheckInterrupted);
+    for (env, view) in state.envs.iter().enumerate() {
+        if view.has_migrations {
+            runner.run(super::msg::Effect::LoadMigrations { env });
+        }
+    }
 
     let mut events = EventStream::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));

@@ -22,11 +22,21 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
         Msg::Tick(now) => {
             state.now = now;
             // Pins and lock holders change from other processes too: re-read them now and then.
-            let effects = if now.timestamp() % 5 == 0 {
+            let mut effects = if now.timestamp() % 5 == 0 {
                 vec![Effect::LoadMarks]
             } else {
                 vec![]
             };
+            if now.timestamp() % 15 == 0 {
+                effects.extend(
+                    state
+                        .envs
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, e)| e.has_migrations)
+                        .map(|(env, _)| Effect::LoadMigrations { env }),
+                );
+            }
             if state
                 .toast
                 .as_ref()
@@ -160,6 +170,11 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
         return super::update_plan::on_dialog_key(state, key);
     }
     let action = keymap.action_for(key);
+    if state.modal == Some(Modal::Migrations)
+        && matches!(key.code, KeyCode::Char('u') | KeyCode::Char('d'))
+    {
+        return super::update_plan::on_migrations_key(state, key);
+    }
     if let Some(modal) = state.modal.clone() {
         let scroll_by = |delta: i64| match modal {
             Modal::CommandLog { scroll } => Some(Modal::CommandLog {
@@ -168,7 +183,7 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
             Modal::Audit { scroll } => Some(Modal::Audit {
                 scroll: scroll.saturating_add_signed(delta as isize),
             }),
-            Modal::Help => None,
+            Modal::Help | Modal::Migrations => None,
         };
         state.modal = match action {
             Some(Action::Quit) => {

@@ -13,10 +13,7 @@ use crate::state::{Dialog, Load, Modal, Panel, RolloutView, State, Toast};
 /// Why an action cannot run now, or None when it can.
 pub fn disabled_reason(state: &State, action: Action) -> Option<&'static str> {
     let env = state.env()?;
-    let mutating = matches!(
-        action,
-        Action::Promote | Action::Rollback | Action::Unpin | Action::Migrations
-    );
+    let mutating = matches!(action, Action::Promote | Action::Rollback | Action::Unpin);
     if mutating && state.read_only {
         return Some("shipdeck runs with --read-only");
     }
@@ -40,7 +37,9 @@ pub fn disabled_reason(state: &State, action: Action) -> Option<&'static str> {
         }
         Action::Abort if !running => Some("no plan is running"),
         Action::Unpin if !state.pins.contains_key(&env.name) => Some("this env is not pinned"),
-        Action::Migrations => Some("the migration runner is not in this build yet"),
+        Action::Migrations if !env.has_migrations => {
+            Some("this env has no [env.migrations] in config")
+        }
         _ => None,
     }
 }
@@ -101,6 +100,10 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.dialog = Some(Dialog::Unpin { env: name });
             vec![]
         }
+        Action::Migrations => {
+            state.modal = Some(Modal::Migrations);
+            vec![Effect::LoadMigrations { env: state.env_idx }]
+        }
         Action::Audit => {
             state.modal = Some(Modal::Audit { scroll: 0 });
             state.audit = Load::Loading;
@@ -123,6 +126,47 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
             vec![]
         }
         Dialog::Error(_) | Dialog::Info { .. } => vec![],
+        Dialog::Migrate {
+            env,
+            op,
+            protected,
+            mut typed,
+        } => match key.code {
+            KeyCode::Esc => vec![],
+            KeyCode::Enter | KeyCode::Char('y') if !protected => {
+                migrate_effect(state, &env, op, None)
+            }
+            KeyCode::Enter if typed == env => migrate_effect(state, &env, op, Some(typed)),
+            KeyCode::Backspace => {
+                typed.pop();
+                state.dialog = Some(Dialog::Migrate {
+                    env,
+                    op,
+                    protected,
+                    typed,
+                });
+                vec![]
+            }
+            KeyCode::Char(c) if protected && typed.len() < 64 => {
+                typed.push(c);
+                state.dialog = Some(Dialog::Migrate {
+                    env,
+                    op,
+                    protected,
+                    typed,
+                });
+                vec![]
+            }
+            _ => {
+                state.dialog = Some(Dialog::Migrate {
+                    env,
+                    op,
+                    protected,
+                    typed,
+                });
+                vec![]
+            }
+        },
         Dialog::Unpin { env } => match key.code {
             KeyCode::Enter | KeyCode::Char('y') => vec![Effect::Unpin { env }],
             KeyCode::Esc | KeyCode::Char('n') => vec![],
@@ -205,6 +249,64 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
     }
 }
 
+fn migrate_effect(
+    state: &mut State,
+    env: &str,
+    op: crate::migrate::run::Op,
+    typed: Option<String>,
+) -> Vec<Effect> {
+    let Some(idx) = state.envs.iter().position(|e| e.name == env) else {
+        return vec![];
+    };
+    toast(state, format!("migrate {env} {}…", op.describe()), false);
+    vec![Effect::Migrate {
+        env: idx,
+        op,
+        typed,
+    }]
+}
+
+/// Keys inside the migrations panel: u applies pending migrations, d reverts one.
+pub fn on_migrations_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let Some(env) = state.env() else {
+        return vec![];
+    };
+    let op = match key.code {
+        KeyCode::Char('u') => crate::migrate::run::Op::Up(None),
+        KeyCode::Char('d') => crate::migrate::run::Op::Down(1),
+        _ => {
+            state.modal = None;
+            return vec![];
+        }
+    };
+    if state.read_only || env.read_only {
+        let why = if state.read_only {
+            "shipdeck runs with --read-only"
+        } else {
+            "this env is read_only in config"
+        };
+        toast(state, format!("migrate: {why}"), true);
+        return vec![];
+    }
+    let (name, protected) = (env.name.clone(), env.protected && op.destructive());
+    let needs_confirm = op.destructive()
+        || env
+            .migrations
+            .data()
+            .is_some_and(|m| !m.findings.is_empty());
+    if needs_confirm {
+        state.dialog = Some(Dialog::Migrate {
+            env: name,
+            op,
+            protected,
+            typed: String::new(),
+        });
+        vec![]
+    } else {
+        migrate_effect(state, &name, op, None)
+    }
+}
+
 fn start(state: &mut State, preview: crate::engine::Preview, typed: Option<String>) -> Vec<Effect> {
     let plan = preview.plan;
     state.rollout = Some(RolloutView::new(plan.clone()));
@@ -282,6 +384,13 @@ pub fn on_msg(state: &mut State, msg: Msg) -> (Vec<Effect>, bool) {
         Msg::Audit(result) => {
             let now = state.now;
             state.audit.apply(result.map_err(|e| sanitize(&e)), now);
+            (vec![], true)
+        }
+        Msg::Migrations { env, result } => {
+            let now = state.now;
+            if let Some(view) = state.envs.get_mut(env) {
+                view.migrations.apply(result.map_err(|e| sanitize(&e)), now);
+            }
             (vec![], true)
         }
         Msg::Info { title, text } => {

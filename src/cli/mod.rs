@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod migrate;
 pub mod plan;
 
 use clap::{Parser, Subcommand};
@@ -166,6 +167,28 @@ pub enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Database migrations of an env (golang-migrate compatible).
+    Migrate {
+        /// The env.
+        env: String,
+        /// status, up [N], down [N], goto V, force V.
+        #[arg(value_enum)]
+        action: migrate::MigrateAction,
+        /// N or V.
+        arg: Option<String>,
+        /// Confirm (down/goto/force on a non-protected env; apply despite lint findings).
+        #[arg(long)]
+        yes: bool,
+        /// Confirm a protected env by naming it.
+        #[arg(long, value_name = "ENV")]
+        confirm: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Use the demo fleet.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Check a config file and report the first problem.
     CheckConfig {
         /// The file (default: the one shipdeck would load).
@@ -185,6 +208,7 @@ pub async fn run(cli: Cli) -> u8 {
             | Some(Command::Check { demo: true, .. })
             | Some(Command::Unpin { demo: true, .. })
             | Some(Command::Resume { demo: true, .. })
+            | Some(Command::Migrate { demo: true, .. })
     );
     if let Some(Command::Demo { reset: true }) = cli.command {
         let store = crate::paths::StatePaths::default_location().demo_store();
@@ -295,6 +319,29 @@ pub async fn run(cli: Cli) -> u8 {
             .await
         }
         Some(Command::Check { env, json, .. }) => plan::check(config, &env, json).await,
+        Some(Command::Migrate {
+            env,
+            action,
+            arg,
+            yes,
+            confirm,
+            json,
+            ..
+        }) => {
+            migrate::migrate(
+                config,
+                cli.read_only,
+                &env,
+                action,
+                arg.as_deref(),
+                plan::Confirm {
+                    yes,
+                    typed: confirm,
+                    json,
+                },
+            )
+            .await
+        }
         Some(Command::Audit { env, json }) => plan::audit(env.as_deref(), json),
         Some(Command::Unpin { env, .. }) => plan::unpin(config, cli.read_only, &env).await,
         Some(Command::Resume {

@@ -179,6 +179,9 @@ pub struct EnvConfig {
     /// How rollouts into this env run.
     #[serde(default)]
     pub rollout: RolloutConfig,
+    /// Database migrations of this env.
+    #[serde(default)]
+    pub migrations: Option<MigrationsConfig>,
     /// Services of this env, in deploy order (backend first).
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceConfig>,
@@ -211,6 +214,20 @@ pub struct FlyTarget {
     /// GraphQL endpoint.
     #[serde(default)]
     pub graphql_url: Option<String>,
+}
+
+/// `[env.migrations]`: golang-migrate style files and the database they apply to.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationsConfig {
+    /// Folder of `{version}_{title}.up.sql` / `.down.sql` files.
+    pub dir: PathBuf,
+    /// A SQLite database file.
+    #[serde(default)]
+    pub sqlite: Option<PathBuf>,
+    /// The environment variable holding a Postgres URL (never the URL itself).
+    #[serde(default)]
+    pub database_url_env: Option<String>,
 }
 
 /// `[env.gates]`: what a rollout into this env must pass, and how it is sampled.

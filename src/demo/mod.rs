@@ -2,6 +2,7 @@
 //! service, and a control plane the demo provider talks to through the same
 //! Provider trait, HTTP layer, engine and audit as the real platforms.
 
+pub mod migrations;
 pub mod server;
 pub mod sim;
 pub mod store;
@@ -115,6 +116,8 @@ pub struct Fleet {
     pub services: BTreeMap<(String, String), String>,
     /// Shared state (tests use it to change behaviour).
     pub state: Arc<FleetState>,
+    /// Where the demo databases and migration files live (with a persistent store only).
+    pub migrations_root: Option<std::path::PathBuf>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -131,6 +134,15 @@ impl Fleet {
             .filter(|e| e.provider == ProviderKind::Demo)
             .collect();
         let names = demo_envs.iter().map(|e| e.name());
+        let migrations_root = match store_path.and_then(std::path::Path::parent) {
+            Some(state) => {
+                let root = state.join("demo");
+                migrations::prepare(&root, demo_envs.iter().map(|e| e.name()))
+                    .map_err(std::io::Error::other)?;
+                Some(root)
+            }
+            None => None,
+        };
         let store = match store_path {
             Some(path) => Store::open(path, names)?,
             None => Store::seeded(names),
@@ -162,6 +174,7 @@ impl Fleet {
             control_url: format!("http://{control}"),
             services,
             state,
+            migrations_root,
             tasks,
         })
     }
@@ -174,6 +187,13 @@ impl Fleet {
             .filter(|e| e.provider == ProviderKind::Demo)
         {
             let env_name = env.name().to_string();
+            if let (Some(root), None) = (&self.migrations_root, &env.migrations) {
+                env.migrations = Some(crate::config::MigrationsConfig {
+                    dir: root.join("migrations"),
+                    sqlite: Some(migrations::database(root, &env_name)),
+                    database_url_env: None,
+                });
+            }
             for svc in &mut env.services {
                 if let Some(base) = self
                     .services

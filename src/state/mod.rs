@@ -141,6 +141,10 @@ pub struct EnvView {
     pub secrets: Load<Vec<SecretMeta>>,
     /// Instances.
     pub instances: Load<Vec<Instance>>,
+    /// Migration status, when the env configures migrations.
+    pub migrations: Load<crate::migrate::run::MigrationView>,
+    /// Whether the env configures migrations.
+    pub has_migrations: bool,
     /// Services, in deploy order.
     pub services: Vec<ServiceView>,
 }
@@ -214,6 +218,8 @@ pub enum Modal {
         /// Rows scrolled.
         scroll: usize,
     },
+    /// Migrations of the selected env.
+    Migrations,
 }
 
 /// A message at the bottom of the screen.
@@ -303,6 +309,8 @@ impl State {
                 releases: Load::Idle,
                 secrets: Load::Idle,
                 instances: Load::Idle,
+                migrations: Load::Idle,
+                has_migrations: e.migrations.is_some(),
                 services: e
                     .services
                     .iter()
@@ -357,6 +365,7 @@ impl State {
     /// Record which services have health and metrics URLs (the demo fleet fills them in after the first frame).
     pub fn attach_endpoints(&mut self, cfg: &Config) {
         for (view, env) in self.envs.iter_mut().zip(&cfg.envs) {
+            view.has_migrations = env.migrations.is_some();
             for (svc, conf) in view.services.iter_mut().zip(&env.services) {
                 svc.has_health = conf.health_url.is_some();
                 svc.has_metrics = conf.metrics_url.is_some();

@@ -180,6 +180,17 @@ pub enum Dialog {
         /// What the user typed.
         typed: String,
     },
+    /// Confirm a migration operation (typed on protected envs when destructive).
+    Migrate {
+        /// Env.
+        env: String,
+        /// Operation.
+        op: crate::migrate::run::Op,
+        /// Whether the env name must be typed.
+        protected: bool,
+        /// What the user typed.
+        typed: String,
+    },
     /// Confirm removing a pin.
     Unpin {
         /// Env.

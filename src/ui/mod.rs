@@ -34,6 +34,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
             dialogs::command_log::draw(frame, area, state, *scroll, theme)
         }
         Some(Modal::Audit { scroll }) => dialogs::audit::draw(frame, area, state, *scroll, theme),
+        Some(Modal::Migrations) => dialogs::migrations::draw(frame, area, state, theme),
         None => {}
     }
     dialogs::ladder::draw(frame, area, state, theme);

@@ -4,4 +4,5 @@ pub mod audit;
 pub mod command_log;
 pub mod help;
 pub mod ladder;
+pub mod migrations;
 pub mod plan;

@@ -54,6 +54,40 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             false,
             5,
         ),
+        Dialog::Migrate {
+            env,
+            op,
+            protected,
+            typed,
+        } => {
+            let mut lines = vec![Line::from(format!("migrate `{env}` {}", op.describe()))];
+            if matches!(op, crate::migrate::run::Op::Up(_)) {
+                lines.push(Line::from(Span::styled(
+                    "pending migrations have lint findings (see the panel): apply anyway?",
+                    theme.style(Role::Warn),
+                )));
+            } else {
+                lines.push(Line::from(Span::styled(
+                    "this reverts schema changes; data in dropped columns or tables is lost",
+                    theme.style(Role::Warn),
+                )));
+            }
+            if *protected {
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!("`{env}` is protected. Type its name to confirm: "),
+                        theme.style(Role::Warn),
+                    ),
+                    Span::styled(format!("{typed}▏"), theme.style(Role::Title)),
+                ]));
+            } else {
+                lines.push(Line::from(Span::styled(
+                    "enter/y run · esc cancel",
+                    theme.style(Role::Key),
+                )));
+            }
+            (format!("migrate {env}"), lines, true, 7)
+        }
         Dialog::Unpin { env } => (
             format!("unpin {env}"),
             vec![

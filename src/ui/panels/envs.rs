@@ -46,6 +46,27 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                     |s| format!("{} {}", r.plan.action.word(), s.name),
                 )
             });
+        let migr = match (first, env.migrations.data()) {
+            (false, _) => Span::raw(""),
+            (true, Some(m)) => {
+                let version = m.current.map_or("none".to_string(), |v| v.to_string());
+                let text = match (m.dirty, m.pending.len()) {
+                    (true, _) => format!("{version}!"),
+                    (false, 0) => version,
+                    (false, n) => format!("{version} +{n}"),
+                };
+                let role = if m.dirty {
+                    Role::Error
+                } else if m.pending.is_empty() {
+                    Role::Base
+                } else {
+                    Role::Warn
+                };
+                Span::styled(text, theme.style(role))
+            }
+            (true, None) if env.has_migrations => Span::styled("…", theme.style(Role::Muted)),
+            (true, None) => Span::styled("—", theme.style(Role::Muted)),
+        };
         let lock = match (first, state.locks.get(&env.name), running_here) {
             (false, _, _) => Span::raw(""),
             (true, _, Some(step)) => Span::styled(format!("▶ {step}"), theme.style(Role::Running)),
@@ -128,7 +149,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 sparkline(svc.error_bp.iter().copied(), 12),
                 theme.style(Role::Sparkline),
             )),
-            Cell::from(Span::styled("—", theme.style(Role::Muted))),
+            Cell::from(migr),
             Cell::from(lock),
         ]));
     }
@@ -142,7 +163,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         Constraint::Length(10),
         Constraint::Length(7),
         Constraint::Length(12),
-        Constraint::Length(5),
+        Constraint::Length(7),
         Constraint::Fill(1),
     ];
     let table = Table::new(rows, widths)

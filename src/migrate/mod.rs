@@ -1,0 +1,5 @@
+//! Database migrations: golang-migrate style files, a SQLite runner, and a lint for risky changes.
+pub mod files;
+pub mod lint;
+pub mod run;
+pub mod sqlite;

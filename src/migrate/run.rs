@@ -1,0 +1,176 @@
+//! An env's migrations as the TUI and CLI see them: status with lint findings
+//! on pending files, and the operations (up, down, goto, force), over the
+//! database runner the env's config names.
+
+use serde::Serialize;
+
+use super::files::{Migration, discover};
+use super::lint::{Dialect, Finding, lint_sql};
+use super::sqlite::Sqlite;
+use crate::config::MigrationsConfig;
+
+/// What the migrations panel and `migrate status` show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationView {
+    /// Applied version (None: nothing applied).
+    pub current: Option<u64>,
+    /// A migration failed half-way at `current`.
+    pub dirty: bool,
+    /// Up files above the current version: (version, title).
+    pub pending: Vec<(u64, String)>,
+    /// Versions applied in the database with no file here.
+    pub missing: Vec<u64>,
+    /// Destructive or locking changes in the pending files.
+    pub findings: Vec<LintFinding>,
+    /// Migration files in the folder.
+    pub total: usize,
+}
+
+/// A lint finding, serialisable for `--json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LintFinding {
+    /// File name.
+    pub file: String,
+    /// Line of the statement.
+    pub line: usize,
+    /// Rule id.
+    pub rule: String,
+    /// The statement (shortened).
+    pub statement: String,
+    /// The expand-contract way to do it.
+    pub advice: String,
+}
+
+impl From<Finding> for LintFinding {
+    fn from(f: Finding) -> Self {
+        LintFinding {
+            file: f.file,
+            line: f.line,
+            rule: f.rule.to_string(),
+            statement: f.statement,
+            advice: f.advice,
+        }
+    }
+}
+
+/// An operation on an env's database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", content = "arg", rename_all = "snake_case")]
+pub enum Op {
+    /// Apply N pending migrations (all when None).
+    Up(Option<usize>),
+    /// Revert N migrations.
+    Down(usize),
+    /// Move to exactly this version, up or down.
+    Goto(u64),
+    /// Set the version and clear the dirty flag, running nothing.
+    Force(Option<u64>),
+}
+
+impl Op {
+    /// Whether it can lose data or hide a failure: needs confirmation.
+    pub fn destructive(self) -> bool {
+        !matches!(self, Op::Up(_))
+    }
+
+    /// `up`, `down 1`, `goto 5`, `force 7`.
+    pub fn describe(self) -> String {
+        match self {
+            Op::Up(None) => "up".into(),
+            Op::Up(Some(n)) => format!("up {n}"),
+            Op::Down(n) => format!("down {n}"),
+            Op::Goto(v) => format!("goto {v}"),
+            Op::Force(Some(v)) => format!("force {v}"),
+            Op::Force(None) => "force none".into(),
+        }
+    }
+}
+
+fn open(cfg: &MigrationsConfig) -> Result<(Sqlite, Vec<Migration>), String> {
+    let migrations = discover(&cfg.dir).map_err(|e| e.to_string())?;
+    match (&cfg.sqlite, &cfg.database_url_env) {
+        (Some(path), _) => Ok((Sqlite::open(path).map_err(|e| e.to_string())?, migrations)),
+        (None, Some(var)) => Err(format!(
+            "the Postgres runner is not in this build yet (the SQLite one is); shipdeck would read the URL from ${var}, never from the config"
+        )),
+        (None, None) => Err(
+            "[env.migrations] needs `sqlite = \"path.db\"` or `database_url_env = \"VAR\"`".into(),
+        ),
+    }
+}
+
+/// Current version, pending files and lint findings.
+pub fn status(cfg: &MigrationsConfig) -> Result<MigrationView, String> {
+    let (db, migrations) = open(cfg)?;
+    let status = db.status(&migrations).map_err(|e| e.to_string())?;
+    let mut findings = Vec::new();
+    for (version, _) in &status.pending {
+        if let Some(path) = migrations
+            .iter()
+            .find(|m| m.version == *version)
+            .and_then(|m| m.up.as_ref())
+        {
+            let sql =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            findings.extend(
+                lint_sql(&name, &sql, Dialect::Sqlite)
+                    .into_iter()
+                    .map(LintFinding::from),
+            );
+        }
+    }
+    Ok(MigrationView {
+        current: status.current,
+        dirty: status.dirty,
+        pending: status.pending,
+        missing: status.missing,
+        findings,
+        total: migrations.len(),
+    })
+}
+
+/// Run an operation; returns a one-line summary.
+pub fn apply(cfg: &MigrationsConfig, op: Op) -> Result<String, String> {
+    let (mut db, migrations) = open(cfg)?;
+    let done = match op {
+        Op::Up(n) => {
+            let applied = db.up(&migrations, n).map_err(|e| e.to_string())?;
+            if applied.is_empty() {
+                "nothing to apply".to_string()
+            } else {
+                format!("applied {}", versions(&applied))
+            }
+        }
+        Op::Down(n) => format!(
+            "reverted {}",
+            versions(&db.down(&migrations, n).map_err(|e| e.to_string())?)
+        ),
+        Op::Goto(v) => {
+            db.goto(&migrations, v).map_err(|e| e.to_string())?;
+            format!("now at {v}")
+        }
+        Op::Force(v) => {
+            db.force(v).map_err(|e| e.to_string())?;
+            format!(
+                "version forced to {}, dirty flag cleared",
+                v.map_or("none".to_string(), |v| v.to_string())
+            )
+        }
+    };
+    let (current, _) = db.version().map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{done}; version {}",
+        current.map_or("none".to_string(), |v| v.to_string())
+    ))
+}
+
+fn versions(list: &[u64]) -> String {
+    list.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
