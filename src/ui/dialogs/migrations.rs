@@ -65,7 +65,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         "u apply pending · d revert one (confirm; typed on protected envs) · code rollbacks never revert the database · any other key closes",
         theme.style(Role::Key),
     )));
-    let rect = centered(area, 100, lines.len() as u16 + 4);
+    let width = 100.min(area.width);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let rect = centered(area, width, rows as u16 + 2);
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
