@@ -4,15 +4,7 @@
 use super::keymap::Action;
 use super::msg::Effect;
 use crate::logs::Level;
-use crate::state::{Panel, State, Toast};
-
-fn toast(state: &mut State, text: String, error: bool) {
-    state.toast = Some(Toast {
-        text,
-        error,
-        at: state.now,
-    });
-}
+use crate::state::{Panel, State};
 
 /// Run a log action; returns the effects.
 pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
@@ -37,7 +29,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                     state.logs.follow = false;
                     state.logs.offset = total - 1 - i;
                 }
-                None => toast(state, "no error line in the buffer".into(), false),
+                None => state.toast("no error line in the buffer".into(), false),
             }
             vec![]
         }
@@ -53,8 +45,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 .map(|e| e.raw.clone());
             match line {
                 Some(raw) => {
-                    toast(
-                        state,
+                    state.toast(
                         format!(
                             "copied the bottom line ({} bytes) to the clipboard (OSC 52)",
                             raw.len()
@@ -64,7 +55,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                     vec![Effect::Copy(raw)]
                 }
                 None => {
-                    toast(state, "no line to copy".into(), true);
+                    state.toast("no line to copy".into(), true);
                     vec![]
                 }
             }

@@ -268,22 +268,13 @@ async fn migrate(
     let result = tokio::task::spawn_blocking(move || crate::migrate::run::apply(&cfg, op))
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
-    let _ = engine.audit().append(&crate::engine::audit::AuditRecord {
-        time: chrono::Utc::now(),
-        actor: engine.actor.user.clone(),
-        host: engine.actor.host.clone(),
-        action: format!("migrate {}", op.describe()),
-        env: name.clone(),
-        from: None,
-        to: None,
-        result: if result.is_ok() {
-            "ok".into()
-        } else {
-            "failed".into()
-        },
-        duration_ms: started.elapsed().as_millis() as u64,
-        plan_id: None,
-        detail: result.as_ref().err().cloned(),
-    });
+    engine.audit_action(
+        &format!("migrate {}", op.describe()),
+        &name,
+        None,
+        result.is_ok(),
+        started.elapsed().as_millis() as u64,
+        result.as_ref().err().cloned(),
+    );
     result.map(|summary| format!("migrate {name} {}: {summary}", op.describe()))
 }

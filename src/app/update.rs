@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyModifiers};
 use super::keymap::{Action, Key, Keymap};
 use super::msg::{Effect, Msg};
 use crate::sanitize::sanitize;
-use crate::state::{CALL_LOG_CAP, Modal, Panel, State, Toast};
+use crate::state::{CALL_LOG_CAP, Modal, Panel, State};
 
 /// Apply one message. Returns the effects to run and whether a redraw is needed.
 pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, bool) {
@@ -210,8 +210,7 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
                 .as_ref()
                 .is_some_and(|t| t.text.starts_with("a plan is running"));
             if running && !warned {
-                toast(
-                    state,
+                state.toast(
                     "a plan is running: a aborts it; q again leaves it interrupted (offered for resume at the next start)".into(),
                     true,
                 );
@@ -265,8 +264,7 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
         Action::Wrap => state.logs.wrap = !state.logs.wrap,
         Action::Refresh => {
             let env = state.env_idx;
-            toast(
-                state,
+            state.toast(
                 format!(
                     "refreshing {}",
                     state.envs.get(env).map_or("", |e| e.name.as_str())
@@ -303,14 +301,6 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
 
 pub use super::update_plan::disabled_reason;
 
-fn toast(state: &mut State, text: String, error: bool) {
-    state.toast = Some(Toast {
-        text,
-        error,
-        at: state.now,
-    });
-}
-
 fn edit_filter(state: &mut State, key: Key) {
     let Some(text) = state.logs.editing.as_mut() else {
         return;
@@ -327,7 +317,7 @@ fn edit_filter(state: &mut State, key: Key) {
             match result {
                 Ok(()) => state.logs.editing = None,
                 // Keep what was typed so it can be fixed, and say what is wrong.
-                Err(e) => toast(state, format!("filter: {e}"), true),
+                Err(e) => state.toast(format!("filter: {e}"), true),
             }
         }
         KeyCode::Backspace => {

@@ -8,7 +8,7 @@ use super::keymap::{Action, Key};
 use super::msg::{Effect, Msg};
 use crate::engine::PlanOutcome;
 use crate::sanitize::sanitize;
-use crate::state::{Dialog, Load, Modal, Panel, RolloutView, State, Toast};
+use crate::state::{Dialog, Load, Modal, Panel, RolloutView, State};
 
 /// Why an action cannot run now, or None when it can.
 pub fn disabled_reason(state: &State, action: Action) -> Option<&'static str> {
@@ -44,14 +44,6 @@ pub fn disabled_reason(state: &State, action: Action) -> Option<&'static str> {
     }
 }
 
-fn toast(state: &mut State, text: String, error: bool) {
-    state.toast = Some(Toast {
-        text,
-        error,
-        at: state.now,
-    });
-}
-
 /// Run a plan action chosen by key; returns the effects.
 pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
     if action == Action::Promote && state.rollout.as_ref().is_some_and(RolloutView::running) {
@@ -59,7 +51,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         return vec![];
     }
     if let Some(why) = disabled_reason(state, action) {
-        toast(state, format!("{}: {why}", action.describe()), true);
+        state.toast(format!("{}: {why}", action.describe()), true);
         return vec![];
     }
     let Some(env) = state.env() else {
@@ -89,8 +81,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 r.abort_requested = true;
             }
             state.rollout_visible = true;
-            toast(
-                state,
+            state.toast(
                 "aborting: the step in flight finishes or is reversed".into(),
                 false,
             );
@@ -193,8 +184,7 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
                     }]
                 }
                 (KeyCode::Esc, _) => {
-                    toast(
-                        state,
+                    state.toast(
                         "interrupted plan left as is; it is offered again at the next start".into(),
                         false,
                     );
@@ -210,8 +200,7 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
             let env = preview.plan.target_env.clone();
             match key.code {
                 KeyCode::Esc => {
-                    toast(
-                        state,
+                    state.toast(
                         format!("{} of {env} cancelled", preview.plan.action.word()),
                         false,
                     );
@@ -222,8 +211,7 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
                 }
                 KeyCode::Enter if typed == env => start(state, *preview, Some(typed)),
                 KeyCode::Enter => {
-                    toast(
-                        state,
+                    state.toast(
                         format!("type `{env}` exactly to confirm, or esc to cancel"),
                         true,
                     );
@@ -258,7 +246,7 @@ fn migrate_effect(
     let Some(idx) = state.envs.iter().position(|e| e.name == env) else {
         return vec![];
     };
-    toast(state, format!("migrate {env} {}…", op.describe()), false);
+    state.toast(format!("migrate {env} {}…", op.describe()), false);
     vec![Effect::Migrate {
         env: idx,
         op,
@@ -285,7 +273,7 @@ pub fn on_migrations_key(state: &mut State, key: Key) -> Vec<Effect> {
         } else {
             "this env is read_only in config"
         };
-        toast(state, format!("migrate: {why}"), true);
+        state.toast(format!("migrate: {why}"), true);
         return vec![];
     }
     let (name, protected) = (env.name.clone(), env.protected && op.destructive());
@@ -360,7 +348,7 @@ pub fn on_msg(state: &mut State, msg: Msg) -> (Vec<Effect>, bool) {
                 ),
                 None => (String::new(), false, String::new()),
             };
-            toast(state, sanitize(&text), error);
+            state.toast(sanitize(&text), error);
             let mut effects = vec![Effect::LoadMarks];
             if let Some(idx) = state.envs.iter().position(|e| e.name == target) {
                 effects.push(Effect::Refresh { env: idx });
@@ -401,7 +389,7 @@ pub fn on_msg(state: &mut State, msg: Msg) -> (Vec<Effect>, bool) {
             (vec![], true)
         }
         Msg::Done { text, error } => {
-            toast(state, sanitize(&text), error);
+            state.toast(sanitize(&text), error);
             (vec![Effect::LoadMarks], true)
         }
         _ => (vec![], false),

@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use super::plan::{Confirm, engine_for};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::config::Config;
-use crate::engine::audit::AuditRecord;
 use crate::migrate::run::{self, Op};
 
 /// What to do.
@@ -142,23 +141,14 @@ pub async fn migrate(
     let result = tokio::task::spawn_blocking(move || run::apply(&cfg, op))
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
-    let _ = engine.audit().append(&AuditRecord {
-        time: chrono::Utc::now(),
-        actor: engine.actor.user.clone(),
-        host: engine.actor.host.clone(),
-        action: format!("migrate {}", op.describe()),
-        env: env.into(),
-        from: status.current.map(|v| v.to_string()),
-        to: None,
-        result: if result.is_ok() {
-            "ok".into()
-        } else {
-            "failed".into()
-        },
-        duration_ms: started.elapsed().as_millis() as u64,
-        plan_id: None,
-        detail: result.as_ref().err().cloned(),
-    });
+    engine.audit_action(
+        &format!("migrate {}", op.describe()),
+        env,
+        status.current.map(|v| v.to_string()),
+        result.is_ok(),
+        started.elapsed().as_millis() as u64,
+        result.as_ref().err().cloned(),
+    );
     match result {
         Ok(summary) => {
             if confirm.json {

@@ -52,6 +52,33 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// How a mutating command is confirmed, and its output.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfirmArgs {
+    /// Confirm without a prompt (non-protected envs; for migrate up, acknowledge lint findings).
+    #[arg(long)]
+    pub yes: bool,
+    /// Confirm a protected env by naming it.
+    #[arg(long, value_name = "ENV")]
+    pub confirm: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Use the demo fleet.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+impl ConfirmArgs {
+    fn confirm(&self) -> plan::Confirm {
+        plan::Confirm {
+            yes: self.yes,
+            typed: self.confirm.clone(),
+            json: self.json,
+        }
+    }
+}
+
 /// Headless commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -92,18 +119,8 @@ pub enum Command {
         from: String,
         /// Target env.
         to: String,
-        /// Confirm a non-protected target without a prompt.
-        #[arg(long)]
-        yes: bool,
-        /// Confirm a protected target by naming it.
-        #[arg(long, value_name = "ENV")]
-        confirm: Option<String>,
-        /// Print JSON lines (one per plan event).
-        #[arg(long)]
-        json: bool,
-        /// Use the demo fleet.
-        #[arg(long)]
-        demo: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// Roll an env back to an earlier release (default: the previous good one), then pin it.
     Rollback {
@@ -112,18 +129,8 @@ pub enum Command {
         /// Release id to return to (see `shipdeck releases ENV`).
         #[arg(long, value_name = "REL")]
         to: Option<String>,
-        /// Confirm a non-protected env without a prompt.
-        #[arg(long)]
-        yes: bool,
-        /// Confirm a protected env by naming it.
-        #[arg(long, value_name = "ENV")]
-        confirm: Option<String>,
-        /// Print JSON lines.
-        #[arg(long)]
-        json: bool,
-        /// Use the demo fleet.
-        #[arg(long)]
-        demo: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// Post-deploy checklist: health ready, error rate, p95 (exit 3 when failing).
     Check {
@@ -176,18 +183,8 @@ pub enum Command {
         action: migrate::MigrateAction,
         /// N or V.
         arg: Option<String>,
-        /// Confirm (down/goto/force on a non-protected env; apply despite lint findings).
-        #[arg(long)]
-        yes: bool,
-        /// Confirm a protected env by naming it.
-        #[arg(long, value_name = "ENV")]
-        confirm: Option<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Use the demo fleet.
-        #[arg(long)]
-        demo: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// Check a config file and report the first problem.
     CheckConfig {
@@ -203,12 +200,21 @@ pub async fn run(cli: Cli) -> u8 {
         Some(Command::Demo { .. })
             | Some(Command::Status { demo: true, .. })
             | Some(Command::Releases { demo: true, .. })
-            | Some(Command::Promote { demo: true, .. })
-            | Some(Command::Rollback { demo: true, .. })
+            | Some(Command::Promote {
+                confirm: ConfirmArgs { demo: true, .. },
+                ..
+            })
+            | Some(Command::Rollback {
+                confirm: ConfirmArgs { demo: true, .. },
+                ..
+            })
             | Some(Command::Check { demo: true, .. })
             | Some(Command::Unpin { demo: true, .. })
             | Some(Command::Resume { demo: true, .. })
-            | Some(Command::Migrate { demo: true, .. })
+            | Some(Command::Migrate {
+                confirm: ConfirmArgs { demo: true, .. },
+                ..
+            })
     );
     if let Some(Command::Demo { reset: true }) = cli.command {
         let store = crate::paths::StatePaths::default_location().demo_store();
@@ -276,45 +282,16 @@ pub async fn run(cli: Cli) -> u8 {
         Some(Command::Releases {
             env, limit, json, ..
         }) => releases(config, &env, limit, json).await,
-        Some(Command::Promote {
-            from,
-            to,
-            yes,
-            confirm,
-            json,
-            ..
-        }) => {
-            plan::promote(
-                config,
-                cli.read_only,
-                &from,
-                &to,
-                plan::Confirm {
-                    yes,
-                    typed: confirm,
-                    json,
-                },
-            )
-            .await
+        Some(Command::Promote { from, to, confirm }) => {
+            plan::promote(config, cli.read_only, &from, &to, confirm.confirm()).await
         }
-        Some(Command::Rollback {
-            env,
-            to,
-            yes,
-            confirm,
-            json,
-            ..
-        }) => {
+        Some(Command::Rollback { env, to, confirm }) => {
             plan::rollback(
                 config,
                 cli.read_only,
                 &env,
                 to.as_deref(),
-                plan::Confirm {
-                    yes,
-                    typed: confirm,
-                    json,
-                },
+                confirm.confirm(),
             )
             .await
         }
@@ -323,10 +300,7 @@ pub async fn run(cli: Cli) -> u8 {
             env,
             action,
             arg,
-            yes,
             confirm,
-            json,
-            ..
         }) => {
             migrate::migrate(
                 config,
@@ -334,11 +308,7 @@ pub async fn run(cli: Cli) -> u8 {
                 &env,
                 action,
                 arg.as_deref(),
-                plan::Confirm {
-                    yes,
-                    typed: confirm,
-                    json,
-                },
+                confirm.confirm(),
             )
             .await
         }

@@ -642,6 +642,34 @@ impl Engine {
         Ok(sampler.sample().await)
     }
 
+    /// Append one audit line for an action outside a plan (unpin, migrations, secrets).
+    pub fn audit_action(
+        &self,
+        action: &str,
+        env: &str,
+        from: Option<String>,
+        ok: bool,
+        duration_ms: u64,
+        detail: Option<String>,
+    ) {
+        let record = AuditRecord {
+            time: Utc::now(),
+            actor: self.actor.user.clone(),
+            host: self.actor.host.clone(),
+            action: action.into(),
+            env: env.into(),
+            from,
+            to: None,
+            result: if ok { "ok".into() } else { "failed".into() },
+            duration_ms,
+            plan_id: None,
+            detail,
+        };
+        if let Err(e) = self.audit().append(&record) {
+            tracing::error!("audit log append failed: {e}");
+        }
+    }
+
     /// Append one audit line for a plan.
     fn record(&self, plan: &Plan, result: &str, duration_ms: u64, detail: Option<String>) {
         let record = AuditRecord {

@@ -373,6 +373,15 @@ impl State {
         }
     }
 
+    /// Show a message at the bottom of the screen.
+    pub fn toast(&mut self, text: String, error: bool) {
+        self.toast = Some(Toast {
+            text,
+            error,
+            at: self.now,
+        });
+    }
+
     /// The selected env.
     pub fn env(&self) -> Option<&EnvView> {
         self.envs.get(self.env_idx)
