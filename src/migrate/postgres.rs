@@ -1,0 +1,716 @@
+//! The migration runner on PostgreSQL, compatible with golang-migrate's postgres driver.
+//!
+//! State lives in `"schema_migrations" (version bigint not null primary key,
+//! dirty boolean not null)`, created exactly as golang-migrate does in the
+//! connection's current schema, and holds at most one row; no row means "no
+//! version" (a stored `-1`, golang-migrate's NilVersion, also reads as none).
+//! Setting the version is golang-migrate's `SetVersion`: in one transaction,
+//! `TRUNCATE` the table and `INSERT` the new row unless there is no version.
+//!
+//! Each migration step first commits `(version, dirty=true)`, then sends the
+//! WHOLE file as one simple-protocol query (so a multi-statement file runs as
+//! one implicit transaction, and a file holding a single
+//! `CREATE INDEX CONCURRENTLY` works), then moves the row to the new version
+//! with `dirty=false`. A failure therefore leaves the database dirty at the
+//! failed file's version, and every later `up`, `down` or `goto` refuses until
+//! an operator runs `force`.
+//!
+//! Concurrent runners are serialised with golang-migrate's session advisory
+//! lock: `pg_advisory_lock(id)` where `id` is the CRC-32 (IEEE) of
+//! `"{schema}\0schema_migrations\0{database}"` multiplied by `1486364155`
+//! (wrapping, as `u32`). The lock is taken on the runner's own connection for
+//! each `up`, `down`, `goto` and `force` (and while creating the table); a
+//! runner that cannot get it within the lock timeout fails with
+//! [`PgError::Locked`]. golang-migrate and this runner therefore exclude each
+//! other.
+//!
+//! Only plain TCP/Unix-socket connections are supported: a URL asking for
+//! `sslmode=require`, `verify-ca` or `verify-full` is refused.
+//!
+//! Difference from golang-migrate, kept identical to the SQLite runner: for a
+//! failing *down* migration the dirty row names the version of the file that
+//! failed (golang-migrate names the target version).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::{Client, NoTls};
+
+use super::files::{FilesError, Migration};
+pub use super::sqlite::Status;
+
+/// The tracking table, as golang-migrate names it.
+const TABLE: &str = "schema_migrations";
+
+/// DDL used by golang-migrate's postgres driver (default table name).
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS \"schema_migrations\" \
+                            (version bigint not null primary key, dirty boolean not null)";
+
+/// golang-migrate's `advisoryLockIDSalt`.
+const LOCK_SALT: u32 = 1_486_364_155;
+
+/// The lock timeout golang-migrate uses by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Errors from the Postgres runner. No message ever contains a password.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// The connection URL could not be used.
+    #[error("bad Postgres URL {url}: {why}")]
+    BadUrl {
+        /// The URL with any password replaced by `***`.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The URL asks for TLS, which this build cannot do.
+    #[error(
+        "TLS to Postgres is not in this build yet: {url} asks for sslmode={mode} \
+         (use sslmode=disable or prefer on a trusted network, or a local tunnel)"
+    )]
+    Tls {
+        /// The URL with any password replaced by `***`.
+        url: String,
+        /// The requested sslmode.
+        mode: String,
+    },
+    /// Connecting to the server failed.
+    #[error("cannot connect to Postgres at {url}: {}", describe(source))]
+    Connect {
+        /// The URL with any password replaced by `***`.
+        url: String,
+        /// The driver error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// Another runner (this tool or golang-migrate) holds the migration lock.
+    #[error(
+        "another migration holds the lock (pg_advisory_lock({id}) on database {database}); \
+         gave up after {}s: wait for it to finish, or raise the lock timeout",
+        timeout.as_secs_f64()
+    )]
+    Locked {
+        /// The advisory lock id.
+        id: u32,
+        /// The database name.
+        database: String,
+        /// How long the runner waited.
+        timeout: Duration,
+    },
+    /// A database operation failed.
+    #[error("database error while {what}: {}", describe(source))]
+    Db {
+        /// What the runner was doing.
+        what: String,
+        /// The driver error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A version does not fit in Postgres's `bigint`.
+    #[error(
+        "version {version} is too large for Postgres (the maximum is {})",
+        i64::MAX
+    )]
+    VersionTooLarge {
+        /// The version asked for.
+        version: u64,
+    },
+    /// The database is marked dirty; nothing runs until it is forced.
+    #[error(
+        "database is dirty at version {version}: fix it by hand, then `shipdeck migrate ENV force {version}`"
+    )]
+    Dirty {
+        /// The dirty version.
+        version: u64,
+    },
+    /// A down migration is needed but its file does not exist.
+    #[error(
+        "cannot revert version {version}: there is no down file {file} (write it, or use `force`)"
+    )]
+    NoDown {
+        /// The version that has no down file.
+        version: u64,
+        /// The expected down file name.
+        file: String,
+    },
+    /// The requested (or current) version has no migration file.
+    #[error(
+        "no migration file for version {version} (check the version number and the migrations directory)"
+    )]
+    NoSuchVersion {
+        /// The version asked for.
+        version: u64,
+    },
+    /// A migration file failed; the database is left dirty at `version`.
+    #[error(
+        "migration {} (version {version}) failed: {}{}; the database is now dirty at version \
+         {version}: fix it by hand, then `shipdeck migrate ENV force` the last good version",
+        file.display(),
+        describe(error),
+        if statement.is_empty() { String::new() } else { format!(" in statement: {statement}") }
+    )]
+    Failed {
+        /// The file that failed.
+        file: PathBuf,
+        /// The version of that file.
+        version: u64,
+        /// The failing statement (best effort, may be empty).
+        statement: String,
+        /// The driver error.
+        #[source]
+        error: tokio_postgres::Error,
+    },
+    /// Reading migration files failed.
+    #[error(transparent)]
+    Files(#[from] FilesError),
+}
+
+/// Shorthand for mapping a driver error into [`PgError::Db`].
+fn db(what: &str) -> impl FnOnce(tokio_postgres::Error) -> PgError + '_ {
+    move |source| PgError::Db {
+        what: what.to_string(),
+        source,
+    }
+}
+
+/// A readable one-line-ish description of a driver error: the server's
+/// message for database errors, otherwise the error and its causes.
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(dbe) = e.as_db_error() {
+        return dbe.to_string();
+    }
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// Replaces the password in a URL (`user:pass@`) or key/value string
+/// (`password=...`) with `***`.
+pub fn redact(url: &str) -> String {
+    let mut out = url.to_string();
+    // URL form: scheme://user:pass@host/...
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let at = rest_start + at;
+            if let Some(colon) = out[rest_start..at].find(':') {
+                let colon = rest_start + colon;
+                out.replace_range(colon + 1..at, "***");
+            }
+        }
+    }
+    // `password=` as a query parameter or key/value pair.
+    let mut search_from = 0;
+    while let Some(i) = out[search_from..].to_ascii_lowercase().find("password=") {
+        let start = search_from + i + "password=".len();
+        let end = out[start..]
+            .find(['&', ' '])
+            .map_or(out.len(), |j| start + j);
+        out.replace_range(start..end, "***");
+        search_from = start + 3;
+    }
+    out
+}
+
+/// The requested `sslmode` if it needs TLS (`require`, `verify-ca`, `verify-full`).
+fn tls_mode(url: &str) -> Option<String> {
+    let lower = url.to_ascii_lowercase();
+    let i = lower.find("sslmode=")?;
+    let value: String = lower[i + "sslmode=".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    matches!(value.as_str(), "require" | "verify-ca" | "verify-full").then_some(value)
+}
+
+/// golang-migrate's `GenerateAdvisoryLockId(database, schema, table)`.
+pub fn advisory_lock_id(database: &str, schema: &str, table: &str) -> u32 {
+    let key = format!("{schema}\x00{table}\x00{database}");
+    crc32fast::hash(key.as_bytes()).wrapping_mul(LOCK_SALT)
+}
+
+/// A PostgreSQL database under migration control.
+#[derive(Debug)]
+pub struct Postgres {
+    client: Client,
+    connection: JoinHandle<()>,
+    lock_id: u32,
+    database: String,
+    lock_timeout: Duration,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Closing the connection also releases any session advisory lock.
+        self.connection.abort();
+    }
+}
+
+/// Which way a single migration step goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Up,
+    Down,
+}
+
+impl Postgres {
+    /// Connects (without TLS), creates `schema_migrations` if missing (under
+    /// the migration lock, like golang-migrate), and remembers `lock_timeout`
+    /// for later operations. Must be called inside a Tokio runtime.
+    pub async fn connect(url: &str, lock_timeout: Duration) -> Result<Postgres, PgError> {
+        if let Some(mode) = tls_mode(url) {
+            return Err(PgError::Tls {
+                url: redact(url),
+                mode,
+            });
+        }
+        let config: tokio_postgres::Config = url.parse().map_err(|e| PgError::BadUrl {
+            url: redact(url),
+            why: describe(&e),
+        })?;
+        let (client, conn) = config
+            .connect(NoTls)
+            .await
+            .map_err(|source| PgError::Connect {
+                url: redact(url),
+                source,
+            })?;
+        let connection = tokio::spawn(async move {
+            // Errors surface on the client as "connection closed".
+            let _ = conn.await;
+        });
+        let row = client
+            .query_one(
+                "SELECT current_database()::text, coalesce(current_schema()::text, 'public')",
+                &[],
+            )
+            .await
+            .map_err(db("reading the database and schema name"))?;
+        let database: String = row.get(0);
+        let schema: String = row.get(1);
+        let pg = Postgres {
+            client,
+            connection,
+            lock_id: advisory_lock_id(&database, &schema, TABLE),
+            database,
+            lock_timeout,
+        };
+        pg.lock().await?;
+        let created = pg
+            .client
+            .batch_execute(CREATE_TABLE)
+            .await
+            .map_err(db("creating schema_migrations"));
+        let unlocked = pg.unlock().await;
+        created?;
+        unlocked?;
+        Ok(pg)
+    }
+
+    /// The advisory lock id this runner uses (same as golang-migrate's).
+    pub fn lock_id(&self) -> u32 {
+        self.lock_id
+    }
+
+    /// The current version (`None` = no row) and the dirty flag.
+    pub async fn version(&self) -> Result<(Option<u64>, bool), PgError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT version, dirty FROM \"schema_migrations\" LIMIT 1",
+                &[],
+            )
+            .await
+            .map_err(db("reading schema_migrations"))?;
+        let Some(row) = row else {
+            return Ok((None, false));
+        };
+        let version: i64 = row
+            .try_get(0)
+            .map_err(db("reading schema_migrations.version"))?;
+        let dirty: bool = row
+            .try_get(1)
+            .map_err(db("reading schema_migrations.dirty"))?;
+        // golang-migrate stores -1 (NilVersion) when a down to nothing failed.
+        Ok((u64::try_from(version).ok(), dirty))
+    }
+
+    /// Compares the database against `migrations`.
+    pub async fn status(&self, migrations: &[Migration]) -> Result<Status, PgError> {
+        let (current, dirty) = self.version().await?;
+        let sorted = sorted(migrations);
+        let pending = sorted
+            .iter()
+            .filter(|m| m.up.is_some() && current.is_none_or(|c| m.version > c))
+            .map(|m| (m.version, m.title.clone()))
+            .collect();
+        let missing = match current {
+            Some(c) if !sorted.iter().any(|m| m.version == c) => vec![c],
+            _ => Vec::new(),
+        };
+        Ok(Status {
+            current,
+            dirty,
+            pending,
+            missing,
+        })
+    }
+
+    /// Applies pending migrations (all, or at most `n`); returns the applied versions.
+    ///
+    /// A version with only a down file is passed over as a no-op that still
+    /// moves the version (golang-migrate behaves the same way).
+    pub async fn up(
+        &mut self,
+        migrations: &[Migration],
+        n: Option<usize>,
+    ) -> Result<Vec<u64>, PgError> {
+        self.lock().await?;
+        let result = self.up_locked(migrations, n).await;
+        self.finish(result).await
+    }
+
+    /// Reverts `n` migrations; returns the reverted versions, newest first.
+    pub async fn down(&mut self, migrations: &[Migration], n: usize) -> Result<Vec<u64>, PgError> {
+        self.lock().await?;
+        let result = self.down_locked(migrations, n).await;
+        self.finish(result).await
+    }
+
+    /// Migrates up or down until the database is at `version`.
+    pub async fn goto(&mut self, migrations: &[Migration], version: u64) -> Result<(), PgError> {
+        self.lock().await?;
+        let result = self.goto_locked(migrations, version).await;
+        self.finish(result).await
+    }
+
+    /// Sets the version (or no version), clears dirty, and runs nothing.
+    pub async fn force(&mut self, version: Option<u64>) -> Result<(), PgError> {
+        self.lock().await?;
+        let result = self.set_version(version, false).await;
+        self.finish(result).await
+    }
+
+    /// Releases the lock and returns `result` (or the unlock error if `result` was fine).
+    async fn finish<T>(&self, result: Result<T, PgError>) -> Result<T, PgError> {
+        let unlocked = self.unlock().await;
+        let value = result?;
+        unlocked?;
+        Ok(value)
+    }
+
+    /// Takes the session advisory lock, waiting at most the lock timeout.
+    async fn lock(&self) -> Result<(), PgError> {
+        let sql = format!("SELECT pg_advisory_lock({})", self.lock_id);
+        let query = self.client.simple_query(&sql);
+        tokio::pin!(query);
+        tokio::select! {
+            res = &mut query => {
+                res.map(|_| ()).map_err(db("taking the migration lock"))
+            }
+            () = tokio::time::sleep(self.lock_timeout) => {
+                // Cancel the waiting pg_advisory_lock, then see how it ended:
+                // it may have been granted just before the cancel arrived.
+                let _ = self.client.cancel_token().cancel_query(NoTls).await;
+                match query.await {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(PgError::Locked {
+                        id: self.lock_id,
+                        database: self.database.clone(),
+                        timeout: self.lock_timeout,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Releases the session advisory lock.
+    async fn unlock(&self) -> Result<(), PgError> {
+        let sql = format!("SELECT pg_advisory_unlock({})", self.lock_id);
+        self.client
+            .simple_query(&sql)
+            .await
+            .map(|_| ())
+            .map_err(db("releasing the migration lock"))
+    }
+
+    /// [`Postgres::up`] with the lock held.
+    async fn up_locked(
+        &mut self,
+        migrations: &[Migration],
+        n: Option<usize>,
+    ) -> Result<Vec<u64>, PgError> {
+        let current = self.clean_version().await?;
+        let sorted = sorted(migrations);
+        let todo: Vec<&Migration> = sorted
+            .into_iter()
+            .filter(|m| current.is_none_or(|c| m.version > c))
+            .take(n.unwrap_or(usize::MAX))
+            .collect();
+        let mut applied = Vec::with_capacity(todo.len());
+        for m in todo {
+            self.run_one(m, Step::Up, Some(m.version)).await?;
+            applied.push(m.version);
+        }
+        Ok(applied)
+    }
+
+    /// [`Postgres::down`] with the lock held.
+    async fn down_locked(
+        &mut self,
+        migrations: &[Migration],
+        n: usize,
+    ) -> Result<Vec<u64>, PgError> {
+        let current = self.clean_version().await?;
+        let sorted = sorted(migrations);
+        let plan = down_plan(&sorted, current, n, None)?;
+        let mut reverted = Vec::with_capacity(plan.len());
+        for (m, after) in plan {
+            self.run_one(m, Step::Down, after).await?;
+            reverted.push(m.version);
+        }
+        Ok(reverted)
+    }
+
+    /// [`Postgres::goto`] with the lock held.
+    async fn goto_locked(&mut self, migrations: &[Migration], version: u64) -> Result<(), PgError> {
+        let current = self.clean_version().await?;
+        let sorted = sorted(migrations);
+        if !sorted.iter().any(|m| m.version == version) {
+            return Err(PgError::NoSuchVersion { version });
+        }
+        match current {
+            Some(c) if c == version => Ok(()),
+            Some(c) if c > version => {
+                let plan = down_plan(&sorted, current, usize::MAX, Some(version))?;
+                for (m, after) in plan {
+                    self.run_one(m, Step::Down, after).await?;
+                }
+                Ok(())
+            }
+            _ => {
+                let todo: Vec<&Migration> = sorted
+                    .into_iter()
+                    .filter(|m| current.is_none_or(|c| m.version > c) && m.version <= version)
+                    .collect();
+                for m in todo {
+                    self.run_one(m, Step::Up, Some(m.version)).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The current version, refusing when dirty.
+    async fn clean_version(&self) -> Result<Option<u64>, PgError> {
+        match self.version().await? {
+            (v, true) => Err(PgError::Dirty {
+                version: v.unwrap_or(0),
+            }),
+            (v, false) => Ok(v),
+        }
+    }
+
+    /// golang-migrate's SetVersion: in one transaction, TRUNCATE, then INSERT unless `None`.
+    async fn set_version(&mut self, version: Option<u64>, dirty: bool) -> Result<(), PgError> {
+        let what = "setting the version in schema_migrations";
+        let v = match version {
+            Some(v) => Some(i64::try_from(v).map_err(|_| PgError::VersionTooLarge { version: v })?),
+            None => None,
+        };
+        let tx = self.client.transaction().await.map_err(db(what))?;
+        tx.batch_execute("TRUNCATE \"schema_migrations\"")
+            .await
+            .map_err(db(what))?;
+        if let Some(v) = v {
+            tx.execute(
+                "INSERT INTO \"schema_migrations\" (version, dirty) VALUES ($1, $2)",
+                &[&v, &dirty],
+            )
+            .await
+            .map_err(db(what))?;
+        }
+        tx.commit().await.map_err(db(what))
+    }
+
+    /// Runs one migration file and moves the version to `after`.
+    async fn run_one(
+        &mut self,
+        m: &Migration,
+        step: Step,
+        after: Option<u64>,
+    ) -> Result<(), PgError> {
+        let path = match step {
+            Step::Up => m.up.as_ref(),
+            Step::Down => m.down.as_ref(),
+        };
+        let sql = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| FilesError::Read {
+                path: p.clone(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        self.set_version(Some(m.version), true).await?;
+        if let Some(p) = path {
+            // The whole file as one simple query, like golang-migrate's ExecContext.
+            self.client
+                .batch_execute(&sql)
+                .await
+                .map_err(|error| PgError::Failed {
+                    file: p.clone(),
+                    version: m.version,
+                    statement: failing_statement(&sql, &error),
+                    error,
+                })?;
+        }
+        self.set_version(after, false).await
+    }
+}
+
+/// Best-effort text of the statement the server complained about, found from
+/// the error position (1-based, in characters) by cutting at the surrounding
+/// `;`. Empty when the server gave no position.
+fn failing_statement(sql: &str, error: &tokio_postgres::Error) -> String {
+    let Some(ErrorPosition::Original(pos)) = error.as_db_error().and_then(|d| d.position()) else {
+        return String::new();
+    };
+    let char_index = (*pos as usize).saturating_sub(1);
+    let byte = sql
+        .char_indices()
+        .nth(char_index)
+        .map_or(sql.len(), |(i, _)| i);
+    let start = sql[..byte].rfind(';').map_or(0, |i| i + 1);
+    let end = sql[byte..].find(';').map_or(sql.len(), |i| byte + i + 1);
+    let mut s = sql[start..end].trim_start();
+    while s.starts_with("--") {
+        s = s.find('\n').map_or("", |i| &s[i + 1..]).trim_start();
+    }
+    shorten(s)
+}
+
+/// Collapses whitespace and cuts a statement to 200 characters.
+fn shorten(s: &str) -> String {
+    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 200 {
+        let mut cut: String = one_line.chars().take(200).collect();
+        cut.push('…');
+        cut
+    } else {
+        one_line
+    }
+}
+
+/// Migrations sorted by version (the caller's slice may be in any order).
+fn sorted(migrations: &[Migration]) -> Vec<&Migration> {
+    let mut v: Vec<&Migration> = migrations.iter().collect();
+    v.sort_by_key(|m| m.version);
+    v
+}
+
+/// The down steps from `current`: at most `n`, stopping at `stop_at` (exclusive).
+fn down_plan<'a>(
+    sorted: &[&'a Migration],
+    current: Option<u64>,
+    n: usize,
+    stop_at: Option<u64>,
+) -> Result<Vec<(&'a Migration, Option<u64>)>, PgError> {
+    let Some(c) = current else {
+        return Ok(Vec::new());
+    };
+    let Some(mut idx) = sorted.iter().position(|m| m.version == c) else {
+        return Err(PgError::NoSuchVersion { version: c });
+    };
+    let mut plan = Vec::new();
+    while plan.len() < n {
+        let Some(m) = sorted.get(idx).copied() else {
+            break;
+        };
+        if stop_at.is_some_and(|s| m.version <= s) {
+            break;
+        }
+        if m.down.is_none() {
+            return Err(PgError::NoDown {
+                version: m.version,
+                file: expected_down(m),
+            });
+        }
+        let after = idx
+            .checked_sub(1)
+            .and_then(|i| sorted.get(i))
+            .map(|p| p.version);
+        plan.push((m, after));
+        match idx.checked_sub(1) {
+            Some(i) => idx = i,
+            None => break,
+        }
+    }
+    Ok(plan)
+}
+
+/// The down file name a migration should have.
+fn expected_down(m: &Migration) -> String {
+    if let Some(up) = &m.up
+        && let Some(name) = up.file_name().and_then(|n| n.to_str())
+        && let Some(stem) = name.strip_suffix(".up.sql")
+    {
+        return format!("{stem}.down.sql");
+    }
+    format!("{}_{}.down.sql", m.version, m.title)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://app:s3cr3t@db:5432/x?sslmode=disable"),
+            "postgres://app:***@db:5432/x?sslmode=disable"
+        );
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(
+            redact("host=db user=app password=s3cr3t dbname=x"),
+            "host=db user=app password=*** dbname=x"
+        );
+        assert_eq!(
+            redact("postgres://db/x?user=a&password=s3cr3t&x=1"),
+            "postgres://db/x?user=a&password=***&x=1"
+        );
+    }
+
+    #[test]
+    fn tls_modes() {
+        assert_eq!(
+            tls_mode("postgres://h/x?sslmode=require").as_deref(),
+            Some("require")
+        );
+        assert_eq!(
+            tls_mode("host=h sslmode=verify-full").as_deref(),
+            Some("verify-full")
+        );
+        assert_eq!(tls_mode("postgres://h/x?sslmode=disable"), None);
+        assert_eq!(tls_mode("postgres://h/x"), None);
+    }
+
+    #[test]
+    fn lock_id_matches_golang_migrate_formula() {
+        let expected =
+            crc32fast::hash(b"public\x00schema_migrations\x00shipdeck").wrapping_mul(1486364155);
+        assert_eq!(
+            advisory_lock_id("shipdeck", "public", "schema_migrations"),
+            expected
+        );
+    }
+}
