@@ -197,9 +197,7 @@ pub fn run(
                 .get(env)
                 .and_then(|e| e.migrations.clone())?;
             Some(tokio::spawn(async move {
-                let result = tokio::task::spawn_blocking(move || crate::migrate::run::status(&cfg))
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string()));
+                let result = crate::migrate::run::status_any(cfg).await;
                 let _ = tx.send(Msg::Migrations { env, result });
             }))
         }
@@ -221,9 +219,7 @@ pub fn run(
                 .get(env)
                 .and_then(|e| e.migrations.clone())
             {
-                let result = tokio::task::spawn_blocking(move || crate::migrate::run::status(&cfg))
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string()));
+                let result = crate::migrate::run::status_any(cfg).await;
                 let _ = tx.send(Msg::Migrations { env, result });
             }
         })),
@@ -265,9 +261,7 @@ async fn migrate(
         .clone()
         .ok_or("this env has no [env.migrations]")?;
     let started = std::time::Instant::now();
-    let result = tokio::task::spawn_blocking(move || crate::migrate::run::apply(&cfg, op))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
+    let result = crate::migrate::run::apply_any(cfg, op).await;
     engine.audit_action(
         &format!("migrate {}", op.describe()),
         &name,

@@ -72,17 +72,8 @@ pub async fn migrate(
         );
         return EXIT_USAGE;
     };
-    let status = match tokio::task::spawn_blocking({
-        let cfg = cfg.clone();
-        move || run::status(&cfg)
-    })
-    .await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            eprintln!("shipdeck: {e}");
-            return EXIT_FAILED;
-        }
+    let status = match run::status_any(cfg.clone()).await {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("shipdeck: {e}");
             return EXIT_FAILED;
@@ -138,9 +129,7 @@ pub async fn migrate(
         }
     }
     let started = std::time::Instant::now();
-    let result = tokio::task::spawn_blocking(move || run::apply(&cfg, op))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
+    let result = run::apply_any(cfg, op).await;
     engine.audit_action(
         &format!("migrate {}", op.describe()),
         env,

@@ -1,5 +1,6 @@
 //! Database migrations: golang-migrate style files, a SQLite runner, and a lint for risky changes.
 pub mod files;
 pub mod lint;
+pub mod postgres;
 pub mod run;
 pub mod sqlite;

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::files::{Migration, discover};
 use super::lint::{Dialect, Finding, lint_sql};
+use super::postgres::{DEFAULT_LOCK_TIMEOUT, Postgres};
 use super::sqlite::Sqlite;
 use crate::config::MigrationsConfig;
 
@@ -88,21 +89,97 @@ impl Op {
 
 fn open(cfg: &MigrationsConfig) -> Result<(Sqlite, Vec<Migration>), String> {
     let migrations = discover(&cfg.dir).map_err(|e| e.to_string())?;
-    match (&cfg.sqlite, &cfg.database_url_env) {
-        (Some(path), _) => Ok((Sqlite::open(path).map_err(|e| e.to_string())?, migrations)),
-        (None, Some(var)) => Err(format!(
-            "the Postgres runner is not in this build yet (the SQLite one is); shipdeck would read the URL from ${var}, never from the config"
-        )),
-        (None, None) => Err(
+    match &cfg.sqlite {
+        Some(path) => Ok((Sqlite::open(path).map_err(|e| e.to_string())?, migrations)),
+        None => Err(
             "[env.migrations] needs `sqlite = \"path.db\"` or `database_url_env = \"VAR\"`".into(),
         ),
     }
 }
 
-/// Current version, pending files and lint findings.
-pub fn status(cfg: &MigrationsConfig) -> Result<MigrationView, String> {
-    let (db, migrations) = open(cfg)?;
-    let status = db.status(&migrations).map_err(|e| e.to_string())?;
+/// The Postgres URL from the environment variable the config names (never from the config itself).
+fn postgres_url(var: &str) -> Result<String, String> {
+    std::env::var(var).map_err(|_| format!("${var} is not set; export the database URL in it (it is never read from the config file)"))
+}
+
+async fn open_postgres(
+    cfg: &MigrationsConfig,
+    var: &str,
+) -> Result<(Postgres, Vec<Migration>), String> {
+    let migrations = discover(&cfg.dir).map_err(|e| e.to_string())?;
+    let url = postgres_url(var)?;
+    let db = Postgres::connect(&url, DEFAULT_LOCK_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((db, migrations))
+}
+
+/// Status of any configured database (SQLite off the async threads, Postgres natively).
+pub async fn status_any(cfg: MigrationsConfig) -> Result<MigrationView, String> {
+    match (&cfg.sqlite, cfg.database_url_env.clone()) {
+        (None, Some(var)) => {
+            let (db, migrations) = open_postgres(&cfg, &var).await?;
+            let status = db.status(&migrations).await.map_err(|e| e.to_string())?;
+            view(&migrations, status, Dialect::Postgres)
+        }
+        _ => tokio::task::spawn_blocking(move || status(&cfg))
+            .await
+            .map_err(|e| e.to_string())?,
+    }
+}
+
+/// Apply an operation to any configured database.
+pub async fn apply_any(cfg: MigrationsConfig, op: Op) -> Result<String, String> {
+    match (&cfg.sqlite, cfg.database_url_env.clone()) {
+        (None, Some(var)) => {
+            let (mut db, migrations) = open_postgres(&cfg, &var).await?;
+            let done = match op {
+                Op::Up(n) => summary_up(&db.up(&migrations, n).await.map_err(|e| e.to_string())?),
+                Op::Down(n) => format!(
+                    "reverted {}",
+                    versions(&db.down(&migrations, n).await.map_err(|e| e.to_string())?)
+                ),
+                Op::Goto(v) => {
+                    db.goto(&migrations, v).await.map_err(|e| e.to_string())?;
+                    format!("now at {v}")
+                }
+                Op::Force(v) => {
+                    db.force(v).await.map_err(|e| e.to_string())?;
+                    forced(v)
+                }
+            };
+            let (current, _) = db.version().await.map_err(|e| e.to_string())?;
+            Ok(format!(
+                "{done}; version {}",
+                current.map_or("none".to_string(), |v| v.to_string())
+            ))
+        }
+        _ => tokio::task::spawn_blocking(move || apply(&cfg, op))
+            .await
+            .map_err(|e| e.to_string())?,
+    }
+}
+
+fn summary_up(applied: &[u64]) -> String {
+    if applied.is_empty() {
+        "nothing to apply".to_string()
+    } else {
+        format!("applied {}", versions(applied))
+    }
+}
+
+fn forced(v: Option<u64>) -> String {
+    format!(
+        "version forced to {}, dirty flag cleared",
+        v.map_or("none".to_string(), |v| v.to_string())
+    )
+}
+
+fn view(
+    migrations: &[Migration],
+    status: super::sqlite::Status,
+    dialect: Dialect,
+) -> Result<MigrationView, String> {
     let mut findings = Vec::new();
     for (version, _) in &status.pending {
         if let Some(path) = migrations
@@ -117,7 +194,7 @@ pub fn status(cfg: &MigrationsConfig) -> Result<MigrationView, String> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             findings.extend(
-                lint_sql(&name, &sql, Dialect::Sqlite)
+                lint_sql(&name, &sql, dialect)
                     .into_iter()
                     .map(LintFinding::from),
             );
@@ -131,6 +208,13 @@ pub fn status(cfg: &MigrationsConfig) -> Result<MigrationView, String> {
         findings,
         total: migrations.len(),
     })
+}
+
+/// Current version, pending files and lint findings.
+pub fn status(cfg: &MigrationsConfig) -> Result<MigrationView, String> {
+    let (db, migrations) = open(cfg)?;
+    let status = db.status(&migrations).map_err(|e| e.to_string())?;
+    view(&migrations, status, Dialect::Sqlite)
 }
 
 /// Run an operation; returns a one-line summary.
