@@ -117,9 +117,38 @@ async fn good_promotion_completes_and_deploys_the_exact_source_image() {
             .contains(&"RESEND_API_KEY".to_string()),
         "the diff shows secrets missing in the target"
     );
+    assert_eq!(
+        preview.plan.migrate_to,
+        Some(7),
+        "the target's schema is brought to the source's version"
+    );
+    assert!(
+        preview
+            .notes
+            .iter()
+            .any(|n| n.contains("migrations that will run in `production`")
+                && n.contains("6 create_webhook_signatures_v2.0")),
+        "{:?}",
+        preview.notes
+    );
     let (outcome, events) = run(&s.engine, preview.plan, Some("production")).await;
     assert_eq!(outcome, PlanOutcome::Completed, "{events:#?}");
     assert_eq!(current_image(&s.engine, "production").await, source_image);
+    let prod_cfg = s
+        .engine
+        .config
+        .env("production")
+        .unwrap()
+        .migrations
+        .clone()
+        .unwrap();
+    let schema = shipdeck::migrate::run::status_any(prod_cfg).await.unwrap();
+    assert_eq!(
+        schema.current,
+        Some(7),
+        "migrate up ran before the deploy, up to staging's version"
+    );
+    assert!(events.iter().any(|e| matches!(e, PlanEvent::StepFinished { detail, .. } if detail.contains("now at 7"))), "{events:#?}");
     let gate_samples = events
         .iter()
         .filter(|e| matches!(e, PlanEvent::Gate { .. }))

@@ -349,6 +349,7 @@ fn demo_plan(state: &State) -> shipdeck::engine::plan::Plan {
         previous: prod.current_release().cloned(),
         steps: shipdeck::engine::plan::promote_steps(cfg.env("production").unwrap()),
         on_fail: shipdeck::config::OnFail::Rollback,
+        migrate_to: None,
         actor: "maria@laptop".into(),
         created_at: now(),
     }

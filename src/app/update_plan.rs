@@ -411,6 +411,7 @@ fn placeholder_plan() -> crate::engine::plan::Plan {
         previous: None,
         steps: Vec::new(),
         on_fail: crate::config::OnFail::Rollback,
+        migrate_to: None,
         actor: String::new(),
         created_at: chrono::Utc::now(),
     }

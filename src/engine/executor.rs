@@ -299,12 +299,13 @@ impl<'a> Run<'a> {
                 Err(e) => StepResult::Failed(e),
             },
             StepKind::PreChecks => self.pre_checks().await,
-            StepKind::MigrateUp { command } => match command {
-                None => StepResult::Skipped(format!(
-                    "no migrate_command configured for `{}`",
+            StepKind::MigrateUp { command } => match (command, self.plan.migrate_to) {
+                (Some(cmd), _) => self.run_command(index, &cmd).await,
+                (None, Some(version)) => self.migrate_to(version).await,
+                (None, None) => StepResult::Skipped(format!(
+                    "no migration to run in `{}`",
                     self.plan.target_env
                 )),
-                Some(cmd) => self.run_command(index, &cmd).await,
             },
             StepKind::Deploy => self.deploy().await,
             StepKind::WaitRollout => self.wait_rollout().await,
@@ -390,6 +391,31 @@ impl<'a> Run<'a> {
                 "cannot read `{}` releases: {e}",
                 self.plan.target_env
             )),
+        }
+    }
+
+    /// Bring the target's schema up to `version` with the built-in runner (idempotent on resume).
+    async fn migrate_to(&mut self, version: u64) -> StepResult {
+        let Some(cfg) = self.engine.config.envs[self.env_idx].migrations.clone() else {
+            return StepResult::Skipped("no [env.migrations] for the target".into());
+        };
+        match crate::migrate::run::status_any(cfg.clone()).await {
+            Ok(s) if s.dirty => StepResult::Failed(format!(
+                "`{}` database is dirty at {:?}; fix it, then `shipdeck migrate {} force V`",
+                self.plan.target_env, s.current, self.plan.target_env
+            )),
+            Ok(s) if s.current >= Some(version) => {
+                StepResult::Skipped(format!("already at {}", s.current.map_or(0, |v| v)))
+            }
+            Ok(_) => {
+                match crate::migrate::run::apply_any(cfg, crate::migrate::run::Op::Goto(version))
+                    .await
+                {
+                    Ok(summary) => StepResult::Ok(summary),
+                    Err(e) => StepResult::Failed(format!("migration failed: {e}")),
+                }
+            }
+            Err(e) => StepResult::Failed(format!("cannot read the target's migration status: {e}")),
         }
     }
 
@@ -518,6 +544,24 @@ impl<'a> Run<'a> {
             }
             Err(e) => return StepResult::Failed(e),
         };
+        let mut sample = sample;
+        if let (Some(expected), Some(cfg)) = (
+            self.plan.migrate_to,
+            self.engine.config.envs[self.env_idx].migrations.clone(),
+        ) {
+            match crate::migrate::run::status_any(cfg).await {
+                Ok(m) if m.current >= Some(expected) && !m.dirty => sample
+                    .figures
+                    .push(format!("schema {}", m.current.map_or(0, |v| v))),
+                Ok(m) => sample.failures.push(format!(
+                    "schema version {:?} (dirty {}), expected {expected}",
+                    m.current, m.dirty
+                )),
+                Err(e) => sample
+                    .failures
+                    .push(format!("schema version unreadable: {e}")),
+            }
+        }
         match (sample.passed(), self.plan.action) {
             (true, _) => StepResult::Ok(format!("{running} · {}", sample.figures.join(" · "))),
             // A rollback is never reversed by its own checks; report instead.

@@ -78,6 +78,10 @@ fn login_from_passwd() -> Option<String> {
     }
 }
 
+fn version_text(v: Option<u64>) -> String {
+    v.map_or("no version".to_string(), |v| v.to_string())
+}
+
 /// This machine's name.
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -430,9 +434,55 @@ impl Engine {
                 secrets_missing.join(", ")
             ));
         }
-        match &to_cfg.rollout.migrate_command {
-            Some(cmd) => notes.push(format!("migrations run first: {cmd}")),
-            None => notes.push("no migrate_command configured: no migration step".into()),
+        let mut migrate_to = None;
+        match (
+            &to_cfg.rollout.migrate_command,
+            &self.config.envs[from_idx].migrations,
+            &to_cfg.migrations,
+        ) {
+            (Some(cmd), _, _) => notes.push(format!("migrations run first: {cmd}")),
+            (None, Some(src_m), Some(dst_m)) => {
+                let (src, dst) = tokio::join!(
+                    crate::migrate::run::status_any(src_m.clone()),
+                    crate::migrate::run::status_any(dst_m.clone())
+                );
+                match (src, dst) {
+                    (Ok(src), Ok(dst)) => {
+                        let expected = src.current;
+                        let to_run: Vec<&(u64, String)> = dst
+                            .pending
+                            .iter()
+                            .filter(|(v, _)| Some(*v) <= expected)
+                            .collect();
+                        if to_run.is_empty() {
+                            notes.push(format!(
+                                "no migration to run: `{to}` is at {}",
+                                version_text(dst.current)
+                            ));
+                        } else {
+                            let list: Vec<String> =
+                                to_run.iter().map(|(v, t)| format!("{v} {t}")).collect();
+                            notes.push(format!("migrations that will run in `{to}` first (to {from}'s version {}): {}", version_text(expected), list.join(", ")));
+                            migrate_to = expected;
+                        }
+                        for f in dst.findings.iter().filter(|f| {
+                            to_run.iter().any(|(v, _)| {
+                                f.file.starts_with(&format!("{v:06}"))
+                                    || f.file.starts_with(&format!("{v}_"))
+                            })
+                        }) {
+                            notes.push(format!(
+                                "lint: {}:{} {} — {}",
+                                f.file, f.line, f.rule, f.advice
+                            ));
+                        }
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        notes.push(format!("migration status unavailable: {e}"))
+                    }
+                }
+            }
+            _ => notes.push("no migrations configured: no migration step".into()),
         }
         let now = Utc::now();
         let plan = Plan {
@@ -448,6 +498,7 @@ impl Engine {
             previous: current.clone(),
             steps: promote_steps(to_cfg),
             on_fail: to_cfg.on_fail,
+            migrate_to,
             actor: self.actor.describe(),
             created_at: now,
         };
@@ -530,6 +581,7 @@ impl Engine {
             previous: current.clone(),
             steps: rollback_steps(),
             on_fail: cfg.on_fail,
+            migrate_to: None,
             actor: self.actor.describe(),
             created_at: now,
         };

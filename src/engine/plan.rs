@@ -98,6 +98,9 @@ pub struct Plan {
     pub steps: Vec<StepKind>,
     /// What a failed gate does.
     pub on_fail: OnFail,
+    /// Schema version the target must reach before the deploy (the source's), when both envs configure migrations.
+    #[serde(default)]
+    pub migrate_to: Option<u64>,
     /// Who.
     pub actor: String,
     /// When planned.
