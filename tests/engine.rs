@@ -148,7 +148,12 @@ async fn good_promotion_completes_and_deploys_the_exact_source_image() {
         Some(7),
         "migrate up ran before the deploy, up to staging's version"
     );
-    assert!(events.iter().any(|e| matches!(e, PlanEvent::StepFinished { detail, .. } if detail.contains("now at 7"))), "{events:#?}");
+    assert!(
+        events.iter().any(
+            |e| matches!(e, PlanEvent::StepFinished { detail, .. } if detail.contains("now at 7"))
+        ),
+        "{events:#?}"
+    );
     let gate_samples = events
         .iter()
         .filter(|e| matches!(e, PlanEvent::Gate { .. }))

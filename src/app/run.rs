@@ -27,6 +27,10 @@ use crate::ui::{self, theme::Theme};
 /// Shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(16);
 
+/// Shortest time between two frames when only background data changed
+/// (log lines, probes): keeps an idle screen cheap; keys still draw at once.
+const BACKGROUND_FRAME: Duration = Duration::from_millis(250);
+
 /// Everything the TUI needs to start.
 pub struct TuiOptions {
     /// Loaded config.
@@ -137,10 +141,12 @@ pub async fn run_tui(opts: TuiOptions) -> io::Result<()> {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_draw = Instant::now();
     let mut dirty = false;
+    let mut urgent = false;
     let mut batch = Vec::with_capacity(64);
 
     while !state.quit {
-        let draw_at = tokio::time::Instant::from_std(last_draw + FRAME);
+        let gap = if urgent { FRAME } else { BACKGROUND_FRAME };
+        let draw_at = tokio::time::Instant::from_std(last_draw + gap);
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(ev)) => if let Some(msg) = event_to_msg(ev) { batch.push(msg) },
@@ -158,8 +164,13 @@ pub async fn run_tui(opts: TuiOptions) -> io::Result<()> {
             }
         }
         for msg in batch.drain(..) {
+            let is_input = matches!(
+                msg,
+                Msg::Key(_) | Msg::Paste(_) | Msg::Resize | Msg::Plan(_)
+            );
             let (effects, changed) = update(&mut state, msg, &keymap);
             dirty |= changed;
+            urgent |= changed && is_input;
             for effect in effects {
                 match effect {
                     // The loop owns the terminal: it writes the clipboard request itself.
@@ -173,10 +184,14 @@ pub async fn run_tui(opts: TuiOptions) -> io::Result<()> {
                 }
             }
         }
-        if dirty && !state.quit && last_draw.elapsed() >= FRAME {
+        if dirty
+            && !state.quit
+            && last_draw.elapsed() >= if urgent { FRAME } else { BACKGROUND_FRAME }
+        {
             draw(&mut terminal, &state, &theme, &keymap)?;
             last_draw = Instant::now();
             dirty = false;
+            urgent = false;
         }
     }
     drop(runner);
