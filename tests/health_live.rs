@@ -106,7 +106,7 @@ async fn health_panel_reflects_a_change_within_one_interval() {
     assert!(seen, "the change was never seen");
     // One interval, plus the probe's own round trip and scheduling slack.
     assert!(
-        took <= Duration::from_millis(INTERVAL_MS + 150),
+        took <= Duration::from_millis(INTERVAL_MS + 250),
         "seen after {took:?}, interval {INTERVAL_MS} ms"
     );
 
