@@ -76,6 +76,10 @@ fn short_time(t: &str) -> String {
 pub fn quick_level(raw: &str) -> Option<Level> {
     static LEVEL: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"level"));
+    // pino and zap put the level first: `{"level":30,…` / `{"level":"info",…`.
+    if let Some(value) = raw.strip_prefix("{\"level\":") {
+        return level_word(value);
+    }
     let bytes = raw.as_bytes();
     for at in LEVEL.find_iter(bytes) {
         // `"level":` (JSON) or `level=` (logfmt), not `loglevel_x` or a message word.
