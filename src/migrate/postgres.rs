@@ -5,7 +5,7 @@
 //! connection's current schema, and holds at most one row; no row means "no
 //! version" (a stored `-1`, golang-migrate's NilVersion, also reads as none).
 //! Setting the version is golang-migrate's `SetVersion`: in one transaction,
-//! `TRUNCATE` the table and `INSERT` the new row unless there is no version.
+//! empty the table and `INSERT` the new row unless there is no version.
 //!
 //! Each migration step first commits `(version, dirty=true)`, then sends the
 //! WHOLE file as one simple-protocol query (so a multi-statement file runs as
@@ -521,7 +521,10 @@ impl Postgres {
         }
     }
 
-    /// golang-migrate's SetVersion: in one transaction, TRUNCATE, then INSERT unless `None`.
+    /// golang-migrate's SetVersion: in one transaction, empty the table, then INSERT unless `None`.
+    /// golang-migrate uses TRUNCATE; DELETE leaves the same single row, does not rewrite the
+    /// relation on every step, and does not block readers of the table. Both run under the
+    /// advisory lock.
     async fn set_version(&mut self, version: Option<u64>, dirty: bool) -> Result<(), PgError> {
         let what = "setting the version in schema_migrations";
         let v = match version {
@@ -529,7 +532,7 @@ impl Postgres {
             None => None,
         };
         let tx = self.client.transaction().await.map_err(db(what))?;
-        tx.batch_execute("TRUNCATE \"schema_migrations\"")
+        tx.batch_execute("DELETE FROM \"schema_migrations\"")
             .await
             .map_err(db(what))?;
         if let Some(v) = v {
