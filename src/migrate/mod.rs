@@ -4,3 +4,4 @@ pub mod lint;
 pub mod postgres;
 pub mod run;
 pub mod sqlite;
+mod steps;

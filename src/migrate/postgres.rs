@@ -40,6 +40,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::files::{FilesError, Migration};
 pub use super::sqlite::Status;
+use super::steps::{StepError, down_plan, shorten, sorted};
 
 /// The tracking table, as golang-migrate names it.
 const TABLE: &str = "schema_migrations";
@@ -602,74 +603,13 @@ fn failing_statement(sql: &str, error: &tokio_postgres::Error) -> String {
     shorten(s)
 }
 
-/// Collapses whitespace and cuts a statement to 200 characters.
-fn shorten(s: &str) -> String {
-    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 200 {
-        let mut cut: String = one_line.chars().take(200).collect();
-        cut.push('…');
-        cut
-    } else {
-        one_line
-    }
-}
-
-/// Migrations sorted by version (the caller's slice may be in any order).
-fn sorted(migrations: &[Migration]) -> Vec<&Migration> {
-    let mut v: Vec<&Migration> = migrations.iter().collect();
-    v.sort_by_key(|m| m.version);
-    v
-}
-
-/// The down steps from `current`: at most `n`, stopping at `stop_at` (exclusive).
-fn down_plan<'a>(
-    sorted: &[&'a Migration],
-    current: Option<u64>,
-    n: usize,
-    stop_at: Option<u64>,
-) -> Result<Vec<(&'a Migration, Option<u64>)>, PgError> {
-    let Some(c) = current else {
-        return Ok(Vec::new());
-    };
-    let Some(mut idx) = sorted.iter().position(|m| m.version == c) else {
-        return Err(PgError::NoSuchVersion { version: c });
-    };
-    let mut plan = Vec::new();
-    while plan.len() < n {
-        let Some(m) = sorted.get(idx).copied() else {
-            break;
-        };
-        if stop_at.is_some_and(|s| m.version <= s) {
-            break;
-        }
-        if m.down.is_none() {
-            return Err(PgError::NoDown {
-                version: m.version,
-                file: expected_down(m),
-            });
-        }
-        let after = idx
-            .checked_sub(1)
-            .and_then(|i| sorted.get(i))
-            .map(|p| p.version);
-        plan.push((m, after));
-        match idx.checked_sub(1) {
-            Some(i) => idx = i,
-            None => break,
+impl From<StepError> for PgError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::NoSuchVersion { version } => PgError::NoSuchVersion { version },
+            StepError::NoDown { version, file } => PgError::NoDown { version, file },
         }
     }
-    Ok(plan)
-}
-
-/// The down file name a migration should have.
-fn expected_down(m: &Migration) -> String {
-    if let Some(up) = &m.up
-        && let Some(name) = up.file_name().and_then(|n| n.to_str())
-        && let Some(stem) = name.strip_suffix(".up.sql")
-    {
-        return format!("{stem}.down.sql");
-    }
-    format!("{}_{}.down.sql", m.version, m.title)
 }
 
 #[cfg(test)]
