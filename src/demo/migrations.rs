@@ -92,6 +92,11 @@ pub fn prepare<'a>(
 ) -> Result<PathBuf, String> {
     let dir = root.join("migrations");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Two shipdeck processes starting at once must not write the files or seed
+    // the same database together.
+    let lock = root.join(".prepare.lock");
+    let _guard = crate::engine::fsutil::FlockGuard::take(&lock)
+        .map_err(|e| format!("{}: {e}", lock.display()))?;
     for (name, text) in FILES {
         let path = dir.join(name);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(*text) {
@@ -104,10 +109,14 @@ pub fn prepare<'a>(
         if db.exists() {
             continue;
         }
-        let mut sqlite = Sqlite::open(&db).map_err(|e| e.to_string())?;
+        // Built beside and renamed into place: a crash mid-seed never leaves a half-built database.
+        let tmp = db.with_extension(format!("db.{}.tmp", std::process::id()));
+        let mut sqlite = Sqlite::open(&tmp).map_err(|e| e.to_string())?;
         sqlite
             .goto(&migrations, seeded_version(env))
             .map_err(|e| e.to_string())?;
+        drop(sqlite);
+        std::fs::rename(&tmp, &db).map_err(|e| format!("{}: {e}", db.display()))?;
     }
     Ok(dir)
 }

@@ -6,7 +6,7 @@
 
 pub mod audit;
 mod executor;
-mod fsutil;
+pub(crate) mod fsutil;
 pub mod gates;
 pub mod journal;
 pub mod lock;
