@@ -1,6 +1,7 @@
 //! Screen layout maths, in one place.
 
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::text::Line;
 
 /// Where each part of the screen goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,4 +63,17 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
         width: w,
         height: h,
     }
+}
+
+/// A centred, bordered box at most `max_width` wide, tall enough for `lines`
+/// once wrapped to its inner width.
+pub fn centered_for_lines(area: Rect, max_width: u16, lines: &[Line<'_>]) -> Rect {
+    let width = max_width.min(area.width);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    centered(
+        area,
+        width,
+        u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2),
+    )
 }

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use crate::engine::{PlanOutcome, StepStatus};
 use crate::state::{State, StepState};
-use crate::ui::layout::centered;
+use crate::ui::layout::centered_for_lines;
 use crate::ui::theme::{Role, Theme};
 
 /// Draw the ladder when it is visible.
@@ -109,10 +109,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             plan.id
         ),
     };
-    let width = 110.min(area.width);
-    let inner = width.saturating_sub(2).max(1) as usize;
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
-    let rect = centered(area, width, rows as u16 + 2);
+    let rect = centered_for_lines(area, 110, &lines);
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use crate::state::State;
-use crate::ui::layout::centered;
+use crate::ui::layout::centered_for_lines;
 use crate::ui::theme::{Role, Theme};
 
 /// Draw the panel.
@@ -65,10 +65,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         "u apply pending · d revert one (confirm; typed on protected envs) · code rollbacks never revert the database · any other key closes",
         theme.style(Role::Key),
     )));
-    let width = 100.min(area.width);
-    let inner = width.saturating_sub(2).max(1) as usize;
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
-    let rect = centered(area, width, rows as u16 + 2);
+    let rect = centered_for_lines(area, 100, &lines);
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
