@@ -45,6 +45,7 @@ async fn metrics(State((_, sim)): State<(Arc<FleetState>, Arc<ServiceSim>)>) -> 
 /// Router for the control plane.
 pub fn control_router(fleet: Arc<FleetState>) -> Router {
     Router::new()
+        .route("/v1/whoami", get(whoami))
         .route("/v1/envs/{env}/releases", get(releases))
         .route("/v1/envs/{env}/instances", get(instances))
         .route("/v1/envs/{env}/deploys", post(deploy))
@@ -52,6 +53,10 @@ pub fn control_router(fleet: Arc<FleetState>) -> Router {
         .route("/v1/envs/{env}/secrets", get(secrets).post(set_secrets))
         .route("/v1/envs/{env}/services/{service}/logs", get(logs))
         .with_state(fleet)
+}
+
+async fn whoami() -> Response {
+    Json(serde_json::json!({"identity": "demo control plane (no credential needed)"})).into_response()
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

@@ -121,6 +121,18 @@ impl Provider for DemoProvider {
             .map(|_| ())
     }
 
+    async fn whoami(&self) -> Result<String, ProviderError> {
+        #[derive(serde::Deserialize)]
+        struct WhoAmI {
+            identity: String,
+        }
+        let who: WhoAmI = self
+            .http
+            .json(Request::get(format!("{}/v1/whoami", self.base)))
+            .await?;
+        Ok(who.identity)
+    }
+
     fn logs_command(&self, target: &Target, service: &str) -> String {
         format!(
             "curl -N {}",

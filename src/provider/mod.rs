@@ -160,6 +160,30 @@ pub trait Provider: Send + Sync {
         stage: bool,
     ) -> Result<(), ProviderError>;
 
+    /// Apply staged secrets to the running instances (`fly secrets deploy`).
+    ///
+    /// The default redeploys the current release's exact image, which is how
+    /// platforms without a separate "apply" verb pick up new secrets.
+    async fn apply_secrets(&self, target: &Target) -> Result<Option<Release>, ProviderError> {
+        let releases = self.releases(target, 20).await?;
+        let Some(current) = current_release(&releases) else {
+            return Ok(None);
+        };
+        let Some(image) = current.image.clone() else {
+            return Ok(None);
+        };
+        let artifact = Artifact {
+            image,
+            release_id: Some(current.id.clone()),
+        };
+        self.deploy(target, &artifact, "Apply staged secrets")
+            .await
+            .map(Some)
+    }
+
+    /// One cheap authenticated call; the identity the provider sees (for `shipdeck auth test`).
+    async fn whoami(&self) -> Result<String, ProviderError>;
+
     /// A live feed of one service's log lines.
     async fn logs(&self, target: &Target, service: &str) -> Result<LogStream, ProviderError>;
 
