@@ -13,6 +13,7 @@ pub mod logs;
 pub mod migrate;
 pub mod paths;
 pub mod provider;
+pub mod redact;
 pub mod sanitize;
 pub mod secrets;
 pub mod state;

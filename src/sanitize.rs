@@ -20,7 +20,11 @@ const CSI_SHOWN: usize = 16;
 const OSC_DIGITS: usize = 8;
 
 /// Make untrusted text safe to put on a terminal: never returns a control character.
+///
+/// Secret values shipdeck has handled are redacted first ([`crate::redact`]).
 pub fn sanitize(input: &str) -> String {
+    let redacted = crate::redact::apply(input);
+    let input = redacted.as_ref();
     if is_clean(input) {
         return input.to_owned();
     }

@@ -42,7 +42,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             let line = total
                 .checked_sub(1 + offset)
                 .and_then(|i| buf.visible(i))
-                .map(|e| e.raw.clone());
+                .map(|e| crate::redact::apply(&e.raw).into_owned());
             match line {
                 Some(raw) => {
                     state.toast(
@@ -64,7 +64,10 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             let Some((env_name, svc_name)) = names else {
                 return vec![];
             };
-            let lines: Vec<String> = buf.iter().map(|e| e.raw.clone()).collect();
+            let lines: Vec<String> = buf
+                .iter()
+                .map(|e| crate::redact::apply(&e.raw).into_owned())
+                .collect();
             let file = format!(
                 "{env_name}-{svc_name}-{}.log",
                 state.now.format("%Y%m%dT%H%M%S")

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub mod migrate;
 pub mod plan;
+pub mod secrets;
 
 use clap::{Parser, Subcommand};
 use serde::Serialize;
@@ -186,6 +187,18 @@ pub enum Command {
         #[command(flatten)]
         confirm: ConfirmArgs,
     },
+    /// Secrets of an env: `ENV list | ENV set NAME | ENV unset NAME | ENV rotate NAME | diff A B`.
+    ///
+    /// Values are read from stdin (or generated with --generate), never from the command line.
+    Secrets {
+        /// ENV and an action, or `diff A B`.
+        #[arg(num_args = 1..=3, value_name = "ARGS")]
+        args: Vec<String>,
+        #[command(flatten)]
+        flags: secrets::SecretsFlags,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
     /// Check a config file and report the first problem.
     CheckConfig {
         /// The file (default: the one shipdeck would load).
@@ -212,6 +225,10 @@ pub async fn run(cli: Cli) -> u8 {
             | Some(Command::Unpin { demo: true, .. })
             | Some(Command::Resume { demo: true, .. })
             | Some(Command::Migrate {
+                confirm: ConfirmArgs { demo: true, .. },
+                ..
+            })
+            | Some(Command::Secrets {
                 confirm: ConfirmArgs { demo: true, .. },
                 ..
             })
@@ -312,6 +329,11 @@ pub async fn run(cli: Cli) -> u8 {
             )
             .await
         }
+        Some(Command::Secrets {
+            args,
+            flags,
+            confirm,
+        }) => secrets::secrets(config, cli.read_only, &args, flags, confirm.confirm()).await,
         Some(Command::Audit { env, json }) => plan::audit(env.as_deref(), json),
         Some(Command::Unpin { env, .. }) => plan::unpin(config, cli.read_only, &env).await,
         Some(Command::Resume {

@@ -42,7 +42,7 @@ impl FleetState {
                     .unwrap_or_default();
                 let b = if store.restarting(env) {
                     Behaviour::Starting
-                } else if store.runs_bad_image(env) {
+                } else if store.runs_bad_image(env) || store.config_problem(env).is_some() {
                     Behaviour::Bad
                 } else {
                     Behaviour::Good
@@ -51,6 +51,11 @@ impl FleetState {
             }
             Err(_) => (Behaviour::Starting, String::new()),
         }
+    }
+
+    /// What the env's applied secrets break, if anything (see [`Store::config_problem`]).
+    pub fn config_problem(&self, env: &str) -> Option<String> {
+        self.store.try_lock().ok()?.config_problem(env)
     }
 
     /// A service's simulator.
@@ -66,7 +71,7 @@ impl FleetState {
         let image = store.current_image(env)?;
         let behaviour = if store.restarting(env) {
             Behaviour::Starting
-        } else if store.runs_bad_image(env) {
+        } else if store.runs_bad_image(env) || store.config_problem(env).is_some() {
             Behaviour::Bad
         } else {
             Behaviour::Good

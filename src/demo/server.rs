@@ -25,7 +25,8 @@ pub fn service_router(fleet: Arc<FleetState>, sim: Arc<ServiceSim>) -> Router {
 
 async fn health(State((fleet, sim)): State<(Arc<FleetState>, Arc<ServiceSim>)>) -> Response {
     let (behaviour, version) = fleet.behaviour(&sim.env);
-    let (code, ctype, body) = sim.health(behaviour, &version);
+    let problem = fleet.config_problem(&sim.env);
+    let (code, ctype, body) = sim.health(behaviour, &version, problem.as_deref());
     (
         StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
         [(header::CONTENT_TYPE, ctype)],
@@ -56,7 +57,8 @@ pub fn control_router(fleet: Arc<FleetState>) -> Router {
 }
 
 async fn whoami() -> Response {
-    Json(serde_json::json!({"identity": "demo control plane (no credential needed)"})).into_response()
+    Json(serde_json::json!({"identity": "demo control plane (no credential needed)"}))
+        .into_response()
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

@@ -285,7 +285,13 @@ impl ServiceSim {
     }
 
     /// The health document and HTTP status for the current behaviour.
-    pub fn health(&self, behaviour: Behaviour, version: &str) -> (u16, &'static str, String) {
+    /// `config_problem` is why the app rejects its secrets (a failing `config` check).
+    pub fn health(
+        &self,
+        behaviour: Behaviour,
+        version: &str,
+        config_problem: Option<&str>,
+    ) -> (u16, &'static str, String) {
         let ms = |base: f64| ((base * (0.3 * normal()).exp()) * 10.0).round() / 10.0;
         let time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         match self.kind {
@@ -306,7 +312,7 @@ impl ServiceSim {
                 if let Some(o) = storage_out {
                     storage["output"] = o.into();
                 }
-                let doc = serde_json::json!({
+                let mut doc = serde_json::json!({
                     "status": overall,
                     "version": version,
                     "serviceId": format!("{}-{}", self.env, self.name),
@@ -316,6 +322,12 @@ impl ServiceSim {
                         "storage:responseTime": [storage],
                     }
                 });
+                let mut code = code;
+                if let Some(problem) = config_problem.filter(|_| behaviour != Behaviour::Starting) {
+                    doc["status"] = "fail".into();
+                    doc["checks"]["config:valid"] = serde_json::json!([{"componentType": "component", "status": "fail", "output": problem, "time": time}]);
+                    code = 503;
+                }
                 (code, "application/health+json", doc.to_string())
             }
             ServiceKind::Web => {
@@ -373,10 +385,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("le=\"+Inf\""));
-        let (code, ctype, body) = sim.health(Behaviour::Bad, "v44");
+        let (code, ctype, body) = sim.health(Behaviour::Bad, "v44", None);
         assert_eq!((code, ctype), (503, "application/health+json"));
         assert!(body.contains("RequestTimeout"));
-        let (code, _, _) = sim.health(Behaviour::Good, "v41");
+        let (code, _, _) = sim.health(Behaviour::Good, "v41", None);
         assert_eq!(code, 200);
     }
 

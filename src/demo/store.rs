@@ -70,6 +70,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Shortest `JWT_SECRET_KEY` the demo api accepts.
+const MIN_JWT_KEY: usize = 32;
+
 /// Digest shown for a secret value (first 16 hex chars of its SHA-256).
 pub fn secret_digest(value: &str) -> String {
     hex(&Sha256::digest(value.as_bytes()))[..16].to_string()
@@ -303,6 +306,20 @@ impl Store {
     pub fn runs_bad_image(&self, env: &str) -> bool {
         self.current_image(env)
             .is_some_and(|img| self.bad_images.contains(&img))
+    }
+
+    /// Why the api refuses to work with the applied secrets, if it does: the
+    /// demo app validates `JWT_SECRET_KEY` at start like real apps do (at
+    /// least 32 bytes), so a bad rotation fails the health gate.
+    pub fn config_problem(&self, env: &str) -> Option<String> {
+        let record = self.envs.get(env)?;
+        match record.secrets.get("JWT_SECRET_KEY") {
+            Some(s) if !s.staged && s.value.len() < MIN_JWT_KEY => Some(format!(
+                "JWT_SECRET_KEY is {} bytes; at least {MIN_JWT_KEY} required",
+                s.value.len()
+            )),
+            _ => None,
+        }
     }
 
     /// Seconds since the last deploy while instances are still starting.

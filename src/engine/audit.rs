@@ -132,10 +132,13 @@ impl AuditLog {
     /// newline is written first so the new record stays parseable.
     pub fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
         let path = &self.path;
-        let json = serde_json::to_string(record).map_err(|source| AuditError::Serialize {
+        let mut value = serde_json::to_value(record).map_err(|source| AuditError::Serialize {
             path: path.clone(),
             source,
         })?;
+        // A secret value that reached an error message never reaches the log.
+        crate::redact::apply_json(&mut value);
+        let json = value.to_string();
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
         if let Some(dir) = parent {
             create_private_dir(dir).map_err(|source| AuditError::CreateDir {

@@ -10,7 +10,7 @@ use chrono::Utc;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::{mpsc, watch};
 
-use super::gates::{GateMode, GateTracker, Sampler, Verdict};
+use super::gates::{GateEnd, GateMode, Sampler, run_gate};
 use super::journal::{self, Journal, JournalEvent, PlanHistory};
 use super::lock::{self, EnvLock, LockHolder};
 use super::pins::Pin;
@@ -455,61 +455,47 @@ impl<'a> Run<'a> {
 
     async fn wait_rollout(&mut self) -> StepResult {
         let limit = self.engine.config.envs[self.env_idx].rollout.wait_timeout.0;
-        let started = Instant::now();
-        loop {
-            match self.provider.status(&self.target).await {
-                Ok(instances) => {
-                    let starting = instances
-                        .iter()
-                        .filter(|i| i.health == Health::Progressing)
-                        .count();
-                    if starting == 0 {
-                        return StepResult::Ok(format!(
-                            "{} instance(s) up in {:.1}s",
-                            instances.len(),
-                            started.elapsed().as_secs_f32()
-                        ));
-                    }
-                }
-                Err(e) => tracing::warn!("status during rollout: {e}"),
-            }
-            if started.elapsed() > limit {
-                return StepResult::Failed(format!(
-                    "instances still starting after {}s",
-                    limit.as_secs()
-                ));
-            }
-            if self.sleep(Duration::from_millis(500)).await && self.abort_applies() {
-                return StepResult::Aborted;
-            }
+        let abortable = self.abort_applies();
+        let mut abort = self.abort.clone();
+        match wait_instances(
+            self.provider.as_ref(),
+            &self.target,
+            limit,
+            &mut abort,
+            abortable,
+        )
+        .await
+        {
+            WaitEnd::Up(detail) => StepResult::Ok(detail),
+            WaitEnd::TimedOut(detail) => StepResult::Failed(detail),
+            WaitEnd::Aborted => StepResult::Aborted,
         }
     }
 
     async fn gate(&mut self, index: usize, mode: GateMode) -> StepResult {
         let env = &self.engine.config.envs[self.env_idx];
-        let spec = env.gates.clone();
-        let mut sampler = Sampler::new(self.engine.client.clone(), env);
-        let mut tracker = GateTracker::new(&spec, mode);
-        sampler.prime().await;
-        let started = Instant::now();
-        loop {
-            if self.sleep(spec.interval.0).await {
-                return StepResult::Aborted;
-            }
-            let sample = sampler.sample().await;
-            let verdict = tracker.observe(&sample, started.elapsed());
-            let _ = self.events.send(PlanEvent::Gate {
-                index,
-                passes: tracker.in_row(),
-                failures: tracker.failures(),
-                figures: sample.figures.clone(),
-                failing: sample.failures.clone(),
-            });
-            match verdict {
-                Verdict::Pending => {}
-                Verdict::Passed => return StepResult::Ok(sample.figures.join(" · ")),
-                Verdict::Failed(reason) => return StepResult::GateFailed(reason),
-            }
+        let events = self.events.clone();
+        let mut abort = self.abort.clone();
+        let end = run_gate(
+            self.engine.client.clone(),
+            env,
+            mode,
+            &mut abort,
+            |sample, tracker| {
+                let _ = events.send(PlanEvent::Gate {
+                    index,
+                    passes: tracker.in_row(),
+                    failures: tracker.failures(),
+                    figures: sample.figures.clone(),
+                    failing: sample.failures.clone(),
+                });
+            },
+        )
+        .await;
+        match end {
+            GateEnd::Passed(figures) => StepResult::Ok(figures),
+            GateEnd::Failed(reason) => StepResult::GateFailed(reason),
+            GateEnd::Aborted => StepResult::Aborted,
         }
     }
 
@@ -705,6 +691,61 @@ impl<'a> Run<'a> {
 }
 
 /// Resolves when an abort is requested; never, when nobody can request one.
+/// How waiting for instances to come up ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum WaitEnd {
+    /// No instance is starting any more.
+    Up(String),
+    /// Still starting at the limit.
+    TimedOut(String),
+    /// The operator aborted.
+    Aborted,
+}
+
+/// Poll the provider until no instance is Progressing, up to `limit`.
+pub(super) async fn wait_instances(
+    provider: &dyn Provider,
+    target: &Target,
+    limit: Duration,
+    abort: &mut watch::Receiver<bool>,
+    abortable: bool,
+) -> WaitEnd {
+    let started = Instant::now();
+    loop {
+        match provider.status(target).await {
+            Ok(instances) => {
+                let starting = instances
+                    .iter()
+                    .filter(|i| i.health == Health::Progressing)
+                    .count();
+                if starting == 0 {
+                    return WaitEnd::Up(format!(
+                        "{} instance(s) up in {:.1}s",
+                        instances.len(),
+                        started.elapsed().as_secs_f32()
+                    ));
+                }
+            }
+            Err(e) => tracing::warn!("status during rollout: {e}"),
+        }
+        if started.elapsed() > limit {
+            return WaitEnd::TimedOut(format!(
+                "instances still starting after {}s",
+                limit.as_secs()
+            ));
+        }
+        let pause = tokio::time::sleep(Duration::from_millis(500));
+        if abortable {
+            tokio::select! {
+                _ = pause => {}
+                aborted = abort_requested(abort) => if aborted { return WaitEnd::Aborted },
+            }
+        } else {
+            pause.await;
+        }
+    }
+}
+
 async fn abort_requested(abort: &mut watch::Receiver<bool>) -> bool {
     // The guard `wait_for` returns is not Send: drop it before any other await.
     let requested = abort.wait_for(|v| *v).await.is_ok();

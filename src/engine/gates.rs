@@ -118,6 +118,47 @@ impl GateTracker {
     }
 }
 
+/// How a gate run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateEnd {
+    /// Enough passing samples; the last sample's figures.
+    Passed(String),
+    /// Failed: why.
+    Failed(String),
+    /// The operator aborted while it ran.
+    Aborted,
+}
+
+/// Sample `env`'s gates every interval until the tracker decides; `report`
+/// sees every sample (for progress), `abort` stops the run.
+pub async fn run_gate(
+    client: reqwest::Client,
+    env: &EnvConfig,
+    mode: GateMode,
+    abort: &mut tokio::sync::watch::Receiver<bool>,
+    mut report: impl FnMut(&Sample, &GateTracker),
+) -> GateEnd {
+    let spec = env.gates.clone();
+    let mut sampler = Sampler::new(client, env);
+    let mut tracker = GateTracker::new(&spec, mode);
+    sampler.prime().await;
+    let started = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(spec.interval.0) => {}
+            _ = abort.wait_for(|v| *v) => return GateEnd::Aborted,
+        }
+        let sample = sampler.sample().await;
+        let verdict = tracker.observe(&sample, started.elapsed());
+        report(&sample, &tracker);
+        match verdict {
+            Verdict::Pending => {}
+            Verdict::Passed => return GateEnd::Passed(sample.figures.join(" · ")),
+            Verdict::Failed(reason) => return GateEnd::Failed(reason),
+        }
+    }
+}
+
 /// Takes samples of one env's gates over HTTP, keeping the previous scrape per service.
 pub struct Sampler {
     client: reqwest::Client,

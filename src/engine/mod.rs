@@ -12,6 +12,8 @@ pub mod journal;
 pub mod lock;
 pub mod pins;
 pub mod plan;
+pub mod rotate;
+pub mod secrets;
 
 use std::sync::Arc;
 

@@ -1,6 +1,8 @@
 //! Secret values as they pass through shipdeck: held briefly, zeroized on drop,
 //! never printed.
 
+pub mod generate;
+
 use std::fmt;
 use zeroize::Zeroize;
 
