@@ -192,7 +192,7 @@ pub enum Command {
     /// Values are read from stdin (or generated with --generate), never from the command line.
     Secrets {
         /// ENV and an action, or `diff A B`.
-        #[arg(num_args = 1..=3, value_name = "ARGS")]
+        #[arg(num_args = 1.., value_name = "ARGS")]
         args: Vec<String>,
         #[command(flatten)]
         flags: secrets::SecretsFlags,

@@ -59,8 +59,9 @@ fn parse(args: &[String]) -> Result<Op, String> {
         [_, op @ ("set" | "unset" | "rotate")] => {
             Err(format!("`{op}` needs a secret name; {USAGE}"))
         }
-        [_, "set" | "unset" | "rotate", _, extra, ..] => Err(format!(
-            "unexpected `{extra}`: values are read from stdin, never from the command line; {USAGE}"
+        // Not echoed: the extra word is most likely the value itself.
+        [_, "set" | "unset" | "rotate", _, _, ..] => Err(format!(
+            "unexpected extra argument: values are read from stdin (or --generate), never from the command line; {USAGE}"
         )),
         [_, op, ..] => Err(format!("unknown secrets action `{op}`; {USAGE}")),
         [] => Err(USAGE.into()),
