@@ -472,3 +472,168 @@ fn live_step_ladder_with_gate_figures() {
         render(&state, 120, 36).backend()
     );
 }
+
+fn press_key(state: &mut State, code: KeyCode, mods: KeyModifiers) -> Vec<shipdeck::app::Effect> {
+    update(
+        state,
+        Msg::Key(KeyEvent::new(code, mods)),
+        &Keymap::default(),
+    )
+    .0
+}
+
+fn type_text(state: &mut State, text: &str) {
+    for c in text.chars() {
+        press(state, KeyCode::Char(c));
+    }
+}
+
+fn screen_text(terminal: &Terminal<TestBackend>) -> String {
+    terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect()
+}
+
+#[test]
+fn secret_rotation_form_masks_the_value_and_asks_for_production() {
+    let mut state = populated();
+    state.focus = Panel::Secrets;
+    press(&mut state, KeyCode::Char('r'));
+    assert!(state.secrets_ui.form.is_some(), "r opens the rotation form");
+    type_text(&mut state, "hunter2-but-longer-value");
+    let terminal = render(&state, 120, 36);
+    let screen = screen_text(&terminal);
+    assert!(!screen.contains("hunter2"), "the value is masked");
+    assert!(screen.contains("••••••••"));
+    insta::assert_snapshot!("secret_rotate_form_120x36", terminal.backend());
+
+    // Enter without the typed confirmation stays in the form and says why.
+    let effects = press_key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(effects.is_empty());
+    assert!(screen_text(&render(&state, 120, 36)).contains("type `production`"));
+
+    // Reveal shows it (sanitised); then confirm and submit.
+    press_key(&mut state, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert!(screen_text(&render(&state, 120, 36)).contains("hunter2-but-longer-value"));
+    type_text(&mut state, "production");
+    let effects = press_key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    match effects.as_slice() {
+        [shipdeck::app::Effect::Rotate { req, typed }] => {
+            assert_eq!(req.envs, ["staging", "production"]);
+            assert_eq!(req.value.expose(), "hunter2-but-longer-value");
+            assert_eq!(typed, &["production".to_string()]);
+        }
+        other => panic!("expected a rotation, got {other:?}"),
+    }
+    assert!(state.secrets_ui.form.is_none());
+}
+
+#[test]
+fn rotation_progress_and_a_failed_gate_offer_restore() {
+    use shipdeck::engine::StepStatus;
+    use shipdeck::engine::rotate::{RotationEvent, RotationOutcome, RotationStep};
+    let mut state = populated();
+    state.secrets_ui.rotation = Some(shipdeck::state::secrets_ui::RotationView::new(
+        "JWT_SECRET_KEY".into(),
+        vec!["staging".into(), "production".into()],
+        Some(shipdeck::secrets::SecretValue::new(
+            "previous-value-0123456789".into(),
+        )),
+    ));
+    let send = |state: &mut State, e: RotationEvent| {
+        let _ = update(state, Msg::Rotation(e), &Keymap::default());
+    };
+    for (step, detail) in [
+        (RotationStep::Set, "JWT_SECRET_KEY staged"),
+        (RotationStep::Apply, "applied as v45"),
+        (RotationStep::Wait, "3 instance(s) up in 3.0s"),
+    ] {
+        send(
+            &mut state,
+            RotationEvent::StepStarted {
+                env: "staging".into(),
+                step,
+            },
+        );
+        send(
+            &mut state,
+            RotationEvent::StepFinished {
+                env: "staging".into(),
+                step,
+                status: StepStatus::Ok,
+                detail: detail.into(),
+            },
+        );
+    }
+    send(
+        &mut state,
+        RotationEvent::StepStarted {
+            env: "staging".into(),
+            step: RotationStep::Gate,
+        },
+    );
+    send(
+        &mut state,
+        RotationEvent::StepFinished {
+            env: "staging".into(),
+            step: RotationStep::Gate,
+            status: StepStatus::Failed,
+            detail: "2 failing sample(s), budget 1: api health Degraded: config:valid (JWT_SECRET_KEY is 13 bytes; at least 32 required)".into(),
+        },
+    );
+    send(
+        &mut state,
+        RotationEvent::Finished {
+            outcome: RotationOutcome::GateFailed {
+                env: "staging".into(),
+                reason: "2 failing sample(s), budget 1".into(),
+                rotated: vec![],
+                untouched: vec!["production".into()],
+                restored: false,
+                can_restore: true,
+            },
+        },
+    );
+    insta::assert_snapshot!(
+        "secret_rotation_failed_120x30",
+        render(&state, 120, 30).backend()
+    );
+    let effects = press_key(&mut state, KeyCode::Char('r'), KeyModifiers::NONE);
+    assert!(
+        matches!(effects.as_slice(), [shipdeck::app::Effect::RestoreSecret { env, .. }] if env == "staging"),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn unset_on_a_protected_env_needs_its_name() {
+    let mut state = populated();
+    state.env_idx = 2; // production
+    state.focus = Panel::Secrets;
+    press(&mut state, KeyCode::Char('d'));
+    insta::assert_snapshot!(
+        "secret_unset_protected_100x24",
+        render(&state, 100, 24).backend()
+    );
+    assert!(press_key(&mut state, KeyCode::Enter, KeyModifiers::NONE).is_empty());
+    type_text(&mut state, "production");
+    let effects = press_key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(
+        matches!(effects.as_slice(), [shipdeck::app::Effect::SecretUnset { typed: Some(t), .. }] if t == "production"),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn read_only_disables_secret_actions_with_a_reason() {
+    let mut state = populated();
+    state.read_only = true;
+    state.focus = Panel::Secrets;
+    press(&mut state, KeyCode::Char('e'));
+    assert!(state.secrets_ui.form.is_none());
+    assert!(state.toast.as_ref().unwrap().text.contains("--read-only"));
+}

@@ -212,11 +212,18 @@ impl Runner {
             }
             other => {
                 self.tasks.retain(|t| !t.is_finished());
-                if let Some(task) =
-                    super::plan_effects::run(&self.engine, other, &self.tx, &mut self.abort)
-                {
-                    self.tasks.push(task);
-                }
+                let task = match super::secret_effects::run(
+                    &self.engine,
+                    other,
+                    &self.tx,
+                    &mut self.abort,
+                ) {
+                    Ok(task) => Some(task),
+                    Err(other) => {
+                        super::plan_effects::run(&self.engine, other, &self.tx, &mut self.abort)
+                    }
+                };
+                self.tasks.extend(task);
             }
         }
     }

@@ -84,11 +84,19 @@ pub enum Action {
     Audit,
     /// Close a dialog or clear a filter.
     Cancel,
+    /// Secrets panel: add a secret.
+    SecretNew,
+    /// Secrets panel: set the selected secret's value.
+    SecretSet,
+    /// Secrets panel: unset the selected secret.
+    SecretUnset,
+    /// Secrets panel: rotate the selected secret across envs, health-gated.
+    SecretRotate,
 }
 
 impl Action {
     /// Every action, in help-overlay order.
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 40] = [
         Action::Help,
         Action::Quit,
         Action::NextPanel,
@@ -124,6 +132,10 @@ impl Action {
         Action::Abort,
         Action::Unpin,
         Action::Audit,
+        Action::SecretNew,
+        Action::SecretSet,
+        Action::SecretUnset,
+        Action::SecretRotate,
         Action::Cancel,
     ];
 
@@ -166,6 +178,21 @@ impl Action {
             Action::Unpin => "unpin env",
             Action::Audit => "audit log",
             Action::Cancel => "close / clear",
+            Action::SecretNew => "new secret",
+            Action::SecretSet => "set secret",
+            Action::SecretUnset => "unset secret",
+            Action::SecretRotate => "rotate secret",
+        }
+    }
+
+    /// The panel an action belongs to, when its keys may repeat keys of
+    /// global actions (`e` sets a secret in Secrets, jumps to the first error elsewhere).
+    pub fn scope(self) -> Option<crate::state::Panel> {
+        match self {
+            Action::SecretNew | Action::SecretSet | Action::SecretUnset | Action::SecretRotate => {
+                Some(crate::state::Panel::Secrets)
+            }
+            _ => None,
         }
     }
 
@@ -196,14 +223,16 @@ impl Key {
         }
     }
 
-    const fn code(code: KeyCode) -> Key {
+    /// A special key (Enter, Esc, arrows) without modifiers.
+    pub const fn code(code: KeyCode) -> Key {
         Key {
             code,
             mods: KeyModifiers::NONE,
         }
     }
 
-    const fn ctrl(c: char) -> Key {
+    /// Ctrl plus a character.
+    pub const fn ctrl(c: char) -> Key {
         Key {
             code: KeyCode::Char(c),
             mods: KeyModifiers::CONTROL,
@@ -385,23 +414,38 @@ impl Keymap {
         let mut bindings = default_bindings();
         if preset == KeyPreset::Vim {
             for (action, keys) in vim_extras() {
-                steal(&mut bindings, &keys);
+                steal(&mut bindings, action, &keys);
                 bindings.entry(action).or_default().extend(keys);
             }
         }
         for (action, keys) in overrides {
-            steal(&mut bindings, &keys.0);
+            steal(&mut bindings, *action, &keys.0);
             bindings.insert(*action, keys.0.clone());
         }
         Keymap { bindings }
     }
 
-    /// Which action a key triggers, if any.
-    pub fn action_for(&self, key: Key) -> Option<Action> {
+    /// Which action a key triggers in the focused panel, if any: an action
+    /// scoped to that panel wins, actions scoped to other panels never match.
+    pub fn action_in(&self, key: Key, panel: crate::state::Panel) -> Option<Action> {
+        let bound = |a: &Action| self.bindings.get(a).is_some_and(|keys| keys.contains(&key));
         Action::ALL
             .iter()
             .copied()
-            .find(|a| self.bindings.get(a).is_some_and(|keys| keys.contains(&key)))
+            .find(|a| a.scope() == Some(panel) && bound(a))
+            .or_else(|| {
+                Action::ALL
+                    .iter()
+                    .copied()
+                    .find(|a| a.scope().is_none() && bound(a))
+            })
+    }
+
+    /// Which global action a key triggers, if any (panel-scoped actions excluded).
+    pub fn action_for(&self, key: Key) -> Option<Action> {
+        Action::ALL.iter().copied().find(|a| {
+            a.scope().is_none() && self.bindings.get(a).is_some_and(|keys| keys.contains(&key))
+        })
     }
 
     /// Keys bound to an action.
@@ -433,10 +477,12 @@ impl Default for Keymap {
     }
 }
 
-/// A key moved to a new action leaves the action it had.
-fn steal(bindings: &mut BTreeMap<Action, Vec<Key>>, keys: &[Key]) {
-    for other in bindings.values_mut() {
-        other.retain(|k| !keys.contains(k));
+/// A key moved to a new action leaves the action it had (in the same scope).
+fn steal(bindings: &mut BTreeMap<Action, Vec<Key>>, to: Action, keys: &[Key]) {
+    for (action, other) in bindings.iter_mut() {
+        if action.scope() == to.scope() {
+            other.retain(|k| !keys.contains(k));
+        }
     }
 }
 
@@ -486,6 +532,10 @@ fn default_bindings() -> BTreeMap<Action, Vec<Key>> {
         (Unpin, vec![Key::char('u')]),
         (Audit, vec![Key::char('A')]),
         (Cancel, vec![Key::code(KeyCode::Esc)]),
+        (SecretNew, vec![Key::char('n')]),
+        (SecretSet, vec![Key::char('e')]),
+        (SecretUnset, vec![Key::char('d')]),
+        (SecretRotate, vec![Key::char('r')]),
     ])
 }
 

@@ -8,6 +8,8 @@ pub mod log_actions;
 pub mod msg;
 pub mod plan_effects;
 pub mod run;
+pub mod secret_actions;
+pub mod secret_effects;
 pub mod update;
 pub mod update_plan;
 

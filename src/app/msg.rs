@@ -112,6 +112,17 @@ pub enum Msg {
         /// Text.
         text: String,
     },
+    /// Progress of a secret rotation.
+    Rotation(crate::engine::rotate::RotationEvent),
+    /// A secret was set or unset (or failed to be): toast, then re-read the env.
+    SecretChanged {
+        /// Env name.
+        env: String,
+        /// Message.
+        text: String,
+        /// Whether it failed.
+        error: bool,
+    },
     /// A one-off action finished (unpin, …): text for the toast.
     Done {
         /// Message.
@@ -124,6 +135,42 @@ pub enum Msg {
 /// Work for the effects runner.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Set one secret (the value is zeroized when the effect is dropped).
+    SecretSet {
+        /// Env name.
+        env: String,
+        /// Secret name.
+        name: String,
+        /// New value.
+        value: crate::secrets::SecretValue,
+        /// Typed confirmation for protected envs.
+        typed: Option<String>,
+    },
+    /// Unset one secret.
+    SecretUnset {
+        /// Env name.
+        env: String,
+        /// Secret name.
+        name: String,
+        /// Typed confirmation for protected envs.
+        typed: Option<String>,
+    },
+    /// Rotate a secret across envs, health-gated.
+    Rotate {
+        /// What to rotate.
+        req: Box<crate::engine::rotate::RotationRequest>,
+        /// Protected env names typed to confirm.
+        typed: Vec<String>,
+    },
+    /// Put a previous value back after a failed gate.
+    RestoreSecret {
+        /// Env name.
+        env: String,
+        /// Secret name.
+        name: String,
+        /// The value to restore.
+        previous: crate::secrets::SecretValue,
+    },
     /// Re-read releases, secrets and instances of an env now.
     Refresh {
         /// Env index.

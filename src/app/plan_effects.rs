@@ -223,7 +223,12 @@ pub fn run(
                 let _ = tx.send(Msg::Migrations { env, result });
             }
         })),
-        Effect::Refresh { .. } | Effect::Copy(_) => None,
+        Effect::Refresh { .. }
+        | Effect::Copy(_)
+        | Effect::SecretSet { .. }
+        | Effect::SecretUnset { .. }
+        | Effect::Rotate { .. }
+        | Effect::RestoreSecret { .. } => None,
     }
 }
 

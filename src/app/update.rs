@@ -12,6 +12,10 @@ use crate::state::{CALL_LOG_CAP, Modal, Panel, State};
 pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, bool) {
     match msg {
         Msg::Key(ev) => (on_key(state, Key::from_event(&ev), keymap), true),
+        Msg::Paste(text) if state.secrets_ui.form.is_some() => {
+            super::secret_actions::on_paste(state, &text);
+            (vec![], true)
+        }
         Msg::Paste(text) => {
             if let Some(edit) = state.logs.editing.as_mut() {
                 edit.push_str(&sanitize(text.lines().next().unwrap_or("")));
@@ -152,6 +156,18 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
             state.quit = true;
             (vec![], false)
         }
+        Msg::Rotation(event) => (super::secret_actions::on_rotation(state, event), true),
+        Msg::SecretChanged { env, text, error } => {
+            state.toast(sanitize(&text), error);
+            let effects = state
+                .envs
+                .iter()
+                .position(|e| e.name == env)
+                .map(|env| Effect::Refresh { env })
+                .into_iter()
+                .collect();
+            (effects, true)
+        }
         other => super::update_plan::on_msg(state, other),
     }
 }
@@ -166,10 +182,13 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
         edit_filter(state, key);
         return vec![];
     }
+    if state.secrets_ui.captures_keys() {
+        return super::secret_actions::on_key(state, key);
+    }
     if state.dialog.is_some() {
         return super::update_plan::on_dialog_key(state, key);
     }
-    let action = keymap.action_for(key);
+    let action = keymap.action_in(key, state.focus);
     if state.modal == Some(Modal::Migrations)
         && matches!(key.code, KeyCode::Char('u') | KeyCode::Char('d'))
     {
@@ -286,6 +305,9 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
                 buf.set_filter(None);
             }
             state.toast = None;
+        }
+        Action::SecretNew | Action::SecretSet | Action::SecretUnset | Action::SecretRotate => {
+            return super::secret_actions::on_action(state, action);
         }
         Action::Promote
         | Action::Rollback

@@ -19,7 +19,7 @@ use super::{Engine, EngineError, StepStatus};
 use crate::secrets::SecretValue;
 
 /// What to rotate, where, and what to restore on failure.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationRequest {
     /// Secret name.
     pub name: String,

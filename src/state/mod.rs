@@ -2,6 +2,8 @@
 //! `ui::draw` reads it; neither does I/O.
 
 mod rollout;
+mod secret_form;
+pub mod secrets_ui;
 mod service;
 
 pub use rollout::{Dialog, GateView, InterruptedPlan, RolloutView, StepState, StepView};
@@ -284,6 +286,8 @@ pub struct State {
     pub audit: Load<Vec<crate::engine::audit::AuditRecord>>,
     /// Where log exports go.
     pub export_dir: std::path::PathBuf,
+    /// Secrets panel actions (form, unset confirmation, rotation progress).
+    pub secrets_ui: secrets_ui::SecretsUi,
 }
 
 impl State {
@@ -359,6 +363,7 @@ impl State {
             locks: BTreeMap::new(),
             audit: Load::Idle,
             export_dir: crate::paths::state_dir().join("exports"),
+            secrets_ui: secrets_ui::SecretsUi::default(),
         }
     }
 

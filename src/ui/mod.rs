@@ -39,6 +39,7 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &Keymap) {
     }
     dialogs::ladder::draw(frame, area, state, theme);
     dialogs::plan::draw(frame, area, state, theme);
+    dialogs::secrets::draw(frame, area, state, theme);
 }
 
 /// A bordered block whose look says whether it has focus; its title carries the panel number.
@@ -143,7 +144,14 @@ pub fn hints_for(panel: Panel) -> &'static [Action] {
             Action::Bottom,
             Action::Cancel,
         ],
-        Panel::Secrets => &[Action::Down, Action::Refresh],
+        Panel::Secrets => &[
+            Action::Down,
+            Action::SecretNew,
+            Action::SecretSet,
+            Action::SecretUnset,
+            Action::SecretRotate,
+            Action::Refresh,
+        ],
     }
 }
 

@@ -6,3 +6,4 @@ pub mod help;
 pub mod ladder;
 pub mod migrations;
 pub mod plan;
+pub mod secrets;

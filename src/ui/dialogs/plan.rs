@@ -11,7 +11,8 @@ use crate::ui::format::short_image;
 use crate::ui::layout::centered;
 use crate::ui::theme::{Role, Theme};
 
-fn frame_block<'a>(title: String, theme: &Theme, danger: bool) -> Block<'a> {
+/// A dialog frame: double border, red when the action is dangerous.
+pub(crate) fn frame_block<'a>(title: String, theme: &Theme, danger: bool) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Double)
