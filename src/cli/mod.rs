@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod auth;
 pub mod migrate;
 pub mod plan;
 pub mod secrets;
@@ -199,6 +200,22 @@ pub enum Command {
         #[command(flatten)]
         confirm: ConfirmArgs,
     },
+    /// Credentials in the OS keyring: `set|list|remove|test [fly | fly:ACCOUNT | db:ENV]`.
+    ///
+    /// `set` reads the value from stdin or a masked prompt, never from the command line.
+    Auth {
+        /// What to do.
+        #[arg(value_enum)]
+        action: auth::AuthAction,
+        /// `fly`, `fly:ACCOUNT`, `render`, `db:production`, …
+        key: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Use the demo fleet (for `auth test demo`).
+        #[arg(long)]
+        demo: bool,
+    },
     /// Check a config file and report the first problem.
     CheckConfig {
         /// The file (default: the one shipdeck would load).
@@ -232,6 +249,7 @@ pub async fn run(cli: Cli) -> u8 {
                 confirm: ConfirmArgs { demo: true, .. },
                 ..
             })
+            | Some(Command::Auth { demo: true, .. })
     );
     if let Some(Command::Demo { reset: true }) = cli.command {
         let store = crate::paths::StatePaths::default_location().demo_store();
@@ -334,6 +352,9 @@ pub async fn run(cli: Cli) -> u8 {
             flags,
             confirm,
         }) => secrets::secrets(config, cli.read_only, &args, flags, confirm.confirm()).await,
+        Some(Command::Auth {
+            action, key, json, ..
+        }) => auth::auth(config, action, key.as_deref(), json).await,
         Some(Command::Audit { env, json }) => plan::audit(env.as_deref(), json),
         Some(Command::Unpin { env, .. }) => plan::unpin(config, cli.read_only, &env).await,
         Some(Command::Resume {

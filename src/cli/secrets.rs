@@ -194,31 +194,13 @@ fn value_for(name: &str, flags: &SecretsFlags) -> Option<SecretValue> {
             }
         };
     }
-    match read_stdin() {
+    match crate::credentials::read_secret(&format!("new value for {name}: ")) {
         Ok(v) => Some(v),
         Err(e) => {
             eprintln!("shipdeck: {e}; pipe the value on stdin, or pass --generate");
             None
         }
     }
-}
-
-fn read_stdin() -> Result<SecretValue, String> {
-    use std::io::Read;
-    if std::io::stdin().is_terminal() {
-        return Err("stdin is a terminal".into());
-    }
-    let mut buf = String::new();
-    std::io::stdin()
-        .read_to_string(&mut buf)
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
-    if buf.ends_with('\n') {
-        buf.pop();
-    }
-    if buf.is_empty() {
-        return Err("no value on stdin".into());
-    }
-    Ok(SecretValue::new(buf))
 }
 
 /// Confirmation for non-protected envs (protected ones are checked by the engine).

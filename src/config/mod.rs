@@ -228,6 +228,10 @@ pub struct MigrationsConfig {
     /// The environment variable holding a Postgres URL (never the URL itself).
     #[serde(default)]
     pub database_url_env: Option<String>,
+    /// The env these migrations belong to (filled in after parsing; names the
+    /// keyring entry `db:ENV` that holds a Postgres URL).
+    #[serde(skip)]
+    pub env: String,
 }
 
 /// `[env.gates]`: what a rollout into this env must pass, and how it is sampled.
@@ -481,6 +485,12 @@ impl Config {
             invalid(offset, field, message, hint)
         })?;
         cfg.check(text, path)?;
+        for env in &mut cfg.envs {
+            let name = env.name().to_string();
+            if let Some(m) = env.migrations.as_mut() {
+                m.env = name;
+            }
+        }
         cfg.origin = ConfigOrigin::File(path.to_path_buf());
         Ok(cfg)
     }

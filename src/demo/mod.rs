@@ -197,6 +197,7 @@ impl Fleet {
                     dir: root.join("migrations"),
                     sqlite: Some(migrations::database(root, &env_name)),
                     database_url_env: None,
+                    env: env_name.clone(),
                 });
             }
             for svc in &mut env.services {

@@ -264,6 +264,42 @@ enum Step {
     Down,
 }
 
+/// Connect and report who the server sees (`app@db on host:port, PostgreSQL 16.4`),
+/// for `shipdeck auth test db:ENV`. Changes nothing.
+pub async fn identity(url: &str) -> Result<String, PgError> {
+    if let Some(mode) = tls_mode(url) {
+        return Err(PgError::Tls {
+            url: redact(url),
+            mode,
+        });
+    }
+    let config: tokio_postgres::Config = url.parse().map_err(|e| PgError::BadUrl {
+        url: redact(url),
+        why: describe(&e),
+    })?;
+    let (client, conn) = config
+        .connect(NoTls)
+        .await
+        .map_err(|source| PgError::Connect {
+            url: redact(url),
+            source,
+        })?;
+    let connection = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let row = client
+        .query_one(
+            "SELECT current_user::text, current_database()::text, current_setting('server_version')",
+            &[],
+        )
+        .await
+        .map_err(db("reading the current user"));
+    connection.abort();
+    let row = row?;
+    let (user, database, version): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    Ok(format!("{user}@{database} (PostgreSQL {version})"))
+}
+
 impl Postgres {
     /// Connects (without TLS), creates `schema_migrations` if missing (under
     /// the migration lock, like golang-migrate), and remembers `lock_timeout`

@@ -92,22 +92,48 @@ fn open(cfg: &MigrationsConfig) -> Result<(Sqlite, Vec<Migration>), String> {
     match &cfg.sqlite {
         Some(path) => Ok((Sqlite::open(path).map_err(|e| e.to_string())?, migrations)),
         None => Err(
-            "[env.migrations] needs `sqlite = \"path.db\"` or `database_url_env = \"VAR\"`".into(),
+            "[env.migrations] needs `sqlite = \"path.db\"`, or a Postgres URL in the keyring (`shipdeck auth set db:ENV`) or in the variable `database_url_env` names".into(),
         ),
     }
 }
 
-/// The Postgres URL from the environment variable the config names (never from the config itself).
-fn postgres_url(var: &str) -> Result<String, String> {
-    std::env::var(var).map_err(|_| format!("${var} is not set; export the database URL in it (it is never read from the config file)"))
+/// The Postgres URL: from the variable `database_url_env` names, else from the
+/// keyring entry `db:ENV` (or `SHIPDECK_DB_<ENV>_URL`); never from the config file.
+/// The URL is remembered for redaction, so its password never reaches the screen.
+async fn postgres_url(cfg: &MigrationsConfig) -> Result<String, String> {
+    if let Some(var) = &cfg.database_url_env
+        && let Ok(url) = std::env::var(var)
+        && !url.is_empty()
+    {
+        crate::redact::remember(&crate::secrets::SecretValue::new(url.clone()));
+        return Ok(url);
+    }
+    let key = crate::credentials::CredentialKey::database(&cfg.env).map_err(|e| e.to_string())?;
+    let not_set = match &cfg.database_url_env {
+        Some(var) => format!(
+            "no database URL for `{}`: ${var} is not set and the keyring has no `{key}`; export it, or run `shipdeck auth set {key}` (reads the URL from stdin)",
+            cfg.env
+        ),
+        None => format!(
+            "no database URL for `{}`: run `shipdeck auth set {key}` (reads the URL from stdin), or name a variable with `database_url_env`",
+            cfg.env
+        ),
+    };
+    let store = crate::credentials::Credentials::open_async(crate::paths::state_dir())
+        .await
+        .map_err(|e| format!("{not_set} ({e})"))?;
+    match store.get_async(&key).await.map_err(|e| e.to_string())? {
+        Some(resolved) => {
+            crate::redact::remember(&resolved.value);
+            Ok(resolved.value.expose().to_string())
+        }
+        None => Err(not_set),
+    }
 }
 
-async fn open_postgres(
-    cfg: &MigrationsConfig,
-    var: &str,
-) -> Result<(Postgres, Vec<Migration>), String> {
+async fn open_postgres(cfg: &MigrationsConfig) -> Result<(Postgres, Vec<Migration>), String> {
     let migrations = discover(&cfg.dir).map_err(|e| e.to_string())?;
-    let url = postgres_url(var)?;
+    let url = postgres_url(cfg).await?;
     let db = Postgres::connect(&url, DEFAULT_LOCK_TIMEOUT)
         .await
         .map_err(|e| e.to_string())?;
@@ -116,9 +142,9 @@ async fn open_postgres(
 
 /// Status of any configured database (SQLite off the async threads, Postgres natively).
 pub async fn status_any(cfg: MigrationsConfig) -> Result<MigrationView, String> {
-    match (&cfg.sqlite, cfg.database_url_env.clone()) {
-        (None, Some(var)) => {
-            let (db, migrations) = open_postgres(&cfg, &var).await?;
+    match &cfg.sqlite {
+        None => {
+            let (db, migrations) = open_postgres(&cfg).await?;
             let status = db.status(&migrations).await.map_err(|e| e.to_string())?;
             view(&migrations, status, Dialect::Postgres)
         }
@@ -130,9 +156,9 @@ pub async fn status_any(cfg: MigrationsConfig) -> Result<MigrationView, String> 
 
 /// Apply an operation to any configured database.
 pub async fn apply_any(cfg: MigrationsConfig, op: Op) -> Result<String, String> {
-    match (&cfg.sqlite, cfg.database_url_env.clone()) {
-        (None, Some(var)) => {
-            let (mut db, migrations) = open_postgres(&cfg, &var).await?;
+    match &cfg.sqlite {
+        None => {
+            let (mut db, migrations) = open_postgres(&cfg).await?;
             let done = match op {
                 Op::Up(n) => summary_up(&db.up(&migrations, n).await.map_err(|e| e.to_string())?),
                 Op::Down(n) => format!(

@@ -1,0 +1,263 @@
+//! `shipdeck auth set|list|remove|test KEY`: provider tokens and database
+//! URLs in the OS keyring. Values come from stdin or a masked prompt, never
+//! from argv; `list` shows names, where each comes from and its age, never values.
+
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::config::Config;
+use crate::credentials::{CredentialKey, CredentialKind, Credentials, read_secret};
+use crate::domain::CredentialSource;
+
+/// What `auth` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthAction {
+    /// Store a credential (value from stdin or a masked prompt).
+    Set,
+    /// Show stored credentials: name, source, age. Never values.
+    List,
+    /// Delete a stored credential.
+    Remove,
+    /// One cheap authenticated call; prints the identity the provider sees.
+    Test,
+}
+
+/// Run the command; returns the exit code.
+pub async fn auth(config: Config, action: AuthAction, key: Option<&str>, json: bool) -> u8 {
+    let key = match (action, key) {
+        (AuthAction::List, _) => None,
+        (_, None) => {
+            eprintln!(
+                "shipdeck: `auth {}` needs a credential name: a provider (`fly`, `fly:ACCOUNT`) or `db:ENV`",
+                format!("{action:?}").to_lowercase()
+            );
+            return EXIT_USAGE;
+        }
+        (_, Some(k)) => match CredentialKey::parse(k) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                eprintln!("shipdeck: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let store = match Credentials::open_async(crate::paths::state_dir()).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("shipdeck: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    match (action, key) {
+        (AuthAction::List, _) => list(&store, json).await,
+        (AuthAction::Set, Some(key)) => set(&store, &key).await,
+        (AuthAction::Remove, Some(key)) => match store.remove_async(&key).await {
+            Ok(true) => {
+                audit("auth.remove", &key, true, store.backend().label());
+                println!("removed {key} from {}", store.backend().label());
+                EXIT_OK
+            }
+            Ok(false) => {
+                eprintln!(
+                    "shipdeck: {key} is not in {}; `shipdeck auth list` shows what is",
+                    store.backend().label()
+                );
+                EXIT_FAILED
+            }
+            Err(e) => {
+                eprintln!("shipdeck: {e}");
+                EXIT_FAILED
+            }
+        },
+        (AuthAction::Test, Some(key)) => test(config, &store, &key, json).await,
+        _ => EXIT_USAGE,
+    }
+}
+
+async fn set(store: &Credentials, key: &CredentialKey) -> u8 {
+    let what = if key.kind() == CredentialKind::Db {
+        "database URL"
+    } else {
+        "token"
+    };
+    let value = match read_secret(&format!("{what} for {key}: ")) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("shipdeck: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    crate::redact::remember(&value);
+    let result = store.set_async(key, &value).await;
+    audit(
+        "auth.set",
+        key,
+        result.is_ok(),
+        &match &result {
+            Ok(()) => store.backend().label().to_string(),
+            Err(e) => e.to_string(),
+        },
+    );
+    match result {
+        Ok(()) => {
+            println!("stored {key} in {}", store.backend().label());
+            if let Some(notice) = store.backend().persistence_notice() {
+                eprintln!("note: {notice}");
+            }
+            let var = crate::credentials::env_var_name(key);
+            if std::env::var_os(&var).is_some() {
+                eprintln!("note: ${var} is set and takes precedence over the keyring");
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("shipdeck: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// One audit line for a credential change: which key, where, how it went. Never the value.
+fn audit(action: &str, key: &CredentialKey, ok: bool, detail: &str) {
+    let actor = crate::engine::Actor::current();
+    let record = crate::engine::audit::AuditRecord {
+        time: chrono::Utc::now(),
+        actor: actor.user,
+        host: actor.host,
+        action: action.into(),
+        env: key.to_string(),
+        from: None,
+        to: None,
+        result: if ok { "ok".into() } else { "failed".into() },
+        duration_ms: 0,
+        plan_id: None,
+        detail: Some(detail.to_string()),
+    };
+    let log =
+        crate::engine::audit::AuditLog::new(crate::paths::StatePaths::default_location().audit());
+    if let Err(e) = log.append(&record) {
+        eprintln!("shipdeck: audit log: {e}");
+    }
+}
+
+async fn list(store: &Credentials, json: bool) -> u8 {
+    let items = match store.list_async().await {
+        Ok(items) => items,
+        Err(e) => {
+            eprintln!("shipdeck: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "backend": store.backend().label(),
+                "note": store.selection_note(),
+                "persistence": store.backend().persistence_notice(),
+                "credentials": items,
+            })
+        );
+        return EXIT_OK;
+    }
+    println!("store: {}", store.backend().label());
+    if let Some(notice) = store.backend().persistence_notice() {
+        println!("note: {notice}");
+    }
+    if items.is_empty() {
+        println!(
+            "no credentials yet; `shipdeck auth set fly` stores one (the value is read from stdin)"
+        );
+        return EXIT_OK;
+    }
+    println!("{:<24} {:<12} {:<10} FROM", "NAME", "SOURCE", "AGE");
+    let now = chrono::Utc::now();
+    for c in items {
+        let source = match (c.source, c.present) {
+            (_, false) => "missing",
+            (CredentialSource::Environment, _) => "env var",
+            (CredentialSource::Keyring, _) => "keyring",
+            _ => "-",
+        };
+        let age = c
+            .set_at
+            .map_or("-".into(), |t| crate::ui::format::age(now, t));
+        println!(
+            "{:<24} {:<12} {:<10} {}",
+            c.key.to_string(),
+            source,
+            age,
+            c.origin
+        );
+    }
+    EXIT_OK
+}
+
+async fn test(config: Config, store: &Credentials, key: &CredentialKey, json: bool) -> u8 {
+    let result = match key.kind() {
+        CredentialKind::Db => test_database(store, key).await,
+        _ => test_provider(config, store, key).await,
+    };
+    match result {
+        Ok((identity, origin)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"credential": key.to_string(), "identity": identity, "from": origin})
+                );
+            } else {
+                println!("{key}: authenticated as {identity} (credential from {origin})");
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("shipdeck: {key}: {}", crate::sanitize::sanitize(&e));
+            EXIT_FAILED
+        }
+    }
+}
+
+async fn test_database(
+    store: &Credentials,
+    key: &CredentialKey,
+) -> Result<(String, String), String> {
+    let resolved = store
+        .get_async(key)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!("not set; run `shipdeck auth set {key}` (reads the URL from stdin)")
+        })?;
+    crate::redact::remember(&resolved.value);
+    let identity = crate::migrate::postgres::identity(resolved.value.expose())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((identity, resolved.origin))
+}
+
+async fn test_provider(
+    config: Config,
+    _store: &Credentials,
+    key: &CredentialKey,
+) -> Result<(String, String), String> {
+    match key.kind() {
+        CredentialKind::Demo => {
+            let mut config = config;
+            let fleet = super::start_fleet_if_needed(&mut config)
+                .await
+                .map_err(|e| format!("cannot start the demo fleet: {e}"))?
+                .ok_or("the config has no demo env")?;
+            let provider = crate::provider::demo::DemoProvider::new(
+                fleet.control_url.clone(),
+                config.ui.request_timeout.0,
+                crate::provider::CallSink::discard(),
+                crate::engine::Actor::current().describe(),
+            );
+            use crate::provider::Provider;
+            let who = provider.whoami().await.map_err(|e| e.to_string())?;
+            Ok((who, "none: the demo needs no credential".into()))
+        }
+        other => Err(format!(
+            "the {} client is not in this build yet; its token can be stored now and is used when it lands",
+            other.as_str()
+        )),
+    }
+}
