@@ -90,6 +90,10 @@ fn auth_set_keeps_the_token_out_of_files_argv_and_audit() {
     join_fresh_session_keyring();
     let home = tempfile::tempdir().unwrap();
     let token = "fm2_lr4nd0mT0kenValue_9f8e7d6c5b4a";
+    let _cleanup = RemoveOnDrop {
+        home: home.path(),
+        key: "fly".into(),
+    };
 
     // While `auth set` waits for stdin, its argv is on /proc: the token is not there.
     let mut child = shipdeck(home.path(), &["auth", "set", "fly"])
@@ -163,15 +167,30 @@ fn bad_names_and_empty_values_name_the_fix() {
     let out = run_with_stdin(shipdeck(home.path(), &["auth", "set", "fly"]), "");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no value on stdin"), "{}", text(&out));
-    let out = shipdeck(home.path(), &["auth", "test", "db:production"])
+    // The kernel's persistent keyring is shared by every process of this
+    // user: names unique to this run keep parallel tests (and earlier runs) apart.
+    let key = format!("db:none-{}", std::process::id());
+    let out = shipdeck(home.path(), &["auth", "test", &key])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("shipdeck auth set db:production"),
+        text(&out).contains(&format!("shipdeck auth set {key}")),
         "{}",
         text(&out)
     );
+}
+
+/// Removes a keyring entry when the test ends, pass or fail.
+struct RemoveOnDrop<'a> {
+    home: &'a Path,
+    key: String,
+}
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = shipdeck(self.home, &["auth", "remove", &self.key]).output();
+    }
 }
 
 #[test]
@@ -179,6 +198,12 @@ fn a_postgres_url_in_the_keyring_drives_migrate_and_auth_test() {
     join_fresh_session_keyring();
     let pg = support::pg::PgServer::start();
     let home = tempfile::tempdir().unwrap();
+    let env = format!("pg{}", std::process::id());
+    let key = format!("db:{env}");
+    let _cleanup = RemoveOnDrop {
+        home: home.path(),
+        key: key.clone(),
+    };
     let migrations = home.path().join("migrations");
     std::fs::create_dir(&migrations).unwrap();
     std::fs::write(
@@ -194,41 +219,46 @@ fn a_postgres_url_in_the_keyring_drives_migrate_and_auth_test() {
     std::fs::write(
         home.path().join("shipdeck.toml"),
         format!(
-            "[[env]]\nname = \"production\"\nprovider = \"vps\"\n\n[env.migrations]\ndir = \"{}\"\n",
+            "[[env]]\nname = \"{env}\"\nprovider = \"vps\"\n\n[env.migrations]\ndir = \"{}\"\n",
             migrations.display()
         ),
     )
     .unwrap();
 
     // Without a URL anywhere: the error says where to put it.
-    let out = shipdeck(home.path(), &["migrate", "production", "status"])
+    let out = shipdeck(home.path(), &["migrate", &env, "status"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("shipdeck auth set db:production"),
+        text(&out).contains(&format!("shipdeck auth set {key}")),
         "{}",
         text(&out)
     );
 
-    let out = run_with_stdin(
-        shipdeck(home.path(), &["auth", "set", "db:production"]),
-        &pg.url,
+    // `auth list` names what the config needs and how to provide it.
+    let out = shipdeck(home.path(), &["auth", "list"]).output().unwrap();
+    assert!(
+        text(&out).contains(&format!("needed by env `{env}`: database URL `{key}`")),
+        "{}",
+        text(&out)
     );
+
+    let out = run_with_stdin(shipdeck(home.path(), &["auth", "set", &key]), &pg.url);
     assert!(out.status.success(), "{}", text(&out));
 
-    let out = shipdeck(home.path(), &["auth", "test", "db:production"])
+    let out = shipdeck(home.path(), &["auth", "test", &key])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("authenticated as"), "{}", text(&out));
     assert!(!text(&out).contains(&pg.url), "{}", text(&out));
 
-    let out = shipdeck(home.path(), &["migrate", "production", "up", "--json"])
+    let out = shipdeck(home.path(), &["migrate", &env, "up", "--json"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let out = shipdeck(home.path(), &["migrate", "production", "status", "--json"])
+    let out = shipdeck(home.path(), &["migrate", &env, "status", "--json"])
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

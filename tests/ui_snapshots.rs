@@ -637,3 +637,66 @@ fn read_only_disables_secret_actions_with_a_reason() {
     assert!(state.secrets_ui.form.is_none());
     assert!(state.toast.as_ref().unwrap().text.contains("--read-only"));
 }
+
+#[test]
+fn releases_border_says_where_each_credential_comes_from() {
+    use shipdeck::credentials::CredentialOrigin;
+    use shipdeck::domain::CredentialSource;
+    let cfg = Config::parse_str(
+        r#"
+[[env]]
+name = "production"
+provider = "fly"
+protected = true
+fly = { app = "shop-production" }
+
+[env.migrations]
+dir = "migrations"
+"#,
+        std::path::Path::new("fly.toml"),
+    )
+    .unwrap();
+    let mut state = State::from_config(&cfg, false, now());
+    state.focus = Panel::Releases;
+    // Until the keyring answers (off the UI loop), the panel says so.
+    assert!(screen_text(&render(&state, 120, 24)).contains("credentials: checking…"));
+
+    let origins = vec![
+        CredentialOrigin {
+            what: "fly token".into(),
+            name: "fly".into(),
+            source: CredentialSource::Keyring,
+            origin: "Secret Service".into(),
+        },
+        CredentialOrigin {
+            what: "database URL".into(),
+            name: "db:production".into(),
+            source: CredentialSource::Missing,
+            origin: "missing; `shipdeck auth set db:production`".into(),
+        },
+    ];
+    let (_, redraw) = update(
+        &mut state,
+        Msg::Credentials { env: 0, origins },
+        &Keymap::default(),
+    );
+    assert!(redraw);
+    // The missing one comes first, so even a narrow panel shows the fix.
+    let narrow = screen_text(&render(&state, 120, 24));
+    assert!(
+        narrow.contains("shipdeck auth set db:production"),
+        "{narrow}"
+    );
+    let terminal = render(&state, 200, 30);
+    let text = screen_text(&terminal);
+    assert!(text.contains("fly token: Secret Service"), "{text}");
+    insta::assert_snapshot!("releases_credentials_200x30", terminal.backend());
+}
+
+#[test]
+fn demo_envs_say_no_credential_is_needed_from_the_first_frame() {
+    let mut state = State::from_config(&Config::demo().unwrap(), false, now());
+    state.focus = Panel::Releases;
+    let text = screen_text(&render(&state, 120, 30));
+    assert!(text.contains("none needed (demo fleet)"), "{text}");
+}

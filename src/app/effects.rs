@@ -58,6 +58,7 @@ impl Runner {
 
     /// Start every poller: health, metrics, provider refresh, log streams.
     pub fn start(&mut self) {
+        self.check_credentials();
         let timeout = self.cfg.ui.request_timeout.0;
         let client = probe_client(timeout);
         // A cap on requests in flight, so hundreds of endpoints never open hundreds of sockets at once.
@@ -226,6 +227,38 @@ impl Runner {
                 self.tasks.extend(task);
             }
         }
+    }
+}
+
+impl Runner {
+    /// Find out where each env's credentials come from, on the blocking
+    /// pool: opening the keyring may wait on D-Bus, and the first frame
+    /// must not.
+    fn check_credentials(&mut self) {
+        let wanted: Vec<usize> = (0..self.cfg.envs.len())
+            .filter(|&e| !crate::credentials::needs_of(&self.cfg.envs[e]).is_empty())
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        self.tasks.push(tokio::spawn(async move {
+            let opened = Arc::new(
+                crate::credentials::Credentials::open_async(crate::paths::state_dir()).await,
+            );
+            let vars = crate::credentials::EnvSource::Process;
+            for e in wanted {
+                let (cfg, store, vars) = (cfg.clone(), opened.clone(), vars.clone());
+                let origins = tokio::task::spawn_blocking(move || {
+                    crate::credentials::origins_of(&cfg.envs[e], (*store).as_ref(), &vars)
+                })
+                .await
+                .unwrap_or_default();
+                if tx.send(Msg::Credentials { env: e, origins }).is_err() {
+                    break;
+                }
+            }
+        }));
     }
 }
 

@@ -20,6 +20,13 @@ pub enum Msg {
     Resize,
     /// A second passed (ages, toasts).
     Tick(DateTime<Utc>),
+    /// Where one env's credentials come from (checked off the UI loop).
+    Credentials {
+        /// Env index.
+        env: usize,
+        /// One line per needed credential; never a value.
+        origins: Vec<crate::credentials::CredentialOrigin>,
+    },
     /// A health probe finished.
     Health {
         /// Env index.

@@ -157,6 +157,12 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
             (vec![], false)
         }
         Msg::Rotation(event) => (super::secret_actions::on_rotation(state, event), true),
+        Msg::Credentials { env, origins } => {
+            if let Some(view) = state.envs.get_mut(env) {
+                view.credentials = Some(origins);
+            }
+            (vec![], true)
+        }
         Msg::SecretChanged { env, text, error } => {
             state.toast(sanitize(&text), error);
             let effects = state

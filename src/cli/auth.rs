@@ -47,7 +47,7 @@ pub async fn auth(config: Config, action: AuthAction, key: Option<&str>, json: b
         }
     };
     match (action, key) {
-        (AuthAction::List, _) => list(&store, json).await,
+        (AuthAction::List, _) => list(&config, &store, json).await,
         (AuthAction::Set, Some(key)) => set(&store, &key).await,
         (AuthAction::Remove, Some(key)) => match store.remove_async(&key).await {
             Ok(true) => {
@@ -138,7 +138,7 @@ fn audit(action: &str, key: &CredentialKey, ok: bool, detail: &str) {
     }
 }
 
-async fn list(store: &Credentials, json: bool) -> u8 {
+async fn list(config: &Config, store: &Credentials, json: bool) -> u8 {
     let items = match store.list_async().await {
         Ok(items) => items,
         Err(e) => {
@@ -146,6 +146,7 @@ async fn list(store: &Credentials, json: bool) -> u8 {
             return EXIT_FAILED;
         }
     };
+    let needed = missing_needs(config, store).await;
     if json {
         println!(
             "{}",
@@ -154,6 +155,7 @@ async fn list(store: &Credentials, json: bool) -> u8 {
                 "note": store.selection_note(),
                 "persistence": store.backend().persistence_notice(),
                 "credentials": items,
+                "needed": needed,
             })
         );
         return EXIT_OK;
@@ -161,6 +163,12 @@ async fn list(store: &Credentials, json: bool) -> u8 {
     println!("store: {}", store.backend().label());
     if let Some(notice) = store.backend().persistence_notice() {
         println!("note: {notice}");
+    }
+    for (env, origin) in &needed {
+        println!(
+            "needed by env `{env}`: {} `{}` — {}",
+            origin.what, origin.name, origin.origin
+        );
     }
     if items.is_empty() {
         println!(
@@ -189,6 +197,28 @@ async fn list(store: &Credentials, json: bool) -> u8 {
         );
     }
     EXIT_OK
+}
+
+/// Credentials the config's envs need that are nowhere to be found, with the fix.
+async fn missing_needs(
+    config: &Config,
+    store: &Credentials,
+) -> Vec<(String, crate::credentials::CredentialOrigin)> {
+    let (envs, store) = (config.envs.clone(), store.clone());
+    tokio::task::spawn_blocking(move || {
+        let vars = crate::credentials::EnvSource::Process;
+        envs.iter()
+            .flat_map(|env| {
+                crate::credentials::origins_of(env, Ok(&store), &vars)
+                    .into_iter()
+                    .filter(|o| o.source == CredentialSource::Missing)
+                    .map(|o| (env.name().to_string(), o))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
 }
 
 async fn test(config: Config, store: &Credentials, key: &CredentialKey, json: bool) -> u8 {

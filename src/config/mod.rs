@@ -205,6 +205,9 @@ impl EnvConfig {
 pub struct FlyTarget {
     /// Fly app name, e.g. `kaiwa-v2-staging`.
     pub app: String,
+    /// Which stored Fly token to use: keyring key `fly:ACCOUNT` (default `fly`).
+    #[serde(default)]
+    pub account: Option<String>,
     /// Only machines of this process group (`app`, `web`, `worker`).
     #[serde(default)]
     pub process_group: Option<String>,
@@ -551,6 +554,19 @@ impl Config {
                     format!("env[{i}].fly"),
                     format!("env `{name}` uses provider \"fly\" but has no [env.fly] table"),
                     "add `fly = { app = \"myapp-staging\" }` (one Fly app per env)".into(),
+                ));
+            }
+            if let Some(account) = env.fly.as_ref().and_then(|f| f.account.as_deref())
+                && let Err(e) = crate::credentials::CredentialKey::provider(
+                    crate::credentials::CredentialKind::Fly,
+                    account,
+                )
+            {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].fly.account"),
+                    e.to_string(),
+                    "use letters, digits, `-` or `_`, e.g. `account = \"personal\"`".into(),
                 ));
             }
             for (j, svc) in env.services.iter().enumerate() {

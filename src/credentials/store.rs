@@ -285,6 +285,12 @@ impl Credentials {
         on_blocking_pool(move || this.list()).await
     }
 
+    /// Whether the active keyring holds `key` (the value is not read).
+    /// Environment overrides are not consulted. Blocking.
+    pub fn contains(&self, key: &CredentialKey) -> Result<bool, CredentialError> {
+        self.exists(key)
+    }
+
     fn exists(&self, key: &CredentialKey) -> Result<bool, CredentialError> {
         match self.call(key, "checking", |entry| entry.get_credential().map(drop))? {
             Ok(()) => Ok(true),

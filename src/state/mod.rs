@@ -149,6 +149,8 @@ pub struct EnvView {
     pub has_migrations: bool,
     /// Services, in deploy order.
     pub services: Vec<ServiceView>,
+    /// Where each credential this env needs comes from (None until checked).
+    pub credentials: Option<Vec<crate::credentials::CredentialOrigin>>,
 }
 
 impl EnvView {
@@ -322,6 +324,8 @@ impl State {
                         ServiceView::new(s.name(), s.health_url.is_some(), s.metrics_url.is_some())
                     })
                     .collect(),
+                // Nothing to look up: known now, without touching the keyring.
+                credentials: crate::credentials::origin::known_without_lookup(e),
             })
             .collect();
         let buffers = envs

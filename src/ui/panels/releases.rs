@@ -2,10 +2,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 
-use crate::state::{Panel, State};
+use crate::domain::CredentialSource;
+use crate::state::{EnvView, Panel, State};
 use crate::ui::format::{age, release_style, short_image};
 use crate::ui::panel_block;
 use crate::ui::theme::{Role, Theme};
@@ -33,7 +34,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             .map(|b| format!(" · {b}"))
             .unwrap_or_default()
     );
-    let block = panel_block(Panel::Releases, state, theme, Some(title));
+    let block = panel_block(Panel::Releases, state, theme, Some(title))
+        .title_bottom(credentials_line(env, theme));
     if let Some(note) = &env.provider_note {
         frame.render_widget(
             Paragraph::new(Span::styled(note.clone(), theme.style(Role::Muted)))
@@ -93,4 +95,32 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         area,
         &mut TableState::default().with_selected(selected),
     );
+}
+
+/// Where the env's credentials come from, for the panel's bottom border:
+/// `fly token: Secret Service`, or the fix when one is missing.
+fn credentials_line<'a>(env: &EnvView, theme: &Theme) -> Line<'a> {
+    let Some(origins) = &env.credentials else {
+        return Line::from(Span::styled(
+            " credentials: checking… ",
+            theme.style(Role::Muted),
+        ));
+    };
+    // Missing ones first: a narrow panel cuts the end of the line.
+    let mut origins: Vec<_> = origins.iter().collect();
+    origins.sort_by_key(|o| o.source != CredentialSource::Missing);
+    let mut spans = Vec::new();
+    for (i, o) in origins.into_iter().enumerate() {
+        spans.push(Span::raw(if i == 0 { " " } else { " · " }));
+        let role = if o.source == CredentialSource::Missing {
+            Role::Warn
+        } else {
+            Role::Muted
+        };
+        spans.push(Span::styled(o.line(), theme.style(role)));
+    }
+    if !spans.is_empty() {
+        spans.push(Span::raw(" "));
+    }
+    Line::from(spans)
 }
