@@ -352,11 +352,11 @@ async fn errors_never_show_the_password() {
     assert!(!err.to_string().contains("hunter2secret"), "{err}");
     assert!(err.to_string().contains("app:***@127.0.0.1"), "{err}");
 
-    let tls = format!("postgres://app:hunter2secret@127.0.0.1:{port}/shipdeck?sslmode=require");
+    let tls = format!("postgres://app:hunter2secret@127.0.0.1:{port}/shipdeck?sslmode=verify-fuII");
     let err = Postgres::connect(&tls, LOCK).await.unwrap_err();
     assert!(
         err.to_string()
-            .contains("TLS to Postgres is not in this build yet"),
+            .contains("sslmode=verify-fuii is not a libpq sslmode"),
         "{err}"
     );
     assert!(!err.to_string().contains("hunter2secret"), "{err}");

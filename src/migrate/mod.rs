@@ -1,6 +1,7 @@
 //! Database migrations: golang-migrate style files, a SQLite runner, and a lint for risky changes.
 pub mod files;
 pub mod lint;
+pub mod pg_tls;
 pub mod postgres;
 pub mod run;
 pub mod sqlite;

@@ -24,8 +24,9 @@
 //! [`PgError::Locked`]. golang-migrate and this runner therefore exclude each
 //! other.
 //!
-//! Only plain TCP/Unix-socket connections are supported: a URL asking for
-//! `sslmode=require`, `verify-ca` or `verify-full` is refused.
+//! TLS follows libpq's `sslmode` (disable, allow, prefer — the default —,
+//! require, verify-ca, verify-full) and `sslrootcert`, over rustls; see
+//! [`super::pg_tls`].
 //!
 //! Difference from golang-migrate, kept identical to the SQLite runner: for a
 //! failing *down* migration the dirty row names the version of the file that
@@ -39,6 +40,7 @@ use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::{Client, NoTls};
 
 use super::files::{FilesError, Migration};
+use super::pg_tls::{connector, split_tls_params};
 pub use super::sqlite::Status;
 use super::steps::{StepError, down_plan, shorten, sorted};
 
@@ -66,16 +68,14 @@ pub enum PgError {
         /// What is wrong with it.
         why: String,
     },
-    /// The URL asks for TLS, which this build cannot do.
-    #[error(
-        "TLS to Postgres is not in this build yet: {url} asks for sslmode={mode} \
-         (use sslmode=disable or prefer on a trusted network, or a local tunnel)"
-    )]
+    /// The URL's TLS settings (`sslmode`, `sslrootcert`) cannot be used.
+    #[error("Postgres at {url}: {source}")]
     Tls {
         /// The URL with any password replaced by `***`.
         url: String,
-        /// The requested sslmode.
-        mode: String,
+        /// What is wrong.
+        #[source]
+        source: super::pg_tls::TlsSetupError,
     },
     /// Connecting to the server failed.
     #[error("cannot connect to Postgres at {url}: {}", describe(source))]
@@ -189,7 +189,28 @@ fn describe(e: &tokio_postgres::Error) -> String {
         out.push_str(&c.to_string());
         cause = c.source();
     }
+    if let Some(hint) = tls_hint(&out) {
+        out.push_str("; ");
+        out.push_str(hint);
+    }
     out
+}
+
+/// What to do about a certificate the TLS handshake refused.
+fn tls_hint(message: &str) -> Option<&'static str> {
+    if message.contains("not valid for name") {
+        Some(
+            "connect by a host name the certificate lists, or use sslmode=verify-ca to check the chain only",
+        )
+    } else if message.contains("UnknownIssuer") || message.contains("unknown issuer") {
+        Some(
+            "the server's certificate is not signed by the CA in sslrootcert: point sslrootcert at the right CA certificate",
+        )
+    } else if message.contains("server does not support TLS") {
+        Some("the server has ssl=off: use sslmode=prefer or disable, or turn TLS on at the server")
+    } else {
+        None
+    }
 }
 
 /// Replaces the password in a URL (`user:pass@`) or key/value string
@@ -223,15 +244,36 @@ pub fn redact(url: &str) -> String {
     out
 }
 
-/// The requested `sslmode` if it needs TLS (`require`, `verify-ca`, `verify-full`).
-fn tls_mode(url: &str) -> Option<String> {
-    let lower = url.to_ascii_lowercase();
-    let i = lower.find("sslmode=")?;
-    let value: String = lower[i + "sslmode=".len()..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    matches!(value.as_str(), "require" | "verify-ca" | "verify-full").then_some(value)
+/// Connect with the URL's `sslmode` (see [`super::pg_tls`]); the connection
+/// runs in its own task. Returns the client, that task, and the TLS mode used.
+async fn open_client(url: &str) -> Result<(Client, JoinHandle<()>), PgError> {
+    let params = split_tls_params(url).map_err(|source| PgError::Tls {
+        url: redact(url),
+        source,
+    })?;
+    let mut config: tokio_postgres::Config = params.url.parse().map_err(|e| PgError::BadUrl {
+        url: redact(url),
+        why: describe(&e),
+    })?;
+    config.ssl_mode(params.mode.driver_mode());
+    let connect_error = |source| PgError::Connect {
+        url: redact(url),
+        source,
+    };
+    // Errors on the connection surface on the client as "connection closed".
+    match connector(&params).map_err(|source| PgError::Tls {
+        url: redact(url),
+        source,
+    })? {
+        None => {
+            let (client, conn) = config.connect(NoTls).await.map_err(connect_error)?;
+            Ok((client, tokio::spawn(async move { drop(conn.await) })))
+        }
+        Some(tls) => {
+            let (client, conn) = config.connect(tls).await.map_err(connect_error)?;
+            Ok((client, tokio::spawn(async move { drop(conn.await) })))
+        }
+    }
 }
 
 /// golang-migrate's `GenerateAdvisoryLockId(database, schema, table)`.
@@ -267,65 +309,33 @@ enum Step {
 /// Connect and report who the server sees (`app@db on host:port, PostgreSQL 16.4`),
 /// for `shipdeck auth test db:ENV`. Changes nothing.
 pub async fn identity(url: &str) -> Result<String, PgError> {
-    if let Some(mode) = tls_mode(url) {
-        return Err(PgError::Tls {
-            url: redact(url),
-            mode,
-        });
-    }
-    let config: tokio_postgres::Config = url.parse().map_err(|e| PgError::BadUrl {
-        url: redact(url),
-        why: describe(&e),
-    })?;
-    let (client, conn) = config
-        .connect(NoTls)
-        .await
-        .map_err(|source| PgError::Connect {
-            url: redact(url),
-            source,
-        })?;
-    let connection = tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let (client, connection) = open_client(url).await?;
     let row = client
         .query_one(
-            "SELECT current_user::text, current_database()::text, current_setting('server_version')",
+            "SELECT current_user::text, current_database()::text, current_setting('server_version'), \
+             (SELECT coalesce(max(version), '') FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl)",
             &[],
         )
         .await
         .map_err(db("reading the current user"));
     connection.abort();
     let row = row?;
-    let (user, database, version): (String, String, String) = (row.get(0), row.get(1), row.get(2));
-    Ok(format!("{user}@{database} (PostgreSQL {version})"))
+    let (user, database, version, tls): (String, String, String, String) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let over = if tls.is_empty() {
+        "unencrypted".to_string()
+    } else {
+        format!("over {tls}")
+    };
+    Ok(format!("{user}@{database} (PostgreSQL {version}, {over})"))
 }
 
 impl Postgres {
-    /// Connects (without TLS), creates `schema_migrations` if missing (under
+    /// Connects (TLS as the URL's `sslmode` asks), creates `schema_migrations` if missing (under
     /// the migration lock, like golang-migrate), and remembers `lock_timeout`
     /// for later operations. Must be called inside a Tokio runtime.
     pub async fn connect(url: &str, lock_timeout: Duration) -> Result<Postgres, PgError> {
-        if let Some(mode) = tls_mode(url) {
-            return Err(PgError::Tls {
-                url: redact(url),
-                mode,
-            });
-        }
-        let config: tokio_postgres::Config = url.parse().map_err(|e| PgError::BadUrl {
-            url: redact(url),
-            why: describe(&e),
-        })?;
-        let (client, conn) = config
-            .connect(NoTls)
-            .await
-            .map_err(|source| PgError::Connect {
-                url: redact(url),
-                source,
-            })?;
-        let connection = tokio::spawn(async move {
-            // Errors surface on the client as "connection closed".
-            let _ = conn.await;
-        });
+        let (client, connection) = open_client(url).await?;
         let row = client
             .query_one(
                 "SELECT current_database()::text, coalesce(current_schema()::text, 'public')",
@@ -667,20 +677,6 @@ mod tests {
             redact("postgres://db/x?user=a&password=s3cr3t&x=1"),
             "postgres://db/x?user=a&password=***&x=1"
         );
-    }
-
-    #[test]
-    fn tls_modes() {
-        assert_eq!(
-            tls_mode("postgres://h/x?sslmode=require").as_deref(),
-            Some("require")
-        );
-        assert_eq!(
-            tls_mode("host=h sslmode=verify-full").as_deref(),
-            Some("verify-full")
-        );
-        assert_eq!(tls_mode("postgres://h/x?sslmode=disable"), None);
-        assert_eq!(tls_mode("postgres://h/x"), None);
     }
 
     #[test]

@@ -59,6 +59,19 @@ fn id(args: &[&str]) -> Option<u32> {
 impl PgServer {
     /// Initialises and starts a fresh cluster on a free port.
     pub fn start() -> PgServer {
+        PgServer::start_with(false)
+    }
+
+    /// A cluster that only accepts TLS over TCP (`hostssl` trust,
+    /// `hostnossl` reject), with a certificate for `localhost` (not for
+    /// `127.0.0.1`) signed by a fresh CA; returns the CA certificate's path too.
+    pub fn start_tls() -> (PgServer, PathBuf) {
+        let server = PgServer::start_with(true);
+        let ca = server.dir.path().join("tls/ca.pem");
+        (server, ca)
+    }
+
+    fn start_with(tls: bool) -> PgServer {
         let bin = find_bin();
         let dir = tempfile::tempdir().expect("create temp dir for Postgres");
         let as_postgres = id(&["-u"]) == Some(0);
@@ -96,11 +109,32 @@ impl PgServer {
                 "--no-sync".as_ref(),
             ],
         );
-        let opts = format!(
+        let mut opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB \
              -c max_connections=30",
             server.dir.path().display()
         );
+        if tls {
+            let tls_dir = server.dir.path().join("tls");
+            make_certificates(&tls_dir);
+            let hba = "local all all trust\n\
+                       hostssl all all 127.0.0.1/32 trust\n\
+                       hostnossl all all 0.0.0.0/0 reject\n";
+            std::fs::write(server.data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
+            if server.as_postgres {
+                server.give_to_postgres(&[
+                    &tls_dir,
+                    &tls_dir.join("server.key"),
+                    &tls_dir.join("server.crt"),
+                    &server.data.join("pg_hba.conf"),
+                ]);
+            }
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                tls_dir.join("server.crt").display(),
+                tls_dir.join("server.key").display()
+            ));
+        }
         let log = server.dir.path().join("server.log");
         server.run(
             "pg_ctl",
@@ -116,6 +150,14 @@ impl PgServer {
             ],
         );
         server
+    }
+
+    fn give_to_postgres(&self, paths: &[&Path]) {
+        let uid = id(&["-u", "postgres"]).expect("no `postgres` user");
+        let gid = id(&["-g", "postgres"]).expect("no gid for the `postgres` user");
+        for p in paths {
+            std::os::unix::fs::chown(p, Some(uid), Some(gid)).expect("chown to postgres");
+        }
     }
 
     /// The temp directory (socket and log live here).
@@ -164,4 +206,118 @@ impl Drop for PgServer {
             .args(["stop", "-m", "immediate", "-w"])
             .output();
     }
+}
+
+/// A CA and a server certificate for DNS name `localhost` only, made with
+/// the `openssl` command (`.ci/run` installs it if missing).
+fn make_certificates(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("create tls dir");
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl (install the openssl package; .ci/run does)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=shipdeck test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("write server.ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod server.key");
+}
+
+/// A second, unrelated CA (for "wrong CA" tests); returns its certificate path.
+pub fn other_ca(dir: &Path) -> PathBuf {
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=someone else",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("other.pem")
 }
