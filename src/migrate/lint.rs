@@ -14,9 +14,11 @@
 //! | `alter_type` | `ALTER [COLUMN] x [SET DATA] TYPE …` |
 //! | `not_null_without_default` | `ADD [COLUMN] x … NOT NULL` without `DEFAULT` |
 //! | `index_without_concurrently` | `CREATE [UNIQUE] INDEX` without `CONCURRENTLY` (Postgres only) |
+//! | `set_not_null` | `ALTER [COLUMN] x SET NOT NULL` |
+//! | `drop_index_without_concurrently` | `DROP INDEX` without `CONCURRENTLY` (Postgres only) |
 //!
-//! `NOT NULL` columns and indexes on a table created earlier in the same file
-//! are not reported (the table is empty and unused).
+//! `NOT NULL` columns, `SET NOT NULL` and indexes on a table created earlier
+//! in the same file are not reported (the table is empty and unused).
 
 use std::collections::HashSet;
 
@@ -37,7 +39,8 @@ pub struct Finding {
     /// 1-based line where the statement starts.
     pub line: usize,
     /// Rule id: `drop_table`, `drop_column`, `rename`, `alter_type`,
-    /// `not_null_without_default` or `index_without_concurrently`.
+    /// `not_null_without_default`, `index_without_concurrently`,
+    /// `set_not_null` or `drop_index_without_concurrently`.
     pub rule: &'static str,
     /// The statement without comments, whitespace collapsed, first 120 characters.
     pub statement: String,
@@ -74,6 +77,18 @@ const INDEX: (&str, &str) = (
     "index_without_concurrently",
     "CREATE INDEX without CONCURRENTLY blocks writes while it builds: use CREATE INDEX CONCURRENTLY \
      in a migration file of its own (it cannot run inside a transaction)",
+);
+
+const SET_NOT_NULL: (&str, &str) = (
+    "set_not_null",
+    "SET NOT NULL scans the whole table under an exclusive lock and fails on any NULL: add \
+     CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it in a later migration, then SET NOT NULL \
+     (Postgres 12+ skips the scan) and drop the check",
+);
+const DROP_INDEX: (&str, &str) = (
+    "drop_index_without_concurrently",
+    "DROP INDEX without CONCURRENTLY blocks reads and writes on the table while it waits for its lock: \
+     use DROP INDEX CONCURRENTLY in a migration file of its own (it cannot run inside a transaction)",
 );
 
 /// Lints one migration file's SQL; findings are in statement order.
@@ -314,6 +329,9 @@ fn check(
 
     match w(0) {
         "DROP" if w(1) == "TABLE" => hit(DROP_TABLE),
+        "DROP" if w(1) == "INDEX" && dialect == Dialect::Postgres && w(2) != "CONCURRENTLY" => {
+            hit(DROP_INDEX)
+        }
         "RENAME" if w(1) == "TABLE" => hit(RENAME),
         "CREATE" => {
             let mut i = 1;
@@ -405,6 +423,9 @@ fn check_clause(a: &[String], new_table: bool, hit: &mut impl FnMut((&'static st
             let k = if w(1) == "COLUMN" { 2 } else { 1 };
             if !w(k).is_empty() && (w(k + 1) == "TYPE" || seq(a, k + 1, &["SET", "DATA", "TYPE"])) {
                 hit(ALTER_TYPE);
+            }
+            if !w(k).is_empty() && seq(a, k + 1, &["SET", "NOT", "NULL"]) && !new_table {
+                hit(SET_NOT_NULL);
             }
         }
         "ADD" => {
@@ -550,6 +571,37 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn set_not_null() {
+        assert_eq!(
+            pg("ALTER TABLE users ALTER COLUMN email SET NOT NULL;"),
+            vec!["set_not_null"]
+        );
+        assert_eq!(
+            pg("alter table users alter email set not null, alter name drop not null"),
+            vec!["set_not_null"]
+        );
+        assert!(pg("ALTER TABLE users ALTER COLUMN email DROP NOT NULL;").is_empty());
+        assert!(
+            pg("CREATE TABLE t (a int); ALTER TABLE t ALTER COLUMN a SET NOT NULL;").is_empty(),
+            "a table made in the same file is empty"
+        );
+    }
+
+    #[test]
+    fn drop_index_without_concurrently() {
+        assert_eq!(
+            pg("DROP INDEX users_email;"),
+            vec!["drop_index_without_concurrently"]
+        );
+        assert_eq!(
+            pg("drop index if exists users_email"),
+            vec!["drop_index_without_concurrently"]
+        );
+        assert!(pg("DROP INDEX CONCURRENTLY IF EXISTS users_email;").is_empty());
+        assert!(rules("DROP INDEX users_email;", Dialect::Sqlite).is_empty());
     }
 
     #[test]
