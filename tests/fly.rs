@@ -486,12 +486,16 @@ async fn retries_honour_retry_after_and_only_repeat_safe_calls() {
     assert_eq!(fake.hits(Some(Method::POST), "/graphql").len(), 2);
 }
 
-#[tokio::test]
-async fn errors_are_readable_and_typed() {
+async fn shop() -> (FlyFake, FlyProvider) {
     let fake = FlyFake::start(AUTH).await;
     fake.add_app("shop", 1, IMG_A);
     let fly = provider(&fake, "shop");
+    (fake, fly)
+}
 
+#[tokio::test]
+async fn graphql_errors_on_200_become_errors() {
+    let (fake, fly) = shop().await;
     fake.fault(
         None,
         "/graphql",
@@ -502,7 +506,11 @@ async fn errors_are_readable_and_typed() {
     assert!(matches!(err, ProviderError::Remote { .. }), "{err}");
     assert!(err.to_string().contains("Could not find App"), "{err}");
     assert!(err.to_string().contains("request id 01FAKE"), "{err}");
+}
 
+#[tokio::test]
+async fn an_html_502_becomes_one_readable_line() {
+    let (fake, fly) = shop().await;
     fake.fault(Some(Method::GET), "/machines", 10, FaultKind::Html502);
     let err = fly.status(&target("shop")).await.unwrap_err();
     let text = err.to_string();
@@ -516,18 +524,28 @@ async fn errors_are_readable_and_typed() {
     );
     assert!(text.contains("request id 01FAKE"), "{text}");
     assert!(!text.contains('\n') && !text.contains("<html"), "{text}");
-    fake.state().faults.clear();
+    assert_eq!(
+        fake.hits(Some(Method::GET), "/machines").len(),
+        4,
+        "GETs retried"
+    );
+}
 
+#[tokio::test]
+async fn malformed_json_is_a_decode_error() {
+    let (fake, fly) = shop().await;
     fake.fault(Some(Method::GET), "/machines", 1, FaultKind::Malformed);
     let err = fly.status(&target("shop")).await.unwrap_err();
     assert!(matches!(err, ProviderError::Decode { .. }), "{err}");
+}
 
-    let mut s = settings(&fake, "shop");
-    s.api_url = fake.base.clone();
+#[tokio::test]
+async fn a_slow_answer_is_a_timeout() {
+    let (fake, _) = shop().await;
     let slow = FlyProvider::with_token(
-        s,
+        settings(&fake, "shop"),
         TOKEN.into(),
-        Duration::from_millis(200),
+        Duration::from_millis(150),
         CallSink::discard(),
         "t".into(),
     );
@@ -535,12 +553,15 @@ async fn errors_are_readable_and_typed() {
         Some(Method::GET),
         "/machines",
         10,
-        FaultKind::Delay(Duration::from_millis(600)),
+        FaultKind::Delay(Duration::from_millis(500)),
     );
     let err = slow.status(&target("shop")).await.unwrap_err();
     assert!(matches!(err, ProviderError::Timeout { .. }), "{err}");
-    fake.state().faults.clear();
+}
 
+#[tokio::test]
+async fn a_reset_connection_is_unreachable() {
+    let (fake, _) = shop().await;
     let mut s = settings(&fake, "shop");
     s.api_url = support::fly_fake::resetting_server().await;
     let err = provider_with(s, TOKEN, CallSink::discard())
