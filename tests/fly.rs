@@ -237,7 +237,11 @@ async fn secrets_list_set_stage_and_apply() {
         .unwrap();
     let updates = fake.state().updates.clone();
     assert_eq!(updates.len(), 2, "{updates:?}");
-    assert!(updates.iter().all(|u| u.2 == IMG_A && u.4 == Some(2)));
+    assert!(
+        updates
+            .iter()
+            .all(|u| u.image == IMG_A && u.min_secrets_version == Some(2))
+    );
     // A secrets POST that fails with 500 is not retried.
     fake.fault(
         Some(Method::POST),
@@ -286,26 +290,27 @@ async fn promote_deploys_the_source_image_under_leases() {
 
     let images = fake.images("shop-prod");
     assert!(images.values().all(|i| *i == image), "{images:?}");
-    let st = fake.state();
-    for m in st.apps["shop-prod"].machines.values() {
-        assert!(m.lease.is_none(), "lease of {} released", m.id);
-        let events: Vec<_> = st
-            .lease_events
-            .iter()
-            .filter(|e| e.1 == m.id && e.2 != "refresh")
-            .map(|e| e.2.as_str())
-            .collect();
-        assert_eq!(events, vec!["acquire", "release"], "{}", m.id);
+    {
+        let st = fake.state();
+        for m in st.apps["shop-prod"].machines.values() {
+            assert!(m.lease.is_none(), "lease of {} released", m.id);
+            let events: Vec<_> = st
+                .lease_events
+                .iter()
+                .filter(|e| e.1 == m.id && e.2 != "refresh")
+                .map(|e| e.2.as_str())
+                .collect();
+            assert_eq!(events, vec!["acquire", "release"], "{}", m.id);
+        }
+        assert_eq!(st.updates.len(), 3);
+        assert!(
+            st.updates
+                .iter()
+                .all(|u| u.nonce.as_deref().is_some_and(|n| n.starts_with("nonce"))),
+            "nonce header on every update"
+        );
     }
-    assert_eq!(st.updates.len(), 3);
-    assert!(
-        st.updates
-            .iter()
-            .all(|u| u.3.as_deref().is_some_and(|n| n.starts_with("nonce"))),
-        "nonce header on every update"
-    );
     // The deploy shows up on top of the history as what the machines run.
-    drop(st);
     let releases = prod.releases(&target("shop-prod"), 5).await.unwrap();
     assert!(releases[0].current && releases[0].image.as_deref() == Some(image.as_str()));
 }
@@ -399,7 +404,12 @@ async fn a_stopped_rollout_resumes_where_it_stopped() {
     fly.deploy(&target("shop"), &artifact(IMG_B), "v2")
         .await
         .unwrap();
-    let updated: Vec<_> = fake.state().updates.iter().map(|u| u.1.clone()).collect();
+    let updated: Vec<_> = fake
+        .state()
+        .updates
+        .iter()
+        .map(|u| u.machine.clone())
+        .collect();
     assert_eq!(
         updated,
         vec!["shop-m1", "shop-m2", "shop-m3"],
@@ -764,9 +774,7 @@ async fn deploy_via_flyctl_passes_the_token_in_env_only() {
     let failing = dir.path().join("flyctl-fail");
     std::fs::write(
         &failing,
-        format!(
-            "#!/bin/sh\necho 'Error: image not found'\necho \"token was $FLY_API_TOKEN\"\nexit 1\n"
-        ),
+        "#!/bin/sh\necho 'Error: image not found'\necho \"token was $FLY_API_TOKEN\"\nexit 1\n",
     )
     .unwrap();
     std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -89,6 +89,17 @@ pub struct FakeApp {
     pub org: String,
 }
 
+/// One machine update the fake applied.
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub app: String,
+    pub machine: String,
+    pub image: String,
+    /// The `fly-machine-lease-nonce` header sent.
+    pub nonce: Option<String>,
+    pub min_secrets_version: Option<u64>,
+}
+
 /// One request the fake saw.
 #[derive(Debug, Clone)]
 pub struct Hit {
@@ -111,8 +122,8 @@ pub struct FakeState {
     pub hits: Vec<Hit>,
     /// (app, machine, "acquire" | "refresh" | "release")
     pub lease_events: Vec<(String, String, String)>,
-    /// (app, machine, image, nonce header, min_secrets_version)
-    pub updates: Vec<(String, String, String, Option<String>, Option<u64>)>,
+    /// Machine updates, in order.
+    pub updates: Vec<Update>,
     /// Secret bulk posts seen.
     pub secret_posts: usize,
     /// Largest GraphQL page the fake serves (0 = no cap).
@@ -465,8 +476,13 @@ async fn update_machine(
     }];
     let out = machine_json(m);
     let min = body["min_secrets_version"].as_u64();
-    s.updates
-        .push((app.clone(), id.clone(), image.to_string(), nonce, min));
+    s.updates.push(Update {
+        app: app.clone(),
+        machine: id.clone(),
+        image: image.to_string(),
+        nonce,
+        min_secrets_version: min,
+    });
     Json(out).into_response()
 }
 

@@ -113,11 +113,11 @@ pub fn merge(
             normalise(r, current)
         })
         .collect();
-    if let (Some(m), None) = (&running, &current_id) {
-        if let Some(image) = m.shown_image() {
-            out.insert(0, synthesized(m, &image));
-            out.truncate(limit.max(1));
-        }
+    if let (Some(m), None) = (&running, &current_id)
+        && let Some(image) = m.shown_image()
+    {
+        out.insert(0, synthesized(m, &image));
+        out.truncate(limit.max(1));
     }
     out
 }
