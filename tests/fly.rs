@@ -432,7 +432,7 @@ async fn a_lease_held_by_someone_else_stops_before_any_update() {
         .lease = Some(support::fly_fake::FakeLease {
         owner: "alice@example.com".into(),
         nonce: "theirs".into(),
-        expires_at: chrono::Utc::now().timestamp() + 600,
+        expires_at_ms: chrono::Utc::now().timestamp_millis() + 600_000,
     });
     let fly = provider(&fake, "shop");
     let err = fly
@@ -801,4 +801,72 @@ async fn deploy_via_flyctl_passes_the_token_in_env_only() {
         text.contains("not installed") && text.contains("deploy_via = \"api\""),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn slow_starts_loop_the_wait_and_keep_the_lease_fresh() {
+    let fake = FlyFake::start(AUTH).await;
+    fake.add_app("shop", 1, IMG_A);
+    fake.state()
+        .apps
+        .get_mut("shop")
+        .unwrap()
+        .machines
+        .get_mut("shop-m1")
+        .unwrap()
+        .starts_after = Some(Duration::from_millis(1400));
+    let mut s = settings(&fake, "shop");
+    s.lease_ttl = Duration::from_secs(1);
+    s.wait_timeout = Duration::from_millis(1900);
+    let fly = provider_with(s, TOKEN, CallSink::discard());
+    fly.deploy(&target("shop"), &artifact(IMG_B), "slow")
+        .await
+        .unwrap();
+    let waits = fake.hits(
+        Some(Method::GET),
+        "/wait?state=started&timeout=1&instance_id=inst",
+    );
+    assert_eq!(waits.len(), 2, "a 408 from the wait endpoint loops");
+    let events: Vec<_> = fake
+        .state()
+        .lease_events
+        .iter()
+        .map(|e| e.2.clone())
+        .collect();
+    assert_eq!(events.first().map(String::as_str), Some("acquire"));
+    assert_eq!(events.last().map(String::as_str), Some("release"));
+    assert!(events.iter().any(|e| e == "refresh"), "{events:?}");
+    let refresh = fake.hits(Some(Method::POST), "/lease?ttl=1");
+    assert!(
+        refresh.iter().skip(1).all(|h| h.nonce.is_some()),
+        "refresh sends the nonce"
+    );
+}
+
+#[tokio::test]
+async fn a_machine_that_never_starts_times_out_and_stopped_ones_stay_down() {
+    let fake = FlyFake::start(AUTH).await;
+    fake.add_app("shop", 2, IMG_A);
+    {
+        let mut st = fake.state();
+        let app = st.apps.get_mut("shop").unwrap();
+        app.machines.get_mut("shop-m1").unwrap().state = "stopped".into();
+        app.machines.get_mut("shop-m2").unwrap().starts_after = Some(Duration::from_secs(30));
+    }
+    let mut s = settings(&fake, "shop");
+    s.wait_timeout = Duration::from_secs(1);
+    let fly = provider_with(s, TOKEN, CallSink::discard());
+    let err = fly
+        .deploy(&target("shop"), &artifact(IMG_B), "x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::Rollout { machine, step, done: 1, .. }
+            if machine == "shop-m2" && step == "wait for started"),
+        "{err}"
+    );
+    let st = fake.state();
+    let m1 = &st.apps["shop"].machines["shop-m1"];
+    assert_eq!((m1.image.as_str(), m1.state.as_str()), (IMG_B, "stopped"));
+    assert!(st.apps["shop"].machines.values().all(|m| m.lease.is_none()));
 }

@@ -63,6 +63,8 @@ pub struct FakeMachine {
     pub lease: Option<FakeLease>,
     /// After an update to this image, the checks go critical.
     pub critical_on: Option<String>,
+    /// After an update, the machine is `starting` this long before `started`.
+    pub starts_after: Option<Duration>,
     pub updated_at: String,
 }
 
@@ -71,7 +73,8 @@ pub struct FakeMachine {
 pub struct FakeLease {
     pub owner: String,
     pub nonce: String,
-    pub expires_at: i64,
+    /// Expiry in Unix milliseconds (the API reports seconds).
+    pub expires_at_ms: i64,
 }
 
 /// One fake app.
@@ -210,6 +213,7 @@ impl FlyFake {
                     instance: next_id(),
                     lease: None,
                     critical_on: None,
+                    starts_after: None,
                     updated_at: now_rfc3339(),
                 },
             );
@@ -462,7 +466,26 @@ async fn update_machine(
     }
     m.image = image.to_string();
     m.instance = next_id();
-    m.state = "started".into();
+    if body["skip_launch"].as_bool() == Some(true) {
+        m.state = "stopped".into();
+    } else if let Some(delay) = m.starts_after {
+        m.state = "starting".into();
+        let (st2, app2, id2) = (st.clone(), app.clone(), id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(m) = st2
+                .lock()
+                .unwrap()
+                .apps
+                .get_mut(&app2)
+                .and_then(|a| a.machines.get_mut(&id2))
+            {
+                m.state = "started".into();
+            }
+        });
+    } else {
+        m.state = "started".into();
+    }
     m.updated_at = now_rfc3339();
     let critical = m.critical_on.as_deref() == Some(image);
     m.checks = vec![if critical {
@@ -512,7 +535,8 @@ async fn wait_machine(
 }
 
 fn lease_json(l: &FakeLease, with_nonce: bool) -> Value {
-    let mut data = json!({"owner": l.owner, "expires_at": l.expires_at, "version": "01LEASE"});
+    let mut data =
+        json!({"owner": l.owner, "expires_at": l.expires_at_ms / 1000, "version": "01LEASE"});
     if with_nonce {
         data["nonce"] = json!(l.nonce);
     }
@@ -542,20 +566,21 @@ async fn acquire_lease(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let mut s = st.lock().unwrap();
-    let now = chrono::Utc::now().timestamp();
+    let now = chrono::Utc::now().timestamp_millis();
     let Some(m) = s.apps.get_mut(&app).and_then(|a| a.machines.get_mut(&id)) else {
         return err(StatusCode::NOT_FOUND, "machine not found");
     };
     let event;
     match &mut m.lease {
-        Some(l) if l.expires_at > now => {
+        Some(l) if l.expires_at_ms > now => {
             if nonce.as_deref() == Some(l.nonce.as_str()) {
-                l.expires_at = now + ttl;
+                l.expires_at_ms = now + ttl * 1000;
                 event = "refresh";
             } else {
                 let msg = format!(
                     "lease currently held by {}, expires at {}",
-                    l.owner, l.expires_at
+                    l.owner,
+                    l.expires_at_ms / 1000
                 );
                 return err(StatusCode::CONFLICT, &msg);
             }
@@ -564,7 +589,7 @@ async fn acquire_lease(
             m.lease = Some(FakeLease {
                 owner: "dev@example.com".into(),
                 nonce: format!("nonce{}", next_id()),
-                expires_at: now + ttl,
+                expires_at_ms: now + ttl * 1000,
             });
             event = "acquire";
         }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::machines::{Machines, NONCE_HEADER};
@@ -19,8 +20,9 @@ pub struct Lease {
     machines: Machines,
     id: String,
     nonce: String,
-    refresher: JoinHandle<()>,
-    released: bool,
+    /// Stops the refresher (dropping it stops it too).
+    stop: Option<oneshot::Sender<()>>,
+    refresher: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Lease {
@@ -65,18 +67,20 @@ impl Lease {
                 target: format!("lease of machine {id}"),
                 reason: "the lease answer has no nonce".into(),
             })?;
+        let (stop, stopped) = oneshot::channel();
         let refresher = tokio::spawn(refresh_loop(
             machines.clone(),
             id.to_string(),
             nonce.clone(),
             ttl,
+            stopped,
         ));
         Ok(Lease {
             machines: machines.clone(),
             id: id.to_string(),
             nonce,
-            refresher,
-            released: false,
+            stop: Some(stop),
+            refresher: Some(refresher),
         })
     }
 
@@ -85,27 +89,33 @@ impl Lease {
         &self.nonce
     }
 
-    /// Give the lease back (`DELETE …/lease` with the nonce).
+    /// Give the lease back (`DELETE …/lease` with the nonce), after the refresher has
+    /// stopped: a refresh still in flight must not land after the release and re-take it.
     pub async fn release(mut self) -> Result<(), ProviderError> {
-        self.refresher.abort();
-        self.released = true;
+        self.stop.take();
+        if let Some(refresher) = self.refresher.take() {
+            let _ = refresher.await;
+        }
         release_request(&self.machines, &self.id, &self.nonce).await
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.refresher.abort();
-        if self.released {
+        self.stop.take();
+        let Some(refresher) = self.refresher.take() else {
             return;
-        }
+        };
         // Cancelled mid-rollout: still hand the lease back rather than let it run out.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let (machines, id, nonce) =
                 (self.machines.clone(), self.id.clone(), self.nonce.clone());
             handle.spawn(async move {
+                let _ = refresher.await;
                 let _ = release_request(&machines, &id, &nonce).await;
             });
+        } else {
+            refresher.abort();
         }
     }
 }
@@ -119,10 +129,20 @@ async fn release_request(machines: &Machines, id: &str, nonce: &str) -> Result<(
         .map(|_| ())
 }
 
-async fn refresh_loop(machines: Machines, id: String, nonce: String, ttl: u64) {
+async fn refresh_loop(
+    machines: Machines,
+    id: String,
+    nonce: String,
+    ttl: u64,
+    mut stopped: oneshot::Receiver<()>,
+) {
     let every = Duration::from_millis(ttl * 500).max(Duration::from_millis(500));
     loop {
-        tokio::time::sleep(every).await;
+        // Stop between refreshes, never in the middle of one.
+        tokio::select! {
+            _ = &mut stopped => return,
+            _ = tokio::time::sleep(every) => {}
+        }
         let url = machines.url(&format!("/machines/{id}/lease?ttl={ttl}"));
         let req = Request::post(url, json!({})).header(NONCE_HEADER, nonce.as_str());
         // A failed refresh shows in the command log; the next write will fail clearly if it mattered.

@@ -90,11 +90,13 @@ impl Machines {
         self.http.json(req).await
     }
 
-    /// Wait until the machine's instance is `started`, looping past the 60 s cap; a 408
-    /// from the wait endpoint means "not yet". Gives up at `deadline`.
-    pub async fn wait_started(
+    /// Wait until the machine's instance reaches `state` (`started`, or `stopped` for a
+    /// machine updated without launching), looping past the 60 s cap; a 408 from the
+    /// wait endpoint means "not yet". Gives up at `deadline`.
+    pub async fn wait_for(
         &self,
         id: &str,
+        state: &str,
         instance_id: Option<&str>,
         deadline: Instant,
         limit: Duration,
@@ -103,12 +105,12 @@ impl Machines {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(ProviderError::Timeout {
-                    target: format!("machine {id} (waiting for started)"),
+                    target: format!("machine {id} (waiting for {state})"),
                     after: limit,
                 });
             }
             let secs = left.as_secs().clamp(1, MAX_WAIT_SECS);
-            let mut url = self.url(&format!("/machines/{id}/wait?state=started&timeout={secs}"));
+            let mut url = self.url(&format!("/machines/{id}/wait?state={state}&timeout={secs}"));
             if let Some(instance) = instance_id {
                 url.push_str(&format!("&instance_id={}", query_escape(instance)));
             }

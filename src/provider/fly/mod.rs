@@ -16,7 +16,7 @@ pub mod secrets;
 pub mod settings;
 pub mod status;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,8 +50,8 @@ pub struct FlyProvider {
     calls: CallSink,
     actor: String,
     session: OnceCell<Session>,
-    /// Secrets version of the last set, for `min_secrets_version` on the next update.
-    secrets_version: Mutex<Option<u64>>,
+    /// Secrets version of the last set per app, for `min_secrets_version` on the next update.
+    secrets_version: Mutex<HashMap<String, u64>>,
 }
 
 impl std::fmt::Debug for FlyProvider {
@@ -81,7 +81,7 @@ impl FlyProvider {
             calls,
             actor,
             session: OnceCell::new(),
-            secrets_version: Mutex::new(None),
+            secrets_version: Mutex::new(HashMap::new()),
         }
     }
 
@@ -109,7 +109,10 @@ impl FlyProvider {
     async fn session(&self) -> Result<&Session, ProviderError> {
         self.session
             .get_or_try_init(|| async {
-                let token = Token::new(&(self.token_source)().await?);
+                let raw = SecretValue::new((self.token_source)().await?);
+                let token = Token::new(raw.expose());
+                // From here on, any text shipdeck shows has the token redacted.
+                crate::redact::remember(&SecretValue::new(token.expose().to_string()));
                 let http = HttpClient::new("fly", self.timeout, self.calls.clone())
                     .with_auth(token.header_value());
                 Ok(Session { http, token })
@@ -142,10 +145,12 @@ impl FlyProvider {
         force: bool,
     ) -> Result<rollout::Outcome, ProviderError> {
         let machines = self.machines(target).await?;
-        let min_secrets_version = *self
+        let min_secrets_version = self
             .secrets_version
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
+            .unwrap_or_else(|p| p.into_inner())
+            .get(self.app(target))
+            .copied();
         let plan = rollout::Plan {
             image,
             force,
@@ -266,10 +271,10 @@ impl Provider for FlyProvider {
         let version = secrets::set(&machines, &values).await?;
         drop(values);
         if let Some(v) = version {
-            *self
-                .secrets_version
+            self.secrets_version
                 .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(v);
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(self.app(target).to_string(), v);
         }
         if !stage {
             self.apply_secrets(target).await?;

@@ -106,7 +106,16 @@ async fn update_one(
             }
         }
     }
+    // A stopped (auto-stopped, suspended) machine takes the new config but stays down, as
+    // flyctl does it: then there is nothing to start and no check to wait for.
+    let stays_down = matches!(
+        current.state.as_str(),
+        "stopped" | "suspended" | "stopping" | "suspending"
+    );
     let mut body = json!({ "config": config });
+    if stays_down {
+        body["skip_launch"] = json!(true);
+    }
     if let Some(region) = &current.region {
         body["region"] = json!(region);
     }
@@ -118,13 +127,16 @@ async fn update_one(
         .await
         .map_err(|e| ("update", e))?;
     let deadline = Instant::now() + plan.wait_timeout;
+    let instance = updated.instance_id.as_deref();
+    if stays_down {
+        machines
+            .wait_for(id, "stopped", instance, deadline, plan.wait_timeout)
+            .await
+            .map_err(|e| ("wait for stopped", e))?;
+        return machines.get(id).await.map_err(|e| ("read", e));
+    }
     machines
-        .wait_started(
-            id,
-            updated.instance_id.as_deref(),
-            deadline,
-            plan.wait_timeout,
-        )
+        .wait_for(id, "started", instance, deadline, plan.wait_timeout)
         .await
         .map_err(|e| ("wait for started", e))?;
     wait_checks(machines, id, deadline, plan.wait_timeout)
