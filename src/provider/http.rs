@@ -31,8 +31,8 @@ impl Default for RetryPolicy {
     }
 }
 
-/// A configured client for one provider.
-#[derive(Debug, Clone)]
+/// A configured client for one provider. `Debug` never shows the credential.
+#[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     stream_client: reqwest::Client,
@@ -42,8 +42,18 @@ pub struct HttpClient {
     auth: Option<String>,
 }
 
-/// A request to make.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("provider", &self.provider)
+            .field("retry", &self.retry)
+            .field("auth", &self.auth.as_ref().map(|_| "••••"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request to make. `Debug` shows neither the body nor header values.
+#[derive(Clone)]
 pub struct Request {
     /// Method.
     pub method: Method,
@@ -53,6 +63,24 @@ pub struct Request {
     pub body: Option<serde_json::Value>,
     /// Safe to repeat (GET, or a PUT/DELETE, or protected by a lease).
     pub idempotent: bool,
+    /// Extra headers (sent marked sensitive, never recorded).
+    pub headers: Vec<(&'static str, String)>,
+    /// A longer (or shorter) limit than the client's for this call (long polls).
+    pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &display_target(&self.url))
+            .field("body", &self.body.as_ref().map(|_| "…"))
+            .field("idempotent", &self.idempotent)
+            .field("headers", &names)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Request {
@@ -63,6 +91,20 @@ impl Request {
             url: url.into(),
             body: None,
             idempotent: true,
+            headers: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    /// A DELETE (idempotent: deleting twice leaves the same state).
+    pub fn delete(url: impl Into<String>) -> Request {
+        Request {
+            method: Method::DELETE,
+            url: url.into(),
+            body: None,
+            idempotent: true,
+            headers: Vec::new(),
+            timeout: None,
         }
     }
 
@@ -73,7 +115,27 @@ impl Request {
             url: url.into(),
             body: Some(body),
             idempotent: false,
+            headers: Vec::new(),
+            timeout: None,
         }
+    }
+
+    /// Add a header to this request only (e.g. `fly-machine-lease-nonce`).
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Request {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Use this time limit for this call instead of the client's.
+    pub fn timeout(mut self, limit: Duration) -> Request {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// Mark the request safe to repeat (a read sent as POST, or a lease-protected write).
+    pub fn retryable(mut self) -> Request {
+        self.idempotent = true;
+        self
     }
 }
 
@@ -120,18 +182,12 @@ impl HttpClient {
         req: Request,
     ) -> Result<T, ProviderError> {
         let target = display_target(&req.url);
-        let bytes =
-            self.send(req)
-                .await?
-                .bytes()
-                .await
-                .map_err(|e| ProviderError::Unreachable {
-                    target: target.clone(),
-                    reason: e.to_string(),
-                })?;
+        let limit = req.timeout;
+        let resp = self.send(req).await?;
+        let bytes = body_bytes(resp, &target, limit).await?;
         serde_json::from_slice(&bytes).map_err(|e| ProviderError::Decode {
             target,
-            reason: e.to_string(),
+            reason: sanitize(&e.to_string()),
         })
     }
 
@@ -162,7 +218,13 @@ impl HttpClient {
             let at = chrono::Utc::now();
             let mut builder = client.request(req.method.clone(), &req.url);
             if let Some(auth) = &self.auth {
-                builder = builder.header(reqwest::header::AUTHORIZATION, auth);
+                builder = builder.header(reqwest::header::AUTHORIZATION, sensitive(auth));
+            }
+            for (name, value) in &req.headers {
+                builder = builder.header(*name, sensitive(value));
+            }
+            if let Some(limit) = req.timeout {
+                builder = builder.timeout(limit);
             }
             if let Some(body) = &req.body {
                 builder = builder.json(body);
@@ -199,8 +261,8 @@ impl HttpClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after);
                     let body = resp.bytes().await.unwrap_or_default();
+                    let err = self.status_error(&target, status, &body, retry_after, &request_id);
                     self.calls.record(record(Some(status.as_u16()), request_id));
-                    let err = self.status_error(&target, status, &body, retry_after);
                     let retryable =
                         status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
                     if !retryable || attempt + 1 == attempts {
@@ -251,6 +313,7 @@ impl HttpClient {
         status: StatusCode,
         body: &[u8],
         retry_after: Option<Duration>,
+        request_id: &str,
     ) -> ProviderError {
         match status.as_u16() {
             401 | 403 => ProviderError::Auth {
@@ -264,13 +327,49 @@ impl HttpClient {
                 target: target.to_string(),
                 retry_after,
             },
-            code => ProviderError::Status {
-                target: target.to_string(),
-                status: code,
-                message: readable_body(body),
-            },
+            code => {
+                let mut message = readable_body(body);
+                if !request_id.is_empty() {
+                    message = format!("{message} ({request_id})");
+                }
+                ProviderError::Status {
+                    target: target.to_string(),
+                    status: code,
+                    message,
+                }
+            }
         }
     }
+}
+
+/// Read a whole answer body; a body cut off by the time limit is a timeout.
+pub async fn body_bytes(
+    resp: reqwest::Response,
+    target: &str,
+    limit: Option<Duration>,
+) -> Result<bytes::Bytes, ProviderError> {
+    resp.bytes().await.map_err(|e| {
+        if e.is_timeout() {
+            ProviderError::Timeout {
+                target: target.to_string(),
+                after: limit.unwrap_or_default(),
+            }
+        } else {
+            ProviderError::Unreachable {
+                target: target.to_string(),
+                reason: error_chain(&e),
+            }
+        }
+    })
+}
+
+/// A header value marked sensitive (kept out of HTTP/2 tables and debug output);
+/// a value that is not a valid header becomes an empty one rather than a panic.
+fn sensitive(value: &str) -> reqwest::header::HeaderValue {
+    let mut v = reqwest::header::HeaderValue::from_str(value)
+        .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+    v.set_sensitive(true);
+    v
 }
 
 /// Turn an error body (JSON `{error|message}`, an HTML proxy page, or text) into one short, safe line.

@@ -9,6 +9,7 @@
 
 pub mod calls;
 pub mod demo;
+pub mod fly;
 pub mod http;
 
 use async_trait::async_trait;
@@ -120,6 +121,48 @@ pub enum ProviderError {
     NotFound {
         /// What was looked for.
         what: String,
+    },
+    /// The API answered 200 but reported an error in its body (GraphQL `errors[]`).
+    #[error("{target} reported an error: {message}")]
+    Remote {
+        /// Host or URL.
+        target: String,
+        /// The provider's messages, sanitised and shortened.
+        message: String,
+    },
+    /// Someone else holds the lock (a Fly machine lease) on what we need.
+    #[error("{what} is held by {owner} until {until}; wait or ask them to finish")]
+    Held {
+        /// What is locked (machine id).
+        what: String,
+        /// Who holds it, as the provider reports it.
+        owner: String,
+        /// When the hold expires, as the provider reports it.
+        until: String,
+    },
+    /// A rollout stopped part-way; re-running it continues where it stopped.
+    #[error(
+        "rollout stopped at machine {machine} ({step}) after {done} of {total} machines were updated: {reason}"
+    )]
+    Rollout {
+        /// The machine that failed.
+        machine: String,
+        /// The step that failed (lease, update, wait, checks).
+        step: String,
+        /// Machines already on the new image.
+        done: usize,
+        /// Machines in the rollout.
+        total: usize,
+        /// What went wrong.
+        reason: Box<ProviderError>,
+    },
+    /// An external command (flyctl) failed or could not run.
+    #[error("`{command}` failed: {reason}")]
+    Command {
+        /// The command line (never a credential).
+        command: String,
+        /// Why, with the last output lines (sanitised).
+        reason: String,
     },
 }
 

@@ -1,0 +1,392 @@
+//! The Fly.io provider: status and deploys over the Machines API, release
+//! history over GraphQL (merged with what machines run), secrets through the
+//! Machines API, logs by polling, and `flyctl deploy` as an alternative
+//! deploy path. The token is resolved on the first call, never before.
+
+pub mod auth;
+pub mod flyctl;
+pub mod graphql;
+pub mod lease;
+pub mod logs;
+pub mod machines;
+pub mod model;
+pub mod releases;
+pub mod rollout;
+pub mod secrets;
+pub mod settings;
+pub mod status;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+pub use auth::{Token, TokenSource};
+pub use settings::{DeployVia, FlySettings};
+
+use super::http::HttpClient;
+use super::{CallSink, Capabilities, LogStream, Provider, ProviderError, Target};
+use crate::domain::{Artifact, Instance, Release, ReleaseStatus, SecretMeta};
+use crate::sanitize::sanitize;
+use crate::secrets::SecretValue;
+use graphql::Kind;
+use machines::Machines;
+
+/// What the first call resolves: the authenticated client and the token (for flyctl).
+struct Session {
+    http: HttpClient,
+    token: Token,
+}
+
+/// Client for one Fly app (one shipdeck environment).
+pub struct FlyProvider {
+    settings: FlySettings,
+    token_source: TokenSource,
+    timeout: Duration,
+    calls: CallSink,
+    actor: String,
+    session: OnceCell<Session>,
+    /// Secrets version of the last set per app, for `min_secrets_version` on the next update.
+    secrets_version: Mutex<HashMap<String, u64>>,
+}
+
+impl std::fmt::Debug for FlyProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlyProvider")
+            .field("settings", &self.settings)
+            .field("timeout", &self.timeout)
+            .field("actor", &self.actor)
+            .field("connected", &self.session.initialized())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlyProvider {
+    /// A client; `token` is called on the first API call (and again after a failure).
+    pub fn new(
+        settings: FlySettings,
+        token: TokenSource,
+        timeout: Duration,
+        calls: CallSink,
+        actor: String,
+    ) -> FlyProvider {
+        FlyProvider {
+            settings,
+            token_source: token,
+            timeout,
+            calls,
+            actor,
+            session: OnceCell::new(),
+            secrets_version: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A client with a token already in hand.
+    pub fn with_token(
+        settings: FlySettings,
+        token: String,
+        timeout: Duration,
+        calls: CallSink,
+        actor: String,
+    ) -> FlyProvider {
+        let token = Token::new(&token);
+        let source: TokenSource = Arc::new(move || {
+            let token = token.clone();
+            Box::pin(async move { Ok(token.expose().to_string()) })
+        });
+        FlyProvider::new(settings, source, timeout, calls, actor)
+    }
+
+    /// The settings this client was made with.
+    pub fn settings(&self) -> &FlySettings {
+        &self.settings
+    }
+
+    async fn session(&self) -> Result<&Session, ProviderError> {
+        self.session
+            .get_or_try_init(|| async {
+                let raw = SecretValue::new((self.token_source)().await?);
+                let token = Token::new(raw.expose());
+                // From here on, any text shipdeck shows has the token redacted.
+                crate::redact::remember(&SecretValue::new(token.expose().to_string()));
+                let http = HttpClient::new("fly", self.timeout, self.calls.clone())
+                    .with_auth(token.header_value());
+                Ok(Session { http, token })
+            })
+            .await
+    }
+
+    fn app<'a>(&'a self, target: &'a Target) -> &'a str {
+        if target.remote.is_empty() {
+            &self.settings.app
+        } else {
+            &target.remote
+        }
+    }
+
+    async fn machines(&self, target: &Target) -> Result<Machines, ProviderError> {
+        let s = self.session().await?;
+        Ok(Machines::new(
+            s.http.clone(),
+            &self.settings.api_url,
+            self.app(target),
+            self.timeout,
+        ))
+    }
+
+    async fn roll(
+        &self,
+        target: &Target,
+        image: Option<String>,
+        force: bool,
+    ) -> Result<rollout::Outcome, ProviderError> {
+        let machines = self.machines(target).await?;
+        let min_secrets_version = self
+            .secrets_version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(self.app(target))
+            .copied();
+        let plan = rollout::Plan {
+            image,
+            force,
+            min_secrets_version,
+            group: self.settings.process_group.clone(),
+            wait_timeout: self.settings.wait_timeout,
+            lease_ttl: self.settings.lease_ttl_secs(),
+        };
+        rollout::run(&machines, &plan).await
+    }
+
+    fn release_for(&self, image: &str, digest: Option<&str>, description: &str) -> Release {
+        Release {
+            id: releases::image_release_id(image, digest),
+            version: None,
+            image: Some(sanitize(image)),
+            status: ReleaseStatus::Live,
+            raw_status: "deployed".into(),
+            author: Some(sanitize(&self.actor)),
+            description: sanitize(description),
+            created_at: chrono::Utc::now(),
+            current: true,
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for FlyProvider {
+    fn name(&self) -> &'static str {
+        "fly"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            deploy: true,
+            native_rollback: false,
+            list_secrets: true,
+            secret_digests: true,
+            stage_secrets: true,
+            logs: true,
+            leases: true,
+        }
+    }
+
+    async fn releases(&self, target: &Target, limit: usize) -> Result<Vec<Release>, ProviderError> {
+        let s = self.session().await?;
+        let machines = self.machines(target).await?;
+        let (fly, current) =
+            releases::fetch(&s.http, &self.settings.graphql_url, self.app(target), limit).await?;
+        let running = machines
+            .list(self.settings.process_group.as_deref())
+            .await?;
+        Ok(releases::merge(fly, current.as_deref(), &running, limit))
+    }
+
+    async fn status(&self, target: &Target) -> Result<Vec<Instance>, ProviderError> {
+        let machines = self.machines(target).await?;
+        let list = machines
+            .list(self.settings.process_group.as_deref())
+            .await?;
+        Ok(list.iter().map(status::instance).collect())
+    }
+
+    async fn deploy(
+        &self,
+        target: &Target,
+        artifact: &Artifact,
+        description: &str,
+    ) -> Result<Release, ProviderError> {
+        match self.settings.deploy_via {
+            DeployVia::Api => {
+                let outcome = self
+                    .roll(target, Some(artifact.image.clone()), false)
+                    .await?;
+                Ok(self.release_for(&artifact.image, outcome.digest.as_deref(), description))
+            }
+            DeployVia::Flyctl => {
+                let s = self.session().await?;
+                let args = flyctl::deploy_args(self.app(target), &artifact.image);
+                flyctl::run(&self.settings.flyctl, &args, &s.token, &self.calls).await?;
+                Ok(self.release_for(&artifact.image, None, description))
+            }
+        }
+    }
+
+    async fn rollback(&self, target: &Target, to: &Release) -> Result<Release, ProviderError> {
+        let Some(image) = to.image.clone() else {
+            return Err(ProviderError::NotFound {
+                what: format!(
+                    "an image for release {} (Fly rolls back by redeploying one)",
+                    to.id
+                ),
+            });
+        };
+        let label = match to.version {
+            Some(v) => format!("v{v}"),
+            None => to.id.clone(),
+        };
+        let artifact = Artifact {
+            image,
+            release_id: Some(to.id.clone()),
+        };
+        self.deploy(target, &artifact, &format!("Rollback to {label}"))
+            .await
+    }
+
+    async fn secrets(&self, target: &Target) -> Result<Vec<SecretMeta>, ProviderError> {
+        secrets::list(&self.machines(target).await?).await
+    }
+
+    async fn set_secrets(
+        &self,
+        target: &Target,
+        values: Vec<(String, Option<SecretValue>)>,
+        stage: bool,
+    ) -> Result<(), ProviderError> {
+        let machines = self.machines(target).await?;
+        let version = secrets::set(&machines, &values).await?;
+        drop(values);
+        if let Some(v) = version {
+            self.secrets_version
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(self.app(target).to_string(), v);
+        }
+        if !stage {
+            self.apply_secrets(target).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_secrets(&self, target: &Target) -> Result<Option<Release>, ProviderError> {
+        // Every machine is updated with its own image: an update makes it read the new secrets.
+        let outcome = self.roll(target, None, true).await?;
+        if outcome.total == 0 {
+            return Ok(None);
+        }
+        let machines = self.machines(target).await?;
+        let list = machines
+            .list(self.settings.process_group.as_deref())
+            .await?;
+        let image = list.iter().find_map(|m| m.shown_image());
+        Ok(image.map(|i| self.release_for(&i, outcome.digest.as_deref(), "Apply secrets")))
+    }
+
+    async fn whoami(&self) -> Result<String, ProviderError> {
+        #[derive(Deserialize)]
+        struct Viewer {
+            viewer: Option<Email>,
+        }
+        #[derive(Deserialize)]
+        struct Email {
+            email: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct AppData {
+            app: Option<AppInfo>,
+        }
+        #[derive(Deserialize)]
+        struct AppInfo {
+            name: String,
+            organization: Option<Org>,
+        }
+        #[derive(Deserialize)]
+        struct Org {
+            slug: String,
+        }
+        let s = self.session().await?;
+        let url = &self.settings.graphql_url;
+        let viewer = graphql::run::<Viewer>(
+            &s.http,
+            url,
+            Kind::Query,
+            "query { viewer { email } }",
+            json!({}),
+        )
+        .await;
+        match viewer {
+            Ok(Viewer {
+                viewer: Some(Email { email: Some(email) }),
+            }) => return Ok(sanitize(&email)),
+            // Deploy and org tokens have no viewer: prove the token on the app instead.
+            Ok(_) | Err(ProviderError::Remote { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let data: AppData = graphql::run(
+            &s.http,
+            url,
+            Kind::Query,
+            "query($appName: String!) { app(name: $appName) { name organization { slug } } }",
+            json!({ "appName": self.settings.app }),
+        )
+        .await?;
+        let app = data.app.ok_or_else(|| ProviderError::NotFound {
+            what: format!("Fly app {}", sanitize(&self.settings.app)),
+        })?;
+        let org = app
+            .organization
+            .map(|o| o.slug)
+            .unwrap_or_else(|| "unknown".into());
+        Ok(format!(
+            "token for app {} (org {})",
+            sanitize(&app.name),
+            sanitize(&org)
+        ))
+    }
+
+    async fn logs(&self, target: &Target, service: &str) -> Result<LogStream, ProviderError> {
+        let s = self.session().await?;
+        let machines = self.machines(target).await?;
+        let list = machines.list(None).await?;
+        // `service` names a process group or one machine; anything else shows the whole app.
+        let ids: HashSet<String> = list
+            .iter()
+            .filter(|m| m.process_group() == Some(service) || m.id == service)
+            .map(|m| m.id.clone())
+            .collect();
+        let filter = logs::Filter {
+            instances: (!ids.is_empty()).then_some(ids),
+        };
+        Ok(logs::poll(
+            s.http.clone(),
+            &self.settings.logs_url,
+            self.app(target),
+            filter,
+        ))
+    }
+
+    fn logs_command(&self, target: &Target, service: &str) -> String {
+        let app = self.app(target);
+        let mut cmd = format!("fly logs -a {app}");
+        let looks_like_machine =
+            service.len() >= 12 && service.chars().all(|c| c.is_ascii_hexdigit());
+        if looks_like_machine {
+            cmd.push_str(&format!(" --machine {service}"));
+        }
+        sanitize(&cmd)
+    }
+}
