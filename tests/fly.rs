@@ -88,7 +88,8 @@ async fn releases_paginate_and_mark_what_machines_run() {
     assert_eq!(versions, vec![Some(3), Some(2), Some(1)]);
     assert!(releases[0].current);
     assert_eq!(releases[0].status, ReleaseStatus::Live);
-    assert_eq!(releases[0].image.as_deref(), Some(IMG_B));
+    // The serving release names the digest the machines run.
+    assert_eq!(releases[0].image.as_deref(), Some(pinned(IMG_B).as_str()));
     assert_eq!(releases[0].author.as_deref(), Some("dev@example.com"));
     assert_eq!(releases[1].status, ReleaseStatus::Failed);
     assert_eq!(releases[2].status, ReleaseStatus::Superseded);

@@ -20,7 +20,7 @@ pub const MAX_PROBES_IN_FLIGHT: usize = 32;
 /// Why an env's provider data is not available, when it is not.
 pub fn provider_note(kind: ProviderKind) -> Option<String> {
     match kind {
-        ProviderKind::Demo => None,
+        ProviderKind::Demo | ProviderKind::Fly => None,
         other => Some(format!(
             "the {} client is not in this build yet; health and metrics come from the configured URLs",
             other.label()

@@ -265,7 +265,7 @@ async fn test_database(
 
 async fn test_provider(
     config: Config,
-    _store: &Credentials,
+    store: &Credentials,
     key: &CredentialKey,
 ) -> Result<(String, String), String> {
     match key.kind() {
@@ -284,6 +284,37 @@ async fn test_provider(
             use crate::provider::Provider;
             let who = provider.whoami().await.map_err(|e| e.to_string())?;
             Ok((who, "none: the demo needs no credential".into()))
+        }
+        CredentialKind::Fly => {
+            let fly = config
+                .envs
+                .iter()
+                .filter_map(|e| e.fly.as_ref())
+                .find(|f| {
+                    crate::provider::fly::configured::credential_key(f).ok().as_ref() == Some(key)
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "no [env.fly] in the config uses `{key}`; add one (with `account = \"{}\"` for a non-default key) so shipdeck knows which API to ask",
+                        key.account()
+                    )
+                })?;
+            let resolved = store
+                .get_async(key)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no token stored; run `shipdeck auth set {key}`"))?;
+            crate::redact::remember(&resolved.value);
+            let provider = crate::provider::fly::FlyProvider::with_token(
+                crate::provider::fly::configured::settings_for(fly),
+                resolved.value.expose().to_string(),
+                config.ui.request_timeout.0,
+                crate::provider::CallSink::discard(),
+                crate::engine::Actor::current().describe(),
+            );
+            use crate::provider::Provider;
+            let who = provider.whoami().await.map_err(|e| e.to_string())?;
+            Ok((who, resolved.origin))
         }
         other => Err(format!(
             "the {} client is not in this build yet; its token can be stored now and is used when it lands",

@@ -406,6 +406,13 @@ pub fn providers_for(
                 calls.clone(),
                 actor(),
             )) as Arc<dyn Provider>),
+            // The token is read on the first call, off the UI loop; an
+            // unusable account name was already refused by config validation.
+            (ProviderKind::Fly, _) => env.fly.as_ref().and_then(|fly| {
+                crate::provider::fly::configured::provider_for(fly, timeout, calls.clone(), actor())
+                    .ok()
+                    .map(|p| Arc::new(p) as Arc<dyn Provider>)
+            }),
             _ => None,
         })
         .collect()

@@ -217,6 +217,18 @@ pub struct FlyTarget {
     /// GraphQL endpoint.
     #[serde(default)]
     pub graphql_url: Option<String>,
+    /// Base of the REST layer that serves logs (`{logs_url}/api/v1/apps/APP/logs`).
+    #[serde(default)]
+    pub logs_url: Option<String>,
+    /// `"api"` (rolling update over the Machines API) or `"flyctl"` (`flyctl deploy --image`).
+    #[serde(default)]
+    pub deploy_via: Option<crate::provider::fly::DeployVia>,
+    /// Longest one machine may take to start and pass its checks (default 5m).
+    #[serde(default)]
+    pub wait_timeout: Option<HumanDuration>,
+    /// The flyctl program for `deploy_via = "flyctl"` (default `flyctl` on PATH).
+    #[serde(default)]
+    pub flyctl: Option<String>,
 }
 
 /// `[env.migrations]`: golang-migrate style files and the database they apply to.

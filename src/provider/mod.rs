@@ -156,6 +156,14 @@ pub enum ProviderError {
         /// What went wrong.
         reason: Box<ProviderError>,
     },
+    /// The credential is not configured or cannot be read.
+    #[error("no {provider} credential: {reason}")]
+    Credential {
+        /// Provider name.
+        provider: String,
+        /// Why, and the command that fixes it.
+        reason: String,
+    },
     /// An external command (flyctl) failed or could not run.
     #[error("`{command}` failed: {reason}")]
     Command {

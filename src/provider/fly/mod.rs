@@ -4,6 +4,7 @@
 //! deploy path. The token is resolved on the first call, never before.
 
 pub mod auth;
+pub mod configured;
 pub mod flyctl;
 pub mod graphql;
 pub mod lease;

@@ -110,7 +110,14 @@ pub fn merge(
         .into_iter()
         .map(|r| {
             let current = Some(r.id.as_str()) == current_id.as_deref();
-            normalise(r, current)
+            let mut release = normalise(r, current);
+            // The serving release names the exact image the machines run (pinned
+            // by digest where Fly resolved one), so promote deploys that digest
+            // and post-deploy checks compare like with like.
+            if current && let Some(image) = running.and_then(Machine::shown_image) {
+                release.image = Some(image);
+            }
+            release
         })
         .collect();
     if let (Some(m), None) = (&running, &current_id)

@@ -1,0 +1,210 @@
+//! The Fly provider wired end to end: the real `shipdeck` binary, a config
+//! with `[env.fly]` tables pointing at a fake Fly, and the token from the
+//! credential store (its CI environment override). Releases, status,
+//! promote across two apps, `auth test`, and the missing-token error.
+
+mod support {
+    pub mod fly_fake;
+}
+
+use std::path::Path;
+use std::process::Output;
+
+use support::fly_fake::{FlyFake, release_node};
+
+const TOKEN: &str = "fm2_cliTESTtokenVALUEnotForScreens";
+const IMG_OLD: &str = "registry.fly.io/shop:deployment-old";
+const IMG_NEW: &str = "registry.fly.io/shop:deployment-new";
+
+fn config(home: &Path, fake: &FlyFake) {
+    let fly = |app: &str| {
+        format!(
+            "fly = {{ app = \"{app}\", api_url = \"{base}/v1\", graphql_url = \"{base}/graphql\", logs_url = \"{base}\", wait_timeout = \"5s\" }}",
+            base = fake.base
+        )
+    };
+    let text = format!(
+        r#"
+[[env]]
+name = "staging"
+provider = "fly"
+promote_to = "production"
+{}
+
+[env.gates]
+health = false
+samples = 1
+interval = "100ms"
+stabilize = "1s"
+
+[[env]]
+name = "production"
+provider = "fly"
+{}
+
+[env.gates]
+health = false
+samples = 1
+interval = "100ms"
+stabilize = "1s"
+"#,
+        fly("shop-staging"),
+        fly("shop-production")
+    );
+    std::fs::write(home.join("shipdeck.toml"), text).unwrap();
+}
+
+async fn shipdeck(home: &Path, args: &[&str], token: Option<&str>) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_shipdeck"));
+    cmd.args(args)
+        .current_dir(home)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("SHIPDECK_STATE_DIR", home.join("state"))
+        .env("SHIPDECK_KEYRING", "keyutils")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("SHIPDECK_FLY_TOKEN");
+    if let Some(t) = token {
+        cmd.env("SHIPDECK_FLY_TOKEN", t);
+    }
+    cmd.output().await.unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+async fn fleet() -> (FlyFake, tempfile::TempDir) {
+    let fake = FlyFake::start(&format!("FlyV1 {TOKEN}")).await;
+    fake.add_app("shop-staging", 2, IMG_NEW);
+    fake.add_app("shop-production", 3, IMG_OLD);
+    {
+        let mut st = fake.state();
+        for (app, image, version) in [
+            ("shop-staging", IMG_NEW, 8),
+            ("shop-production", IMG_OLD, 5),
+        ] {
+            let a = st.apps.get_mut(app).unwrap();
+            a.releases = vec![
+                release_node(version, image, "complete"),
+                release_node(
+                    version - 1,
+                    "registry.fly.io/shop:deployment-older",
+                    "complete",
+                ),
+            ];
+            a.current_release = a.releases[0]["id"].as_str().map(str::to_string);
+        }
+    }
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), &fake);
+    (fake, home)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_and_status_come_from_fly() {
+    let (_fake, home) = fleet().await;
+    let out = shipdeck(
+        home.path(),
+        &["releases", "production", "--json"],
+        Some(TOKEN),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let images: Vec<&str> = v
+        .as_array()
+        .or_else(|| v["releases"].as_array())
+        .expect("a list of releases")
+        .iter()
+        .filter_map(|r| r["image"].as_str())
+        .collect();
+    assert!(images.iter().any(|i| i.contains("deployment-old")), "{v}");
+    assert!(!text(&out).contains(TOKEN));
+
+    let out = shipdeck(home.path(), &["status", "--json"], Some(TOKEN)).await;
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let envs = v.as_array().or_else(|| v["envs"].as_array()).expect("envs");
+    assert_eq!(envs.len(), 2, "{v}");
+    for env in envs {
+        assert_eq!(env["provider"], "fly", "{env}");
+        assert!(env["provider_error"].is_null(), "{env}");
+        assert!(env["release"].is_string(), "{env}");
+    }
+    assert!(!text(&out).contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_deploys_stagings_exact_image_to_every_production_machine() {
+    let (fake, home) = fleet().await;
+    let out = shipdeck(
+        home.path(),
+        &["promote", "staging", "production", "--yes", "--json"],
+        Some(TOKEN),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let images = fake.images("shop-production");
+    assert_eq!(images.len(), 3);
+    // The exact digest staging runs, not a tag that could move.
+    let pinned = support::fly_fake::pinned(IMG_NEW);
+    for (machine, image) in &images {
+        assert_eq!(image, &pinned, "{machine}");
+    }
+    // Every update was made under a lease, and every lease was given back.
+    let st = fake.state();
+    assert!(st.updates.iter().all(|u| u.nonce.is_some()));
+    let acquired = st.lease_events.iter().filter(|e| e.2 == "acquire").count();
+    let released = st.lease_events.iter().filter(|e| e.2 == "release").count();
+    assert_eq!((acquired, released), (3, 3), "{:?}", st.lease_events);
+    drop(st);
+    let audit = std::fs::read_to_string(home.path().join("state/audit.jsonl")).unwrap();
+    assert!(audit.contains("promote"), "{audit}");
+    assert!(!audit.contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_test_reports_the_fly_identity_and_where_the_token_came_from() {
+    let (_fake, home) = fleet().await;
+    let out = shipdeck(home.path(), &["auth", "test", "fly"], Some(TOKEN)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("dev@example.com"), "{}", text(&out));
+    assert!(
+        text(&out).contains("environment variable SHIPDECK_FLY_TOKEN"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains(TOKEN));
+
+    // A token Fly refuses: the error says what to do, and never shows it.
+    let bad = "fm2_wrongTOKENvalueXYZ";
+    let out = shipdeck(home.path(), &["auth", "test", "fly"], Some(bad)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("shipdeck auth set fly"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains(bad));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_every_fly_command_says_how_to_add_one() {
+    let (fake, home) = fleet().await;
+    let out = shipdeck(home.path(), &["releases", "production"], None).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("shipdeck auth set fly"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("SHIPDECK_FLY_TOKEN"), "{}", text(&out));
+    assert!(fake.state().hits.is_empty(), "no call without a token");
+}
