@@ -183,6 +183,16 @@ async fn status_maps_machines_to_health() {
 
     // No machines: an empty list, not an error.
     fake.add_app("empty", 0, IMG_A);
+    // …and a deploy there is an error, not a release that never ran.
+    let err = provider(&fake, "empty")
+        .deploy(&target("empty"), &artifact(IMG_B), "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::NotFound { .. }), "{err}");
+    assert!(
+        err.to_string().contains("machines in Fly app empty"),
+        "{err}"
+    );
     assert!(
         provider(&fake, "empty")
             .status(&target("empty"))

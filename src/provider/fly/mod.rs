@@ -162,6 +162,20 @@ impl FlyProvider {
         rollout::run(&machines, &plan).await
     }
 
+    fn machines_label(&self, target: &Target) -> String {
+        match &self.settings.process_group {
+            Some(g) => format!(
+                "machines of process group {} in Fly app {} to deploy to",
+                sanitize(g),
+                sanitize(self.app(target))
+            ),
+            None => format!(
+                "machines in Fly app {} to deploy to",
+                sanitize(self.app(target))
+            ),
+        }
+    }
+
     fn release_for(&self, image: &str, digest: Option<&str>, description: &str) -> Release {
         Release {
             id: releases::image_release_id(image, digest),
@@ -225,6 +239,11 @@ impl Provider for FlyProvider {
                 let outcome = self
                     .roll(target, Some(artifact.image.clone()), false)
                     .await?;
+                if outcome.total == 0 {
+                    return Err(ProviderError::NotFound {
+                        what: self.machines_label(target),
+                    });
+                }
                 Ok(self.release_for(&artifact.image, outcome.digest.as_deref(), description))
             }
             DeployVia::Flyctl => {
@@ -333,7 +352,7 @@ impl Provider for FlyProvider {
                 viewer: Some(Email { email: Some(email) }),
             }) => return Ok(sanitize(&email)),
             // Deploy and org tokens have no viewer: prove the token on the app instead.
-            Ok(_) | Err(ProviderError::Remote { .. }) => {}
+            Ok(_) | Err(ProviderError::Remote { .. } | ProviderError::Auth { .. }) => {}
             Err(e) => return Err(e),
         }
         let data: AppData = graphql::run(
