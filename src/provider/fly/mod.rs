@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod flyctl;
 pub mod graphql;
+pub mod identity;
 pub mod lease;
 pub mod logs;
 pub mod machines;
@@ -21,8 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::OnceCell;
 
 pub use auth::{Token, TokenSource};
@@ -33,7 +32,6 @@ use super::{CallSink, Capabilities, LogStream, Provider, ProviderError, Target};
 use crate::domain::{Artifact, Instance, Release, ReleaseStatus, SecretMeta};
 use crate::sanitize::sanitize;
 use crate::secrets::SecretValue;
-use graphql::Kind;
 use machines::Machines;
 
 /// What the first call resolves: the authenticated client and the token (for flyctl).
@@ -316,65 +314,8 @@ impl Provider for FlyProvider {
     }
 
     async fn whoami(&self) -> Result<String, ProviderError> {
-        #[derive(Deserialize)]
-        struct Viewer {
-            viewer: Option<Email>,
-        }
-        #[derive(Deserialize)]
-        struct Email {
-            email: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct AppData {
-            app: Option<AppInfo>,
-        }
-        #[derive(Deserialize)]
-        struct AppInfo {
-            name: String,
-            organization: Option<Org>,
-        }
-        #[derive(Deserialize)]
-        struct Org {
-            slug: String,
-        }
         let s = self.session().await?;
-        let url = &self.settings.graphql_url;
-        let viewer = graphql::run::<Viewer>(
-            &s.http,
-            url,
-            Kind::Query,
-            "query { viewer { email } }",
-            json!({}),
-        )
-        .await;
-        match viewer {
-            Ok(Viewer {
-                viewer: Some(Email { email: Some(email) }),
-            }) => return Ok(sanitize(&email)),
-            // Deploy and org tokens have no viewer: prove the token on the app instead.
-            Ok(_) | Err(ProviderError::Remote { .. } | ProviderError::Auth { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        let data: AppData = graphql::run(
-            &s.http,
-            url,
-            Kind::Query,
-            "query($appName: String!) { app(name: $appName) { name organization { slug } } }",
-            json!({ "appName": self.settings.app }),
-        )
-        .await?;
-        let app = data.app.ok_or_else(|| ProviderError::NotFound {
-            what: format!("Fly app {}", sanitize(&self.settings.app)),
-        })?;
-        let org = app
-            .organization
-            .map(|o| o.slug)
-            .unwrap_or_else(|| "unknown".into());
-        Ok(format!(
-            "token for app {} (org {})",
-            sanitize(&app.name),
-            sanitize(&org)
-        ))
+        identity::whoami(&s.http, &self.settings.graphql_url, &self.settings.app).await
     }
 
     async fn logs(&self, target: &Target, service: &str) -> Result<LogStream, ProviderError> {
