@@ -58,7 +58,7 @@ pub async fn whoami(http: &HttpClient, url: &str, app: &str) -> Result<String, P
     )
     .await?;
     let found = data.app.ok_or_else(|| ProviderError::NotFound {
-        what: format!("Fly app {}", sanitize(&app)),
+        what: format!("Fly app {}", sanitize(app)),
     })?;
     let org = found
         .organization
