@@ -91,7 +91,12 @@ impl FlyProvider {
         calls: CallSink,
         actor: String,
     ) -> FlyProvider {
-        let token = Token::new(&token);
+        let token = {
+            let mut raw = token;
+            let t = Token::new(&raw);
+            zeroize::Zeroize::zeroize(&mut raw);
+            t
+        };
         let source: TokenSource = Arc::new(move || {
             let token = token.clone();
             Box::pin(async move { Ok(token.expose().to_string()) })
