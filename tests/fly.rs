@@ -362,6 +362,18 @@ async fn failing_checks_stop_the_rollout_and_rollback_restores() {
             .all(|m| m.lease.is_none())
     );
 
+    // Deploying again does not walk past the broken machine.
+    let again = fly
+        .deploy(&target("shop"), &artifact(IMG_B), "v2")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&again, ProviderError::Rollout { machine, step, .. }
+            if machine == "shop-m2" && step == "health checks"),
+        "{again}"
+    );
+    assert_eq!(fake.images("shop")["shop-m3"], IMG_A);
+    assert_eq!(fake.state().updates.len(), 2, "nothing re-sent");
     let releases = fly.releases(&target("shop"), 10).await.unwrap();
     let previous = releases
         .iter()
