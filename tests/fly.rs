@@ -184,6 +184,16 @@ async fn status_maps_machines_to_health() {
 
     // No machines: an empty list, not an error.
     fake.add_app("empty", 0, IMG_A);
+    // …and a deploy there is an error, not a release that never ran.
+    let err = provider(&fake, "empty")
+        .deploy(&target("empty"), &artifact(IMG_B), "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::NotFound { .. }), "{err}");
+    assert!(
+        err.to_string().contains("machines in Fly app empty"),
+        "{err}"
+    );
     assert!(
         provider(&fake, "empty")
             .status(&target("empty"))
@@ -353,6 +363,18 @@ async fn failing_checks_stop_the_rollout_and_rollback_restores() {
             .all(|m| m.lease.is_none())
     );
 
+    // Deploying again does not walk past the broken machine.
+    let again = fly
+        .deploy(&target("shop"), &artifact(IMG_B), "v2")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&again, ProviderError::Rollout { machine, step, .. }
+            if machine == "shop-m2" && step == "health checks"),
+        "{again}"
+    );
+    assert_eq!(fake.images("shop")["shop-m3"], IMG_A);
+    assert_eq!(fake.state().updates.len(), 2, "nothing re-sent");
     let releases = fly.releases(&target("shop"), 10).await.unwrap();
     let previous = releases
         .iter()

@@ -204,7 +204,20 @@ impl HttpClient {
     async fn send_with(
         &self,
         client: &reqwest::Client,
-        req: Request,
+        mut req: Request,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let result = self.attempts(client, &req).await;
+        // Bodies can carry secret values: wipe our copy as soon as it has been sent.
+        if let Some(body) = req.body.as_mut() {
+            scrub(body);
+        }
+        result
+    }
+
+    async fn attempts(
+        &self,
+        client: &reqwest::Client,
+        req: &Request,
     ) -> Result<reqwest::Response, ProviderError> {
         let target = display_target(&req.url);
         let attempts = if req.idempotent {
@@ -342,6 +355,17 @@ impl HttpClient {
     }
 }
 
+/// Overwrite every string in a JSON value with zeros before it is freed.
+fn scrub(value: &mut serde_json::Value) {
+    use zeroize::Zeroize;
+    match value {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+        serde_json::Value::Object(map) => map.values_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
 /// Read a whole answer body; a body cut off by the time limit is a timeout.
 pub async fn body_bytes(
     resp: reqwest::Response,
@@ -459,5 +483,21 @@ mod tests {
             "http://h/v1/logs"
         );
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn sent_bodies_are_scrubbed_and_debug_hides_them() {
+        let mut body =
+            serde_json::json!({"values": {"KEY": "hunter22", "GONE": null}, "list": ["x"]});
+        let req = Request::post("http://h/v1/apps/a/secrets?x=1", body.clone())
+            .header("fly-machine-lease-nonce", "n0nce");
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("hunter22") && !shown.contains("n0nce") && !shown.contains("x=1"));
+        scrub(&mut body);
+        assert_eq!(body["values"]["KEY"], "");
+        assert_eq!(body["list"][0], "");
+        let client = HttpClient::new("t", Duration::from_secs(1), CallSink::discard())
+            .with_auth("Bearer tok3n".into());
+        assert!(!format!("{client:?}").contains("tok3n"));
     }
 }

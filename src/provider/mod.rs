@@ -142,7 +142,7 @@ pub enum ProviderError {
     },
     /// A rollout stopped part-way; re-running it continues where it stopped.
     #[error(
-        "rollout stopped at machine {machine} ({step}) after {done} of {total} machines were updated: {reason}"
+        "rollout stopped at machine {machine} ({step}) with {done} of {total} machines on the new image: {reason}"
     )]
     Rollout {
         /// The machine that failed.

@@ -74,11 +74,7 @@ pub async fn run(
         target: command.clone(),
         status: status.code().map(|c| c as u16),
         duration: started.elapsed(),
-        note: if status.success() {
-            String::new()
-        } else {
-            format!("exit {status}")
-        },
+        note: format!("{status}"),
     });
     if status.success() {
         return Ok(());
@@ -105,14 +101,22 @@ pub async fn run(
     })
 }
 
-/// The last lines of a child's output, sanitised.
+/// The last lines of a child's output, sanitised. Reads to the end whatever the bytes
+/// are (lossy UTF-8), so the child never blocks on a full pipe.
 async fn tail<R: AsyncRead + Unpin>(reader: Option<R>) -> VecDeque<String> {
     let mut out = VecDeque::new();
     let Some(reader) = reader else {
         return out;
     };
-    let mut lines = BufReader::new(reader).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut reader = BufReader::new(reader);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf);
         let line = line.trim();
         if line.is_empty() {
             continue;

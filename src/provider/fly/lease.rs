@@ -159,7 +159,7 @@ async fn held(machines: &Machines, id: &str, message: String) -> ProviderError {
         .as_ref()
         .and_then(|d| d.owner.as_deref())
         .map(sanitize)
-        .unwrap_or_else(|| readable_body(message.as_bytes()));
+        .unwrap_or_else(|| format!("another client ({})", readable_body(message.as_bytes())));
     let until = data
         .and_then(|d| d.expires_at)
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))

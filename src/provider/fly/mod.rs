@@ -7,6 +7,7 @@ pub mod auth;
 pub mod configured;
 pub mod flyctl;
 pub mod graphql;
+pub mod identity;
 pub mod lease;
 pub mod logs;
 pub mod machines;
@@ -22,8 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::OnceCell;
 
 pub use auth::{Token, TokenSource};
@@ -34,7 +33,6 @@ use super::{CallSink, Capabilities, LogStream, Provider, ProviderError, Target};
 use crate::domain::{Artifact, Instance, Release, ReleaseStatus, SecretMeta};
 use crate::sanitize::sanitize;
 use crate::secrets::SecretValue;
-use graphql::Kind;
 use machines::Machines;
 
 /// What the first call resolves: the authenticated client and the token (for flyctl).
@@ -94,7 +92,12 @@ impl FlyProvider {
         calls: CallSink,
         actor: String,
     ) -> FlyProvider {
-        let token = Token::new(&token);
+        let token = {
+            let mut raw = token;
+            let t = Token::new(&raw);
+            zeroize::Zeroize::zeroize(&mut raw);
+            t
+        };
         let source: TokenSource = Arc::new(move || {
             let token = token.clone();
             Box::pin(async move { Ok(token.expose().to_string()) })
@@ -163,6 +166,20 @@ impl FlyProvider {
         rollout::run(&machines, &plan).await
     }
 
+    fn machines_label(&self, target: &Target) -> String {
+        match &self.settings.process_group {
+            Some(g) => format!(
+                "machines of process group {} in Fly app {} to deploy to",
+                sanitize(g),
+                sanitize(self.app(target))
+            ),
+            None => format!(
+                "machines in Fly app {} to deploy to",
+                sanitize(self.app(target))
+            ),
+        }
+    }
+
     fn release_for(&self, image: &str, digest: Option<&str>, description: &str) -> Release {
         Release {
             id: releases::image_release_id(image, digest),
@@ -226,6 +243,11 @@ impl Provider for FlyProvider {
                 let outcome = self
                     .roll(target, Some(artifact.image.clone()), false)
                     .await?;
+                if outcome.total == 0 {
+                    return Err(ProviderError::NotFound {
+                        what: self.machines_label(target),
+                    });
+                }
                 Ok(self.release_for(&artifact.image, outcome.digest.as_deref(), description))
             }
             DeployVia::Flyctl => {
@@ -298,65 +320,8 @@ impl Provider for FlyProvider {
     }
 
     async fn whoami(&self) -> Result<String, ProviderError> {
-        #[derive(Deserialize)]
-        struct Viewer {
-            viewer: Option<Email>,
-        }
-        #[derive(Deserialize)]
-        struct Email {
-            email: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct AppData {
-            app: Option<AppInfo>,
-        }
-        #[derive(Deserialize)]
-        struct AppInfo {
-            name: String,
-            organization: Option<Org>,
-        }
-        #[derive(Deserialize)]
-        struct Org {
-            slug: String,
-        }
         let s = self.session().await?;
-        let url = &self.settings.graphql_url;
-        let viewer = graphql::run::<Viewer>(
-            &s.http,
-            url,
-            Kind::Query,
-            "query { viewer { email } }",
-            json!({}),
-        )
-        .await;
-        match viewer {
-            Ok(Viewer {
-                viewer: Some(Email { email: Some(email) }),
-            }) => return Ok(sanitize(&email)),
-            // Deploy and org tokens have no viewer: prove the token on the app instead.
-            Ok(_) | Err(ProviderError::Remote { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        let data: AppData = graphql::run(
-            &s.http,
-            url,
-            Kind::Query,
-            "query($appName: String!) { app(name: $appName) { name organization { slug } } }",
-            json!({ "appName": self.settings.app }),
-        )
-        .await?;
-        let app = data.app.ok_or_else(|| ProviderError::NotFound {
-            what: format!("Fly app {}", sanitize(&self.settings.app)),
-        })?;
-        let org = app
-            .organization
-            .map(|o| o.slug)
-            .unwrap_or_else(|| "unknown".into());
-        Ok(format!(
-            "token for app {} (org {})",
-            sanitize(&app.name),
-            sanitize(&org)
-        ))
+        identity::whoami(&s.http, &self.settings.graphql_url, &self.settings.app).await
     }
 
     async fn logs(&self, target: &Target, service: &str) -> Result<LogStream, ProviderError> {

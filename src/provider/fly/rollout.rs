@@ -45,19 +45,14 @@ pub struct Outcome {
 pub async fn run(machines: &Machines, plan: &Plan) -> Result<Outcome, ProviderError> {
     let list = machines.list(plan.group.as_deref()).await?;
     let total = list.len();
-    let mut done = list
-        .iter()
-        .filter(|m| !plan.force && plan.image.as_deref().is_some_and(|i| m.runs(i)))
-        .count();
+    // Machines on the new image and healthy, counted as the rollout walks the list.
+    let mut done = 0;
     let mut outcome = Outcome {
         updated: 0,
         total,
         digest: list.iter().find_map(|m| m.digest().map(str::to_string)),
     };
     for machine in &list {
-        if !plan.force && plan.image.as_deref().is_some_and(|i| machine.runs(i)) {
-            continue;
-        }
         let stop = |step: &str, e: ProviderError| ProviderError::Rollout {
             machine: machine.id.clone(),
             step: step.to_string(),
@@ -65,6 +60,20 @@ pub async fn run(machines: &Machines, plan: &Plan) -> Result<Outcome, ProviderEr
             total,
             reason: Box::new(e),
         };
+        if !plan.force && plan.image.as_deref().is_some_and(|i| machine.runs(i)) {
+            // Already on the image (an earlier, stopped run got here): resume past it only
+            // once it is healthy, so a machine that failed its checks still stops the rollout.
+            let unsettled =
+                machine.state == "started" && machine.checks.iter().any(|c| c.status != "passing");
+            if unsettled {
+                let deadline = Instant::now() + plan.wait_timeout;
+                wait_checks(machines, &machine.id, deadline, plan.wait_timeout)
+                    .await
+                    .map_err(|e| stop("health checks", e))?;
+            }
+            done += 1;
+            continue;
+        }
         let lease = Lease::acquire(machines, &machine.id, plan.lease_ttl)
             .await
             .map_err(|e| stop("lease", e))?;
