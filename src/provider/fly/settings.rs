@@ -54,19 +54,6 @@ impl FlySettings {
         }
     }
 
-    /// Settings from an env's `[env.fly]` table; unset URLs keep Fly's public endpoints.
-    pub fn from_target(target: &crate::config::FlyTarget) -> FlySettings {
-        let mut s = FlySettings::new(target.app.clone());
-        s.process_group = target.process_group.clone();
-        if let Some(url) = &target.api_url {
-            s.api_url = url.clone();
-        }
-        if let Some(url) = &target.graphql_url {
-            s.graphql_url = url.clone();
-        }
-        s
-    }
-
     /// The lease TTL in whole seconds as the API takes it (at least 1).
     pub fn lease_ttl_secs(&self) -> u64 {
         self.lease_ttl.as_secs().max(1)
