@@ -208,3 +208,86 @@ async fn without_a_token_every_fly_command_says_how_to_add_one() {
     assert!(text(&out).contains("SHIPDECK_FLY_TOKEN"), "{}", text(&out));
     assert!(fake.state().hits.is_empty(), "no call without a token");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_secret_restarts_nothing_until_it_is_applied() {
+    let (fake, home) = fleet().await;
+    let value = "jwt-9c1f0e7a5b3d4c2e8f6a1b0c9d8e7f6a";
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_shipdeck"));
+    cmd.args(["secrets", "staging", "set", "JWT_SECRET_KEY", "--stage"])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("SHIPDECK_STATE_DIR", home.path().join("state"))
+        .env("SHIPDECK_KEYRING", "keyutils")
+        .env("SHIPDECK_FLY_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(value.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(value));
+    assert_eq!(fake.state().secret_posts, 1);
+    assert!(
+        fake.state().updates.is_empty(),
+        "staged: no machine restarted"
+    );
+
+    let out = shipdeck(
+        home.path(),
+        &["secrets", "staging", "list", "--json"],
+        Some(TOKEN),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("JWT_SECRET_KEY"), "{}", text(&out));
+    assert!(!text(&out).contains(value));
+    let audit = std::fs::read_to_string(home.path().join("state/audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("JWT_SECRET_KEY") && !audit.contains(value),
+        "{audit}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_stages_then_applies_with_an_update_of_every_machine() {
+    let (fake, home) = fleet().await;
+    let out = shipdeck(
+        home.path(),
+        &[
+            "secrets",
+            "staging",
+            "rotate",
+            "JWT_SECRET_KEY",
+            "--envs",
+            "staging",
+            "--generate",
+            "48",
+            "--json",
+        ],
+        Some(TOKEN),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let st = fake.state();
+    assert_eq!(st.secret_posts, 1);
+    // Applying = every staging machine updated (same image), under a lease.
+    let updated: Vec<&str> = st.updates.iter().map(|u| u.machine.as_str()).collect();
+    assert_eq!(
+        updated,
+        ["shop-staging-m1", "shop-staging-m2"],
+        "{:?}",
+        st.updates
+    );
+    assert!(st.updates.iter().all(|u| u.nonce.is_some()));
+    assert!(
+        st.apps["shop-staging"]
+            .secrets
+            .contains_key("JWT_SECRET_KEY")
+    );
+}
