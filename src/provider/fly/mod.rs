@@ -216,11 +216,11 @@ impl Provider for FlyProvider {
     async fn releases(&self, target: &Target, limit: usize) -> Result<Vec<Release>, ProviderError> {
         let s = self.session().await?;
         let machines = self.machines(target).await?;
-        let (fly, current) =
-            releases::fetch(&s.http, &self.settings.graphql_url, self.app(target), limit).await?;
-        let running = machines
-            .list(self.settings.process_group.as_deref())
-            .await?;
+        // Fly's history and what the machines run, fetched side by side.
+        let ((fly, current), running) = tokio::try_join!(
+            releases::fetch(&s.http, &self.settings.graphql_url, self.app(target), limit),
+            machines.list(self.settings.process_group.as_deref()),
+        )?;
         Ok(releases::merge(fly, current.as_deref(), &running, limit))
     }
 

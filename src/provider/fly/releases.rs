@@ -238,6 +238,47 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
 
+    fn rel(v: u64, image: &str) -> GqlRelease {
+        serde_json::from_value(json!({
+            "id": format!("r{v}"), "version": v, "status": "complete", "imageRef": image,
+            "createdAt": "2026-11-01T00:00:00Z", "user": {"email": "a@b"},
+        }))
+        .unwrap()
+    }
+
+    fn machine(image: &str) -> Machine {
+        serde_json::from_value(json!({"id": "m", "state": "started", "config": {"image": image}}))
+            .unwrap()
+    }
+
+    #[test]
+    fn current_follows_the_machines() {
+        let fly = vec![rel(2, "img:2"), rel(1, "img:1")];
+        // Machines run v1's image again (an API rollback): v1 is current, not Fly's v2.
+        let out = merge(
+            fly.clone(),
+            Some("r2"),
+            &[machine("img:1"), machine("img:1")],
+            10,
+        );
+        assert_eq!(out.len(), 2);
+        assert!(!out[0].current && out[0].status == ReleaseStatus::Superseded);
+        assert!(out[1].current && out[1].status == ReleaseStatus::Live);
+        // No machines: Fly's word stands.
+        let out = merge(fly.clone(), Some("r2"), &[], 10);
+        assert!(out[0].current);
+        // An image no release carries: a synthesized entry on top, within the limit.
+        let out = merge(
+            fly,
+            Some("r2"),
+            &[machine("reg/x@sha256:abcdef0123456789")],
+            2,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].id, "img:abcdef012345");
+        assert!(out[0].current && !out[1].current);
+    }
+
     #[test]
     fn maps_fly_statuses() {
         assert_eq!(map_status("complete", true), ReleaseStatus::Live);
