@@ -187,6 +187,15 @@ fn example_config_loads_and_documents_every_section() {
         "duration_histogram",
         "health_url",
         "metrics_url",
+        "account",
+        "logs_url",
+        "deploy_via",
+        "wait_timeout",
+        "flyctl",
+        "sslmode",
+        "tool",
+        "current",
+        "migrate_command",
     ] {
         assert!(
             text.contains(key),

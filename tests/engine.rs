@@ -363,3 +363,51 @@ async fn rollback_pins_and_promotion_waits_for_an_explicit_unpin() {
     s.engine.unpin("production").unwrap();
     assert!(s.engine.pins().get("production").unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_tools_migrate_command_runs_in_its_folder_with_the_database_url() {
+    let project = tempfile::tempdir().unwrap();
+    let db = project.path().join("app.db");
+    let (dir, db_path) = (project.path().to_path_buf(), db.clone());
+    let s = setup(move |cfg| {
+        let prod = cfg
+            .envs
+            .iter_mut()
+            .find(|e| e.name() == "production")
+            .unwrap();
+        prod.migrations = Some(shipdeck::config::MigrationsConfig {
+            dir,
+            sqlite: Some(db_path),
+            database_url_env: None,
+            tool: shipdeck::config::MigrationTool::Alembic,
+            up: None,
+            down: None,
+            current: None,
+            env: "production".into(),
+        });
+        prod.rollout.migrate_command =
+            Some("pwd > ran-in.txt; echo \"$DATABASE_URL\" > url.txt; echo migrated".into());
+    })
+    .await;
+    make_staging_good(&s.engine).await;
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let (outcome, events) = run(&s.engine, preview.plan, Some("production")).await;
+    assert_eq!(outcome, PlanOutcome::Completed, "{events:#?}");
+    let ran_in = std::fs::read_to_string(project.path().join("ran-in.txt")).unwrap();
+    assert_eq!(
+        std::fs::canonicalize(ran_in.trim()).unwrap(),
+        std::fs::canonicalize(project.path()).unwrap()
+    );
+    let url = std::fs::read_to_string(project.path().join("url.txt")).unwrap();
+    assert_eq!(url.trim(), format!("sqlite:///{}", db.display()));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PlanEvent::StepOutput { line, .. } if line == "migrated")),
+        "{events:#?}"
+    );
+}

@@ -700,3 +700,46 @@ fn demo_envs_say_no_credential_is_needed_from_the_first_frame() {
     let text = screen_text(&render(&state, 120, 30));
     assert!(text.contains("none needed (demo fleet)"), "{text}");
 }
+
+#[test]
+fn migrations_panel_shows_alembic_revisions_and_the_tools_output() {
+    use shipdeck::migrate::run::MigrationView;
+    use shipdeck::state::Modal;
+    let mut state = populated();
+    state.envs[state.env_idx].has_migrations = true;
+    state.envs[state.env_idx].migrations = Load::Loaded {
+        data: MigrationView {
+            current: None,
+            dirty: false,
+            pending: vec![],
+            missing: vec![],
+            findings: vec![],
+            total: 3,
+            tool: "alembic",
+            revision: Some("a1".into()),
+            pending_revisions: vec![
+                ("b2".into(), "add email".into()),
+                ("c3".into(), "add orders".into()),
+            ],
+        },
+        at: now(),
+    };
+    state.modal = Some(Modal::Migrations);
+    for line in [
+        "INFO  [alembic.runtime.migration] Running upgrade a1 -> b2",
+        "\u{1b}[31mboom\u{1b}[0m",
+    ] {
+        let _ = update(
+            &mut state,
+            Msg::MigrationOutput(shipdeck::sanitize::sanitize(line)),
+            &Keymap::default(),
+        );
+    }
+    let terminal = render(&state, 120, 30);
+    let text = screen_text(&terminal);
+    assert!(text.contains("version a1"), "{text}");
+    assert!(text.contains("pending b2 add email"), "{text}");
+    assert!(text.contains("Running upgrade a1 -> b2"), "{text}");
+    assert!(!text.contains('\u{1b}'));
+    insta::assert_snapshot!("migrations_alembic_120x30", terminal.backend());
+}

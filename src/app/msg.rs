@@ -20,6 +20,8 @@ pub enum Msg {
     Resize,
     /// A second passed (ages, toasts).
     Tick(DateTime<Utc>),
+    /// One output line of a migration tool shipdeck is running (sanitised).
+    MigrationOutput(String),
     /// Where one env's credentials come from (checked off the UI loop).
     Credentials {
         /// Env index.

@@ -202,7 +202,19 @@ pub fn run(
             }))
         }
         Effect::Migrate { env, op, typed } => Some(tokio::spawn(async move {
-            let text = migrate(&engine, env, op, typed).await;
+            let (lines_tx, mut lines_rx) = mpsc::unbounded_channel::<String>();
+            let forward = {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(line) = lines_rx.recv().await {
+                        if tx.send(Msg::MigrationOutput(line)).is_err() {
+                            break;
+                        }
+                    }
+                })
+            };
+            let text = migrate(&engine, env, op, typed, lines_tx).await;
+            let _ = forward.await;
             let _ = tx.send(match text {
                 Ok(t) => Msg::Done {
                     text: t,
@@ -252,6 +264,7 @@ async fn migrate(
     env: usize,
     op: crate::migrate::run::Op,
     typed: Option<String>,
+    lines: mpsc::UnboundedSender<String>,
 ) -> Result<String, String> {
     let env_cfg = engine.config.envs.get(env).ok_or("no such env")?;
     let name = env_cfg.name().to_string();
@@ -266,7 +279,7 @@ async fn migrate(
         .clone()
         .ok_or("this env has no [env.migrations]")?;
     let started = std::time::Instant::now();
-    let result = crate::migrate::run::apply_any(cfg, op).await;
+    let result = crate::migrate::run::apply_streaming(cfg, op, Some(lines)).await;
     engine.audit_action(
         &format!("migrate {}", op.describe()),
         &name,

@@ -157,6 +157,14 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
             (vec![], false)
         }
         Msg::Rotation(event) => (super::secret_actions::on_rotation(state, event), true),
+        Msg::MigrationOutput(line) => {
+            let out = &mut state.migration_output;
+            if out.len() == crate::state::MIGRATION_OUTPUT_LINES {
+                out.remove(0);
+            }
+            out.push(line);
+            (vec![], matches!(state.modal, Some(Modal::Migrations)))
+        }
         Msg::Credentials { env, origins } => {
             if let Some(view) = state.envs.get_mut(env) {
                 view.credentials = Some(origins);

@@ -247,6 +247,7 @@ fn migrate_effect(
         return vec![];
     };
     state.toast(format!("migrate {env} {}…", op.describe()), false);
+    state.migration_output.clear();
     vec![Effect::Migrate {
         env: idx,
         op,

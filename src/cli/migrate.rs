@@ -129,11 +129,19 @@ pub async fn migrate(
         }
     }
     let started = std::time::Instant::now();
-    let result = run::apply_any(cfg, op).await;
+    // An external tool's output, line by line, on stderr (stdout stays JSON).
+    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let printer = tokio::spawn(async move {
+        while let Some(line) = lines_rx.recv().await {
+            eprintln!("  │ {line}");
+        }
+    });
+    let result = run::apply_streaming(cfg, op, Some(lines_tx)).await;
+    let _ = printer.await;
     engine.audit_action(
         &format!("migrate {}", op.describe()),
         env,
-        status.current.map(|v| v.to_string()),
+        Some(status.version_text()),
         result.is_ok(),
         started.elapsed().as_millis() as u64,
         result.as_ref().err().cloned(),
@@ -159,14 +167,18 @@ pub async fn migrate(
 
 fn print_status(env: &str, s: &run::MigrationView) {
     println!(
-        "{env}: version {}{} · {} pending · {} files",
-        s.current.map_or("none".to_string(), |v| v.to_string()),
+        "{env}: version {}{} · {} pending · {} files · {}",
+        s.version_text(),
         if s.dirty { " (DIRTY)" } else { "" },
-        s.pending.len(),
-        s.total
+        s.pending_count(),
+        s.total,
+        s.tool
     );
     for (v, title) in &s.pending {
         println!("  pending {v:06} {title}");
+    }
+    for (id, title) in &s.pending_revisions {
+        println!("  pending {id} {title}");
     }
     for v in &s.missing {
         println!("  applied {v} has no file here");

@@ -231,6 +231,31 @@ pub struct FlyTarget {
     pub flyctl: Option<String>,
 }
 
+/// Which tool owns an env's migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MigrationTool {
+    /// golang-migrate files, applied by shipdeck itself.
+    #[default]
+    GolangMigrate,
+    /// An alembic project: revisions read from its files and `alembic_version`,
+    /// applied by running alembic.
+    Alembic,
+    /// Any other tool, driven by the `up`/`down`/`current` commands.
+    Command,
+}
+
+impl MigrationTool {
+    /// The config word.
+    pub fn label(self) -> &'static str {
+        match self {
+            MigrationTool::GolangMigrate => "golang-migrate",
+            MigrationTool::Alembic => "alembic",
+            MigrationTool::Command => "command",
+        }
+    }
+}
+
 /// `[env.migrations]`: golang-migrate style files and the database they apply to.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -243,6 +268,19 @@ pub struct MigrationsConfig {
     /// The environment variable holding a Postgres URL (never the URL itself).
     #[serde(default)]
     pub database_url_env: Option<String>,
+    /// Who runs them: `golang-migrate` (default, in-process), `alembic` or `command`.
+    #[serde(default)]
+    pub tool: MigrationTool,
+    /// Shell command applying pending migrations, run in `dir` with
+    /// `DATABASE_URL` set (alembic default: `alembic upgrade head`).
+    #[serde(default)]
+    pub up: Option<String>,
+    /// Shell command reverting one migration (alembic default: `alembic downgrade -1`).
+    #[serde(default)]
+    pub down: Option<String>,
+    /// Shell command printing the current version on its last line (`tool = "command"`).
+    #[serde(default)]
+    pub current: Option<String>,
     /// The env these migrations belong to (filled in after parsing; names the
     /// keyring entry `db:ENV` that holds a Postgres URL).
     #[serde(skip)]
@@ -559,6 +597,17 @@ impl Config {
                             .into(),
                     ));
                 }
+            }
+            if let Some(m) = &env.migrations
+                && m.tool == MigrationTool::Command
+                && (m.up.is_none() || m.current.is_none())
+            {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].migrations"),
+                    format!("env `{name}` uses tool = \"command\" without `up` and `current` commands"),
+                    "add e.g. `up = \"npx prisma migrate deploy\"` and `current = \"npx prisma migrate status\"`".into(),
+                ));
             }
             if env.provider == ProviderKind::Fly && env.fly.is_none() {
                 return Err(at(

@@ -197,6 +197,10 @@ impl Fleet {
                     dir: root.join("migrations"),
                     sqlite: Some(migrations::database(root, &env_name)),
                     database_url_env: None,
+                    tool: crate::config::MigrationTool::GolangMigrate,
+                    up: None,
+                    down: None,
+                    current: None,
                     env: env_name.clone(),
                 });
             }

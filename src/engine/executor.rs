@@ -582,7 +582,18 @@ impl<'a> Run<'a> {
     }
 
     async fn run_command(&mut self, index: usize, cmd: &str) -> StepResult {
-        let child = tokio::process::Command::new("sh")
+        let mut command = tokio::process::Command::new("sh");
+        // With a tool's [env.migrations] (alembic, command), the command runs
+        // in its folder with the env's DATABASE_URL, as `shipdeck migrate` does.
+        if let Some(m) = self.engine.config.envs[self.env_idx].migrations.clone()
+            && m.tool != crate::config::MigrationTool::GolangMigrate
+        {
+            command.current_dir(&m.dir);
+            for (k, v) in crate::migrate::tool_run::database_env(&m).await {
+                command.env(k, v);
+            }
+        }
+        let child = command
             .arg("-c")
             .arg(cmd)
             .stdout(std::process::Stdio::piped())

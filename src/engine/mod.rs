@@ -443,6 +443,21 @@ impl Engine {
             &to_cfg.migrations,
         ) {
             (Some(cmd), _, _) => notes.push(format!("migrations run first: {cmd}")),
+            (None, _, Some(dst_m)) if dst_m.tool != crate::config::MigrationTool::GolangMigrate => {
+                match crate::migrate::run::status_any(dst_m.clone()).await {
+                    Ok(dst) if dst.pending_count() > 0 => notes.push(format!(
+                        "{} {} migration(s) pending in `{to}` are not run by this plan: set [env.rollout] migrate_command (e.g. \"alembic upgrade head\") to run them before deploying",
+                        dst.pending_count(),
+                        dst.tool
+                    )),
+                    Ok(dst) => notes.push(format!(
+                        "no migration to run: `{to}` is at {} ({})",
+                        dst.version_text(),
+                        dst.tool
+                    )),
+                    Err(e) => notes.push(format!("migration status unavailable: {e}")),
+                }
+            }
             (None, Some(src_m), Some(dst_m)) => {
                 let (src, dst) = tokio::join!(
                     crate::migrate::run::status_any(src_m.clone()),

@@ -1,4 +1,6 @@
 //! Database migrations: golang-migrate style files, a SQLite runner, and a lint for risky changes.
+pub mod alembic;
+pub mod command;
 pub mod files;
 pub mod lint;
 pub mod pg_tls;
@@ -6,3 +8,4 @@ pub mod postgres;
 pub mod run;
 pub mod sqlite;
 mod steps;
+pub mod tool_run;

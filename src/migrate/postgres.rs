@@ -246,7 +246,7 @@ pub fn redact(url: &str) -> String {
 
 /// Connect with the URL's `sslmode` (see [`super::pg_tls`]); the connection
 /// runs in its own task. Returns the client, that task, and the TLS mode used.
-async fn open_client(url: &str) -> Result<(Client, JoinHandle<()>), PgError> {
+pub(crate) async fn open_client(url: &str) -> Result<(Client, JoinHandle<()>), PgError> {
     let params = split_tls_params(url).map_err(|source| PgError::Tls {
         url: redact(url),
         source,

@@ -8,7 +8,7 @@ use super::files::{Migration, discover};
 use super::lint::{Dialect, Finding, lint_sql};
 use super::postgres::{DEFAULT_LOCK_TIMEOUT, Postgres};
 use super::sqlite::Sqlite;
-use crate::config::MigrationsConfig;
+use crate::config::{MigrationTool, MigrationsConfig};
 
 /// What the migrations panel and `migrate status` show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,6 +25,29 @@ pub struct MigrationView {
     pub findings: Vec<LintFinding>,
     /// Migration files in the folder.
     pub total: usize,
+    /// Who runs them: `golang-migrate`, `alembic` or `command`.
+    pub tool: &'static str,
+    /// The applied revision where versions are not numbers (alembic ids, or
+    /// the `current` command's last line).
+    pub revision: Option<String>,
+    /// Pending alembic revisions, oldest first: (id, title).
+    pub pending_revisions: Vec<(String, String)>,
+}
+
+impl MigrationView {
+    /// The applied version in words: `42`, `ae1027a6acf`, `none`.
+    pub fn version_text(&self) -> String {
+        match (&self.current, &self.revision) {
+            (Some(v), _) => v.to_string(),
+            (None, Some(r)) => r.clone(),
+            (None, None) => "none".into(),
+        }
+    }
+
+    /// Pending migrations of either kind.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len() + self.pending_revisions.len()
+    }
 }
 
 /// A lint finding, serialisable for `--json`.
@@ -100,7 +123,7 @@ fn open(cfg: &MigrationsConfig) -> Result<(Sqlite, Vec<Migration>), String> {
 /// The Postgres URL: from the variable `database_url_env` names, else from the
 /// keyring entry `db:ENV` (or `SHIPDECK_DB_<ENV>_URL`); never from the config file.
 /// The URL is remembered for redaction, so its password never reaches the screen.
-async fn postgres_url(cfg: &MigrationsConfig) -> Result<String, String> {
+pub(crate) async fn postgres_url(cfg: &MigrationsConfig) -> Result<String, String> {
     if let Some(var) = &cfg.database_url_env
         && let Ok(url) = std::env::var(var)
         && !url.is_empty()
@@ -142,6 +165,9 @@ async fn open_postgres(cfg: &MigrationsConfig) -> Result<(Postgres, Vec<Migratio
 
 /// Status of any configured database (SQLite off the async threads, Postgres natively).
 pub async fn status_any(cfg: MigrationsConfig) -> Result<MigrationView, String> {
+    if cfg.tool != MigrationTool::GolangMigrate {
+        return super::tool_run::status(&cfg).await;
+    }
     match &cfg.sqlite {
         None => {
             let (db, migrations) = open_postgres(&cfg).await?;
@@ -156,6 +182,20 @@ pub async fn status_any(cfg: MigrationsConfig) -> Result<MigrationView, String> 
 
 /// Apply an operation to any configured database.
 pub async fn apply_any(cfg: MigrationsConfig, op: Op) -> Result<String, String> {
+    apply_streaming(cfg, op, None).await
+}
+
+/// [`apply_any`], sending each output line of an external tool (alembic,
+/// a command) to `lines` as it comes; golang-migrate runs in-process and
+/// sends none.
+pub async fn apply_streaming(
+    cfg: MigrationsConfig,
+    op: Op,
+    lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+) -> Result<String, String> {
+    if cfg.tool != MigrationTool::GolangMigrate {
+        return super::tool_run::apply(&cfg, op, lines.as_ref()).await;
+    }
     match &cfg.sqlite {
         None => {
             let (mut db, migrations) = open_postgres(&cfg).await?;
@@ -233,6 +273,9 @@ fn view(
         missing: status.missing,
         findings,
         total: migrations.len(),
+        tool: MigrationTool::GolangMigrate.label(),
+        revision: None,
+        pending_revisions: Vec::new(),
     })
 }
 

@@ -290,7 +290,12 @@ pub struct State {
     pub export_dir: std::path::PathBuf,
     /// Secrets panel actions (form, unset confirmation, rotation progress).
     pub secrets_ui: secrets_ui::SecretsUi,
+    /// Output of the last external migration tool run (alembic, a command), newest last.
+    pub migration_output: Vec<String>,
 }
+
+/// Lines of migration tool output kept for the migrations panel.
+pub const MIGRATION_OUTPUT_LINES: usize = 12;
 
 impl State {
     /// The first frame's state: everything from config, nothing loaded.
@@ -368,6 +373,7 @@ impl State {
             audit: Load::Idle,
             export_dir: crate::paths::state_dir().join("exports"),
             secrets_ui: secrets_ui::SecretsUi::default(),
+            migration_output: Vec::new(),
         }
     }
 

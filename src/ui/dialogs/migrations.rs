@@ -16,7 +16,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let mut lines = Vec::new();
     match env.migrations.data() {
         Some(m) => {
-            let version = m.current.map_or("none".to_string(), |v| v.to_string());
+            let version = m.version_text();
             lines.push(Line::from(vec![
                 Span::styled("version ", theme.style(Role::Muted)),
                 Span::styled(version, theme.style(Role::Title)),
@@ -24,11 +24,17 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                     if m.dirty { "  DIRTY: a migration failed half-way; fix it, then `shipdeck migrate ENV force V`" } else { "" },
                     theme.style(Role::Error),
                 ),
-                Span::styled(format!("  · {} pending · {} files", m.pending.len(), m.total), theme.style(Role::Muted)),
+                Span::styled(format!("  · {} pending · {} files · {}", m.pending_count(), m.total, m.tool), theme.style(Role::Muted)),
             ]));
             for (v, title) in &m.pending {
                 lines.push(Line::from(Span::styled(
                     format!("  pending {v:06}_{title}"),
+                    theme.style(Role::Warn),
+                )));
+            }
+            for (id, title) in &m.pending_revisions {
+                lines.push(Line::from(Span::styled(
+                    format!("  pending {id} {title}"),
                     theme.style(Role::Warn),
                 )));
             }
@@ -59,6 +65,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             error.clone(),
             theme.style(Role::Error),
         )));
+    }
+    if !state.migration_output.is_empty() {
+        lines.push(Line::from(""));
+        for line in &state.migration_output {
+            lines.push(Line::from(Span::styled(
+                format!("  │ {line}"),
+                theme.style(Role::Muted),
+            )));
+        }
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(

@@ -49,15 +49,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         let migr = match (first, env.migrations.data()) {
             (false, _) => Span::raw(""),
             (true, Some(m)) => {
-                let version = m.current.map_or("none".to_string(), |v| v.to_string());
-                let text = match (m.dirty, m.pending.len()) {
+                let version = m.version_text();
+                let text = match (m.dirty, m.pending_count()) {
                     (true, _) => format!("{version}!"),
                     (false, 0) => version,
                     (false, n) => format!("{version} +{n}"),
                 };
                 let role = if m.dirty {
                     Role::Error
-                } else if m.pending.is_empty() {
+                } else if m.pending_count() == 0 {
                     Role::Base
                 } else {
                     Role::Warn
