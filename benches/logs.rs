@@ -25,6 +25,8 @@ const NEEDLE: &str = "timeout";
 fn corpus() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-logs-1m.jsonl");
     if !path.exists() {
+        // CARGO_TARGET_DIR may put the build elsewhere; the corpus still lives here.
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create target/");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/genlogs.py");
         let status = Command::new("python3")
             .arg(&script)

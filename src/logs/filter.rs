@@ -331,8 +331,10 @@ struct Needle {
 enum Search {
     /// Byte-exact (case-sensitive, or nothing that has case in ASCII).
     Exact(String),
-    /// ASCII needle, lowercased; compared ignoring ASCII case.
-    AsciiFold(Vec<u8>),
+    /// ASCII needle compared ignoring ASCII case, through the regex engine's
+    /// SIMD literal prefilter over the needle's case variants (a first-byte
+    /// scan stops on every `t` of a JSON log; this does not).
+    AsciiFold(regex::bytes::Regex, usize),
     /// Needle lowercased char by char; `non_ascii` when some char is not ASCII
     /// (then an all-ASCII haystack cannot match).
     Fold { chars: Vec<char>, non_ascii: bool },
@@ -346,7 +348,18 @@ impl Needle {
         let search = if case_sensitive || !has_case(original) {
             Search::Exact(original.to_owned())
         } else if original.is_ascii() {
-            Search::AsciiFold(original.bytes().map(|b| b.to_ascii_lowercase()).collect())
+            match regex::bytes::RegexBuilder::new(&regex::escape(original))
+                .case_insensitive(true)
+                .unicode(false)
+                .build()
+            {
+                Ok(re) => Search::AsciiFold(re, original.len()),
+                // Only a needle too large for the engine lands here.
+                Err(_) => Search::Fold {
+                    chars: original.chars().map(|c| c.to_ascii_lowercase()).collect(),
+                    non_ascii: false,
+                },
+            }
         } else {
             let chars: Vec<char> = original.chars().flat_map(char::to_lowercase).collect();
             let non_ascii = chars.iter().any(|c| !c.is_ascii());
@@ -367,8 +380,11 @@ impl Needle {
         let rest = hay.get(from..)?;
         match &self.search {
             Search::Exact(n) => rest.find(n.as_str()).map(|i| from + i..from + i + n.len()),
-            Search::AsciiFold(n) => {
-                ascii_fold_find(hay.as_bytes(), n, from).map(|i| i..i + n.len())
+            Search::AsciiFold(re, len) => {
+                if *len == 0 {
+                    return Some(from..from);
+                }
+                re.find_at(hay.as_bytes(), from).map(|m| m.start()..m.end())
             }
             Search::Fold { chars, non_ascii } => {
                 if chars.is_empty() {
@@ -418,31 +434,6 @@ fn fold_find(hay: &str, needle: &[char], from: usize) -> Option<Range<usize>> {
 /// false only for pure ASCII without letters (digits, punctuation).
 fn has_case(s: &str) -> bool {
     !s.is_ascii() || s.bytes().any(|b| b.is_ascii_alphabetic())
-}
-
-/// Byte offset of the first match of lowercase ASCII `needle` in `hay` at or
-/// after `from`, ignoring ASCII case. Matches are on char boundaries because
-/// every needle byte is ASCII.
-fn ascii_fold_find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let Some((&first, rest)) = needle.split_first() else {
-        return (from <= hay.len()).then_some(from);
-    };
-    let upper = first.to_ascii_uppercase();
-    let last_start = hay.len().checked_sub(needle.len())?;
-    let mut i = from;
-    while i <= last_start {
-        let window = hay.get(i..=last_start)?;
-        // SIMD scan for the first byte in either case.
-        let at = i + memchr::memchr2(first, upper, window)?;
-        if hay
-            .get(at + 1..at + needle.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
-        {
-            return Some(at);
-        }
-        i = at + 1;
-    }
-    None
 }
 
 /// If the lowercased chars of `hay` starting at byte `start` begin with
@@ -1110,13 +1101,14 @@ mod tests {
     }
 
     #[test]
-    fn ascii_fold_find_edges() {
-        assert_eq!(ascii_fold_find(b"abc", b"", 1), Some(1));
-        assert_eq!(ascii_fold_find(b"abc", b"", 4), None);
-        assert_eq!(ascii_fold_find(b"ab", b"abc", 0), None);
-        assert_eq!(ascii_fold_find(b"xAbC", b"abc", 0), Some(1));
-        assert_eq!(ascii_fold_find(b"xAbC", b"abc", 2), None);
-        assert_eq!(ascii_fold_find(b"aaab", b"aab", 0), Some(1));
+    fn ascii_fold_edges() {
+        let find = |needle: &str, hay: &str, from: usize| Needle::new(needle, true).find(hay, from);
+        assert_eq!(find("abc", "xAbC", 0), Some(1..4));
+        assert_eq!(find("abc", "xAbC", 2), None);
+        assert_eq!(find("aab", "aaab", 0), Some(1..4));
+        assert_eq!(find("abc", "ab", 0), None);
+        assert_eq!(find("timeout", "upstream TIMEOUT after", 3), Some(9..16));
+        assert_eq!(find("abc", "abc", 4), None);
     }
 
     fn queryish() -> impl Strategy<Value = String> {
