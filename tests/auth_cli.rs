@@ -4,12 +4,14 @@
 //! The stored value must never show up in a file, in argv or in the audit log.
 
 mod support {
+    pub mod output;
     pub mod pg;
 }
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use support::output::text;
 
 const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
 
@@ -55,15 +57,6 @@ fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
         .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Every file under `dir` (recursively) that contains `needle`.

@@ -5,10 +5,12 @@
 
 mod support {
     pub mod fly_fake;
+    pub mod output;
 }
 
 use std::path::Path;
 use std::process::Output;
+use support::output::text;
 
 use support::fly_fake::{FlyFake, release_node};
 
@@ -69,15 +71,6 @@ async fn shipdeck(home: &Path, args: &[&str], token: Option<&str>) -> Output {
         cmd.env("SHIPDECK_FLY_TOKEN", t);
     }
     cmd.output().await.unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 async fn fleet() -> (FlyFake, tempfile::TempDir) {

@@ -3,6 +3,12 @@
 //! SQLite `alembic_version` table, `up` running an `alembic` on PATH with
 //! `DATABASE_URL` set), and a generic command-driven tool.
 
+mod support {
+    pub mod output;
+}
+
+use support::output::text;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -21,15 +27,6 @@ fn shipdeck(home: &Path, path_dir: &Path, args: &[&str]) -> Output {
         .env("PATH", path)
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn write(path: &Path, body: &str) {

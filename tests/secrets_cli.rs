@@ -3,6 +3,12 @@
 //! (staging then production; a failing gate stops before production). No
 //! value ever shows up in output or in the audit log.
 
+mod support {
+    pub mod output;
+}
+
+use support::output::text;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -57,15 +63,6 @@ impl Home {
     fn audit(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("audit.jsonl")).unwrap_or_default()
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

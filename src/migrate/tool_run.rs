@@ -22,17 +22,12 @@ pub async fn status(cfg: &MigrationsConfig) -> Result<MigrationView, String> {
             let revs = alembic::revisions(&cfg.dir).map_err(|e| e.to_string())?;
             let applied = alembic_version(cfg).await?;
             let pending = alembic::pending(&revs, &applied);
-            Ok(MigrationView {
-                current: None,
-                dirty: false,
-                pending: Vec::new(),
-                missing: Vec::new(),
-                findings: Vec::new(),
-                total: revs.len(),
-                tool: cfg.tool.label(),
-                revision: (!applied.is_empty()).then(|| applied.join(",")),
-                pending_revisions: pending,
-            })
+            Ok(tool_view(
+                cfg,
+                (!applied.is_empty()).then(|| applied.join(",")),
+                pending,
+                revs.len(),
+            ))
         }
         _ => {
             let cmd = cfg
@@ -41,18 +36,33 @@ pub async fn status(cfg: &MigrationsConfig) -> Result<MigrationView, String> {
                 .ok_or("tool = \"command\" needs a `current` command")?;
             let env = database_env(cfg).await;
             let last = command::run(cmd, &cfg.dir, &env, None).await?;
-            Ok(MigrationView {
-                current: None,
-                dirty: false,
-                pending: Vec::new(),
-                missing: Vec::new(),
-                findings: Vec::new(),
-                total: 0,
-                tool: cfg.tool.label(),
-                revision: Some(crate::redact::apply(&last).into_owned()),
-                pending_revisions: Vec::new(),
-            })
+            Ok(tool_view(
+                cfg,
+                Some(crate::redact::apply(&last).into_owned()),
+                Vec::new(),
+                0,
+            ))
         }
+    }
+}
+
+/// The view of a tool-owned env: no numeric version, no files of ours to lint.
+fn tool_view(
+    cfg: &MigrationsConfig,
+    revision: Option<String>,
+    pending_revisions: Vec<(String, String)>,
+    total: usize,
+) -> MigrationView {
+    MigrationView {
+        current: None,
+        dirty: false,
+        pending: Vec::new(),
+        missing: Vec::new(),
+        findings: Vec::new(),
+        total,
+        tool: cfg.tool.label(),
+        revision,
+        pending_revisions,
     }
 }
 
