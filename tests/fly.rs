@@ -445,17 +445,12 @@ async fn a_stopped_rollout_resumes_where_it_stopped() {
 async fn a_lease_held_by_someone_else_stops_before_any_update() {
     let fake = FlyFake::start(AUTH).await;
     fake.add_app("shop", 2, IMG_A);
-    fake.state()
-        .apps
-        .get_mut("shop")
-        .unwrap()
-        .machines
-        .get_mut("shop-m1")
-        .unwrap()
-        .lease = Some(support::fly_fake::FakeLease {
-        owner: "alice@example.com".into(),
-        nonce: "theirs".into(),
-        expires_at_ms: chrono::Utc::now().timestamp_millis() + 600_000,
+    fake.machine("shop", "shop-m1", |m| {
+        m.lease = Some(support::fly_fake::FakeLease {
+            owner: "alice@example.com".into(),
+            nonce: "theirs".into(),
+            expires_at_ms: chrono::Utc::now().timestamp_millis() + 600_000,
+        })
     });
     let fly = provider(&fake, "shop");
     let err = fly
@@ -830,14 +825,9 @@ async fn deploy_via_flyctl_passes_the_token_in_env_only() {
 async fn slow_starts_loop_the_wait_and_keep_the_lease_fresh() {
     let fake = FlyFake::start(AUTH).await;
     fake.add_app("shop", 1, IMG_A);
-    fake.state()
-        .apps
-        .get_mut("shop")
-        .unwrap()
-        .machines
-        .get_mut("shop-m1")
-        .unwrap()
-        .starts_after = Some(Duration::from_millis(1400));
+    fake.machine("shop", "shop-m1", |m| {
+        m.starts_after = Some(Duration::from_millis(1400))
+    });
     let mut s = settings(&fake, "shop");
     s.lease_ttl = Duration::from_secs(1);
     s.wait_timeout = Duration::from_millis(1900);

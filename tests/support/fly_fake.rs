@@ -220,6 +220,17 @@ impl FlyFake {
         }
     }
 
+    /// Change one machine of `app` (scripted leases, slow starts).
+    pub fn machine(&self, app: &str, id: &str, change: impl FnOnce(&mut FakeMachine)) {
+        let mut st = self.state();
+        let machine = st
+            .apps
+            .get_mut(app)
+            .and_then(|a| a.machines.get_mut(id))
+            .unwrap_or_else(|| panic!("the fake has no machine {app}/{id}"));
+        change(machine);
+    }
+
     /// Script a fault.
     pub fn fault(
         &self,
