@@ -372,7 +372,11 @@ impl Needle {
     }
 
     fn is_in(&self, hay: &str) -> bool {
-        self.find(hay, 0).is_some()
+        match &self.search {
+            // Membership needs no match bounds: the regex engine can stop at the first hit.
+            Search::AsciiFold(re, len) => *len == 0 || re.is_match(hay.as_bytes()),
+            _ => self.find(hay, 0).is_some(),
+        }
     }
 
     /// First occurrence starting at byte `from` or later.
