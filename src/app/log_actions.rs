@@ -42,7 +42,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             let line = total
                 .checked_sub(1 + offset)
                 .and_then(|i| buf.visible(i))
-                .map(|e| crate::redact::apply(&e.raw).into_owned());
+                .map(|e| crate::redact::apply(e.raw).into_owned());
             match line {
                 Some(raw) => {
                     state.toast(
@@ -66,7 +66,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             };
             let lines: Vec<String> = buf
                 .iter()
-                .map(|e| crate::redact::apply(&e.raw).into_owned())
+                .map(|e| crate::redact::apply(e.raw).into_owned())
                 .collect();
             let file = format!(
                 "{env_name}-{svc_name}-{}.log",

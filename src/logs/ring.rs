@@ -8,17 +8,18 @@ use super::filter::{Query, QueryError, Subject};
 use super::parse::{Level, parse_line};
 use crate::sanitize::sanitize;
 
-/// One buffered line. Ingest keeps the raw line and a cheaply scanned level;
-/// the display form is parsed and sanitised only when the line is drawn, so
-/// ingest stays fast and work at render time is proportional to visible lines.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogEntry {
+/// One buffered line, borrowed from its buffer. Ingest keeps the raw line
+/// and a cheaply scanned level; the display form is parsed and sanitised
+/// only when the line is drawn, so ingest stays fast and work at render
+/// time is proportional to visible lines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogEntry<'a> {
     /// Position in this buffer's history (monotonic).
     pub seq: u64,
     /// Severity, when the line says.
     pub level: Option<Level>,
     /// The line as received, for copy and export (never drawn as is).
-    pub raw: String,
+    pub raw: &'a str,
 }
 
 /// What the log panel draws for one line.
@@ -30,10 +31,10 @@ pub struct Display {
     pub text: String,
 }
 
-impl LogEntry {
+impl LogEntry<'_> {
     /// Parse, render and sanitise the line for drawing.
     pub fn display(&self) -> Display {
-        let record = parse_line(&self.raw);
+        let record = parse_line(self.raw);
         let mut text = String::with_capacity(record.msg.len() + 16 * record.fields.len());
         text.push_str(&record.msg);
         for (k, v) in &record.fields {
@@ -52,10 +53,6 @@ impl LogEntry {
             time: record.time.as_deref().map(short_time),
             text: sanitize(&text),
         }
-    }
-
-    fn cost(&self) -> usize {
-        self.raw.capacity() + 48
     }
 }
 
@@ -126,15 +123,49 @@ fn level_word(value: &str) -> Option<Level> {
     }
 }
 
+/// Where one held line lives: its level and its bytes in the arena.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    level: Option<Level>,
+    /// Byte position in the buffer's history (monotonic across chunks).
+    pos: u64,
+    len: u32,
+}
+
+/// A block of consecutive lines' bytes. Lines never span chunks, and a
+/// chunk is freed whole once its last line is evicted: eviction touches no
+/// per-line allocation.
+#[derive(Debug, Clone)]
+struct Chunk {
+    /// Byte position of `text[0]` in the buffer's history.
+    start: u64,
+    text: String,
+}
+
+impl Chunk {
+    fn end(&self) -> u64 {
+        self.start + self.text.len() as u64
+    }
+}
+
+/// Largest arena chunk; small budgets get smaller chunks (1/16 of the budget).
+const CHUNK_MAX: usize = 256 * 1024;
+
 /// A bounded buffer of one source's lines.
 #[derive(Debug, Clone)]
 pub struct LogBuffer {
-    entries: VecDeque<LogEntry>,
+    slots: VecDeque<Slot>,
+    chunks: VecDeque<Chunk>,
+    /// Sequence number of `slots[0]`.
+    first_seq: u64,
+    chunk_size: usize,
     bytes: usize,
     budget: usize,
-    next_seq: u64,
     filter: Option<Query>,
     matches: VecDeque<u64>,
+    /// The last chunk freed by eviction, reused by the next one (its pages
+    /// are already mapped; a full buffer allocates nothing).
+    spare: Option<String>,
     /// Lines dropped to stay within the budget.
     pub evicted: u64,
 }
@@ -142,54 +173,122 @@ pub struct LogBuffer {
 impl LogBuffer {
     /// An empty buffer holding at most `budget` bytes.
     pub fn new(budget: usize) -> LogBuffer {
+        let budget = budget.max(4096);
         LogBuffer {
-            entries: VecDeque::new(),
+            slots: VecDeque::new(),
+            chunks: VecDeque::new(),
+            first_seq: 0,
+            chunk_size: (budget / 16).clamp(256, CHUNK_MAX),
             bytes: 0,
-            budget: budget.max(4096),
-            next_seq: 0,
+            budget,
             filter: None,
             matches: VecDeque::new(),
+            spare: None,
             evicted: 0,
         }
     }
 
     /// Add one raw line.
     pub fn push(&mut self, raw: String) {
+        let seq = self.first_seq + self.slots.len() as u64;
+        let level = quick_level(&raw);
         let entry = LogEntry {
-            seq: self.next_seq,
-            level: quick_level(&raw),
-            raw,
+            seq,
+            level,
+            raw: &raw,
         };
-        self.next_seq += 1;
         if self.filter.as_ref().is_some_and(|q| matches(&entry, q)) {
-            self.matches.push_back(entry.seq);
+            self.matches.push_back(seq);
         }
-        self.bytes += entry.cost();
-        self.entries.push_back(entry);
-        while self.bytes > self.budget && self.entries.len() > 1 {
-            if let Some(old) = self.entries.pop_front() {
-                self.bytes -= old.cost();
-                self.evicted += 1;
-                if self.matches.front() == Some(&old.seq) {
-                    self.matches.pop_front();
+        let pos = self.append(&raw);
+        self.slots.push_back(Slot {
+            level,
+            pos,
+            len: u32::try_from(raw.len()).unwrap_or(u32::MAX),
+        });
+        self.bytes += SLOT_COST;
+        self.evict();
+    }
+
+    /// Copy `raw` into the arena; returns its position.
+    fn append(&mut self, raw: &str) -> u64 {
+        if let Some(chunk) = self.chunks.back_mut()
+            && chunk.text.capacity() - chunk.text.len() >= raw.len()
+        {
+            let pos = chunk.end();
+            chunk.text.push_str(raw);
+            return pos;
+        }
+        let start = self.chunks.back().map_or(0, Chunk::end);
+        let mut text = match self.spare.take() {
+            Some(mut text) if text.capacity() >= raw.len() => {
+                text.clear();
+                text
+            }
+            _ => String::with_capacity(self.chunk_size.max(raw.len())),
+        };
+        text.push_str(raw);
+        self.bytes += text.capacity();
+        self.chunks.push_back(Chunk { start, text });
+        start
+    }
+
+    /// Drop the oldest lines (and the chunks they leave empty) until within budget.
+    fn evict(&mut self) {
+        // One chunk of the budget is kept for the spare, so lines, chunks
+        // and the spare together never exceed it.
+        while self.bytes + self.chunk_size > self.budget && self.slots.len() > 1 {
+            self.slots.pop_front();
+            self.bytes -= SLOT_COST;
+            self.evicted += 1;
+            if self.matches.front() == Some(&self.first_seq) {
+                self.matches.pop_front();
+            }
+            self.first_seq += 1;
+            let oldest = self.slots.front().map(|s| s.pos);
+            while self.chunks.len() > 1
+                && oldest.is_some_and(|p| self.chunks.front().is_some_and(|c| p >= c.end()))
+            {
+                if let Some(c) = self.chunks.pop_front() {
+                    self.bytes -= c.text.capacity();
+                    // Keep one ordinary chunk for reuse; an outsized one is freed.
+                    if c.text.capacity() <= self.chunk_size {
+                        self.spare = Some(c.text);
+                    }
                 }
             }
         }
     }
 
+    fn entry(&self, index: usize) -> Option<LogEntry<'_>> {
+        let slot = self.slots.get(index)?;
+        let at = self
+            .chunks
+            .partition_point(|c| c.start <= slot.pos)
+            .checked_sub(1)?;
+        let chunk = self.chunks.get(at)?;
+        let from = usize::try_from(slot.pos - chunk.start).ok()?;
+        Some(LogEntry {
+            seq: self.first_seq + index as u64,
+            level: slot.level,
+            raw: chunk.text.get(from..from + slot.len as usize)?,
+        })
+    }
+
     /// Lines held.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.slots.len()
     }
 
     /// Whether no line is held.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.is_empty()
     }
 
-    /// Bytes held (approximate, counted against the budget).
+    /// Bytes held (arena chunks, the spare chunk and per-line bookkeeping),
+    /// never more than the budget.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.bytes + self.spare.as_ref().map_or(0, String::capacity)
     }
 
     /// Set or clear the filter; rescans the whole buffer, not only the visible lines.
@@ -197,7 +296,6 @@ impl LogBuffer {
         let filter = filter.filter(|q| !q.is_empty());
         self.matches = match &filter {
             Some(q) => self
-                .entries
                 .iter()
                 .filter(|e| matches(e, q))
                 .map(|e| e.seq)
@@ -228,11 +326,12 @@ impl LogBuffer {
         context: usize,
         offset: usize,
         height: usize,
-    ) -> Vec<Option<&LogEntry>> {
-        let Some(first) = self.entries.front().map(|e| e.seq) else {
+    ) -> Vec<Option<LogEntry<'_>>> {
+        if self.slots.is_empty() {
             return Vec::new();
-        };
-        let last = first + self.entries.len() as u64 - 1;
+        }
+        let first = self.first_seq;
+        let last = first + self.slots.len() as u64 - 1;
         let mut rows: Vec<Option<u64>> = Vec::with_capacity(height + offset + 1);
         let mut next_above: Option<u64> = None;
         for &m in self.matches.iter().rev() {
@@ -271,36 +370,37 @@ impl LogBuffer {
         if self.filter.is_some() {
             self.matches.len()
         } else {
-            self.entries.len()
+            self.slots.len()
         }
     }
 
     /// The `n`th visible line (0 = oldest).
-    pub fn visible(&self, n: usize) -> Option<&LogEntry> {
+    pub fn visible(&self, n: usize) -> Option<LogEntry<'_>> {
         if self.filter.is_some() {
             let seq = *self.matches.get(n)?;
             self.get_seq(seq)
         } else {
-            self.entries.get(n)
+            self.entry(n)
         }
     }
 
-    fn get_seq(&self, seq: u64) -> Option<&LogEntry> {
-        let first = self.entries.front()?.seq;
-        self.entries
-            .get(usize::try_from(seq.checked_sub(first)?).ok()?)
+    fn get_seq(&self, seq: u64) -> Option<LogEntry<'_>> {
+        self.entry(usize::try_from(seq.checked_sub(self.first_seq)?).ok()?)
     }
 
     /// Every held line, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &LogEntry> {
-        self.entries.iter()
+    pub fn iter(&self) -> impl Iterator<Item = LogEntry<'_>> {
+        (0..self.slots.len()).filter_map(|i| self.entry(i))
     }
 }
 
-fn matches(entry: &LogEntry, query: &Query) -> bool {
+/// Bookkeeping per held line, counted against the budget.
+const SLOT_COST: usize = std::mem::size_of::<Slot>() + 8;
+
+fn matches(entry: &LogEntry<'_>, query: &Query) -> bool {
     let parsed = std::cell::OnceCell::new();
     let field = |key: &str| -> Option<String> {
-        let record = parsed.get_or_init(|| parse_line(&entry.raw));
+        let record = parsed.get_or_init(|| parse_line(entry.raw));
         record.field(key).map(str::to_string)
     };
     let no_fields = |_: &str| -> Option<String> { None };
@@ -312,7 +412,7 @@ fn matches(entry: &LogEntry, query: &Query) -> bool {
     // Ingest keeps only the raw line: it is the text, so it is scanned once.
     query.matches(&Subject {
         level: entry.level,
-        text: &entry.raw,
+        text: entry.raw,
         raw: "",
         field,
     })
@@ -385,14 +485,36 @@ mod tests {
     #[test]
     fn hostile_lines_are_stored_without_control_characters() {
         let raw = "{\"msg\":\"x\",\"ua\":\"\\u001b]52;c;aGk=\\u0007\\u001b[2J\"}".to_string();
-        let e = LogEntry {
-            seq: 0,
-            level: quick_level(&raw),
-            raw: raw.clone(),
-        };
+        let mut buf = LogBuffer::new(1 << 16);
+        buf.push(raw.clone());
+        let e = buf.visible(0).unwrap();
         let shown = e.display().text;
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert_eq!(e.raw, raw);
+    }
+
+    proptest::proptest! {
+        /// The arena hands back exactly the newest lines pushed, in order,
+        /// within the budget, whatever their sizes (longer than a chunk,
+        /// empty, multi-byte) and however many chunks were freed.
+        #[test]
+        fn arena_keeps_the_newest_lines_exactly(
+            lines in proptest::collection::vec("[a-zé€ 0-9{}\":]{0,700}", 1..300),
+            budget in 4096usize..20_000,
+        ) {
+            let mut buf = LogBuffer::new(budget);
+            for (n, line) in lines.iter().enumerate() {
+                buf.push(line.clone());
+                let held: Vec<&str> = buf.iter().map(|e| e.raw).collect();
+                proptest::prop_assert!(!held.is_empty());
+                let expected = &lines[n + 1 - held.len()..=n];
+                proptest::prop_assert_eq!(held.as_slice(), expected);
+                proptest::prop_assert!(buf.bytes() <= budget || held.len() == 1);
+                let seqs: Vec<u64> = buf.iter().map(|e| e.seq).collect();
+                proptest::prop_assert_eq!(seqs[0] + held.len() as u64 - 1, n as u64);
+                proptest::prop_assert_eq!(buf.evicted as usize, n + 1 - held.len());
+            }
+        }
     }
 
     #[test]

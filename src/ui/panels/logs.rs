@@ -68,7 +68,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         buf.context_rows(context, offset, height)
             .into_iter()
             .map(|row| match row {
-                Some(e) => render_line(e, state.logs.timestamps, query, theme),
+                Some(e) => render_line(&e, state.logs.timestamps, query, theme),
                 None => Line::from(Span::styled("--", theme.style(Role::Muted))),
             })
             .collect()
@@ -77,7 +77,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         let start = end.saturating_sub(height);
         (start..end)
             .filter_map(|i| buf.visible(i))
-            .map(|e| render_line(e, state.logs.timestamps, query, theme))
+            .map(|e| render_line(&e, state.logs.timestamps, query, theme))
             .collect()
     };
     if lines.is_empty() {
@@ -109,7 +109,7 @@ fn level_role(level: Option<Level>) -> Role {
 }
 
 fn render_line(
-    entry: &LogEntry,
+    entry: &LogEntry<'_>,
     timestamps: bool,
     query: Option<&Query>,
     theme: &Theme,
