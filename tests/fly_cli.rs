@@ -56,7 +56,8 @@ stabilize = "1s"
     std::fs::write(home.join("shipdeck.toml"), text).unwrap();
 }
 
-async fn shipdeck(home: &Path, args: &[&str], token: Option<&str>) -> Output {
+/// The binary with HOME, state and keyring isolated, and the token (if any) in its CI variable.
+fn command(home: &Path, args: &[&str], token: Option<&str>) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_shipdeck"));
     cmd.args(args)
         .current_dir(home)
@@ -70,7 +71,11 @@ async fn shipdeck(home: &Path, args: &[&str], token: Option<&str>) -> Output {
     if let Some(t) = token {
         cmd.env("SHIPDECK_FLY_TOKEN", t);
     }
-    cmd.output().await.unwrap()
+    cmd
+}
+
+async fn shipdeck(home: &Path, args: &[&str], token: Option<&str>) -> Output {
+    command(home, args, token).output().await.unwrap()
 }
 
 async fn fleet() -> (FlyFake, tempfile::TempDir) {
@@ -206,15 +211,12 @@ async fn without_a_token_every_fly_command_says_how_to_add_one() {
 async fn a_staged_secret_restarts_nothing_until_it_is_applied() {
     let (fake, home) = fleet().await;
     let value = "jwt-9c1f0e7a5b3d4c2e8f6a1b0c9d8e7f6a";
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_shipdeck"));
-    cmd.args(["secrets", "staging", "set", "JWT_SECRET_KEY", "--stage"])
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("SHIPDECK_STATE_DIR", home.path().join("state"))
-        .env("SHIPDECK_KEYRING", "keyutils")
-        .env("SHIPDECK_FLY_TOKEN", TOKEN)
-        .stdin(std::process::Stdio::piped())
+    let mut cmd = command(
+        home.path(),
+        &["secrets", "staging", "set", "JWT_SECRET_KEY", "--stage"],
+        Some(TOKEN),
+    );
+    cmd.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();

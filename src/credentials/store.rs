@@ -222,7 +222,7 @@ impl Credentials {
         }
         for entry in entries {
             let (present, origin) = if entry.backend == self.backend {
-                (self.exists(&entry.key)?, self.backend.label().to_string())
+                (self.contains(&entry.key)?, self.backend.label().to_string())
             } else {
                 (
                     false,
@@ -288,10 +288,6 @@ impl Credentials {
     /// Whether the active keyring holds `key` (the value is not read).
     /// Environment overrides are not consulted. Blocking.
     pub fn contains(&self, key: &CredentialKey) -> Result<bool, CredentialError> {
-        self.exists(key)
-    }
-
-    fn exists(&self, key: &CredentialKey) -> Result<bool, CredentialError> {
         match self.call(key, "checking", |entry| entry.get_credential().map(drop))? {
             Ok(()) => Ok(true),
             Err(keyring_core::Error::NoEntry) => Ok(false),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{FlyProvider, FlySettings, TokenSource};
 use crate::config::FlyTarget;
 use crate::credentials::{
-    CredentialKey, CredentialKind, Credentials, DEFAULT_ACCOUNT, env_var_name,
+    CredentialKey, CredentialKind, Credentials, DEFAULT_ACCOUNT, EnvSource, env_var_name,
 };
 use crate::provider::{CallSink, ProviderError};
 
@@ -62,10 +62,8 @@ pub fn stored_token(key: CredentialKey, state_dir: PathBuf) -> TokenSource {
                 ),
             };
             // The environment override needs no keyring at all (CI).
-            if let Ok(value) = std::env::var(env_var_name(&key))
-                && !value.trim().is_empty()
-            {
-                return Ok(value);
+            if let Some((_, value)) = EnvSource::Process.secret_for(&key) {
+                return Ok(value.expose().to_string());
             }
             let store = Credentials::open_async(state_dir)
                 .await
