@@ -14,7 +14,7 @@ use shipdeck::config::{Config, HumanDuration};
 use shipdeck::demo::Fleet;
 use shipdeck::engine::{Actor, Engine, PlanEvent};
 use shipdeck::paths::StatePaths;
-use shipdeck::provider::{CallSink, Target};
+use shipdeck::provider::CallSink;
 use tokio::sync::{mpsc, watch};
 
 const RUNS: usize = 7;
@@ -29,7 +29,11 @@ async fn engine(dir: &std::path::Path) -> (Engine, Fleet) {
     let paths = StatePaths::new(dir.to_path_buf());
     let fleet = Fleet::start(&cfg, Some(&paths.demo_store())).await.unwrap();
     fleet.apply_to(&mut cfg);
-    let providers = shipdeck::cli::providers_for(&cfg, Some(&fleet), CallSink::discard());
+    let providers = shipdeck::provider::registry::providers_for(
+        &cfg,
+        Some(&fleet.control_url),
+        CallSink::discard(),
+    );
     let actor = Actor {
         user: "bench".into(),
         host: "local".into(),
@@ -51,10 +55,7 @@ async fn newest_release_at(engine: &Engine) -> chrono::DateTime<Utc> {
     let p = engine.providers[idx].clone().unwrap();
     let list = p
         .releases(
-            &Target {
-                env: "production".into(),
-                remote: "production".into(),
-            },
+            &shipdeck::provider::registry::service_target(&engine.config, idx, 0),
             1,
         )
         .await
@@ -77,7 +78,10 @@ async fn main() {
         let (engine, _fleet) = engine(dir.path()).await;
 
         // 1. Rollback of protected production, confirmed by its typed name.
-        let preview = engine.preview_rollback("production", None).await.unwrap();
+        let preview = engine
+            .preview_rollback("production", None, None)
+            .await
+            .unwrap();
         let (tx, _rx) = mpsc::unbounded_channel();
         let (_abort_tx, abort_rx) = watch::channel(false);
         let t0 = Utc::now();

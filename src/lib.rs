@@ -2,6 +2,7 @@
 //! health, log tails and secrets in one ratatui app, with every action also a
 //! headless command sharing the same engine.
 
+pub mod actor;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -9,7 +10,9 @@ pub mod credentials;
 pub mod demo;
 pub mod domain;
 pub mod engine;
+pub(crate) mod fsutil;
 pub mod health;
+pub mod keymap;
 pub mod logs;
 pub mod migrate;
 pub mod paths;
@@ -17,5 +20,6 @@ pub mod provider;
 pub mod redact;
 pub mod sanitize;
 pub mod secrets;
+pub mod shell;
 pub mod state;
 pub mod ui;

@@ -12,17 +12,23 @@ use shipdeck::demo::store::{BAD_VERSION, image_for};
 use shipdeck::engine::plan::StepKind;
 use shipdeck::engine::{Actor, Engine, PlanEvent, PlanOutcome};
 use shipdeck::paths::StatePaths;
-use shipdeck::provider::{CallSink, Target, current_release};
+use shipdeck::provider::registry::service_target;
+use shipdeck::provider::{CallSink, current_release};
 use tokio::sync::{mpsc, watch};
 
 struct Setup {
     engine: Engine,
-    _fleet: Fleet,
+    fleet: Fleet,
     _dir: tempfile::TempDir,
 }
 
 /// The demo fleet with fast gates, state in a temp dir.
 async fn setup(tweak: impl FnOnce(&mut Config)) -> Setup {
+    setup_with_calls(tweak, CallSink::discard()).await
+}
+
+/// As [`setup`], with every provider call recorded in `calls`.
+async fn setup_with_calls(tweak: impl FnOnce(&mut Config), calls: CallSink) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::demo().unwrap();
     for env in &mut cfg.envs {
@@ -35,37 +41,53 @@ async fn setup(tweak: impl FnOnce(&mut Config)) -> Setup {
     let paths = StatePaths::new(dir.path().to_path_buf());
     let fleet = Fleet::start(&cfg, Some(&paths.demo_store())).await.unwrap();
     fleet.apply_to(&mut cfg);
-    let providers = shipdeck::cli::providers_for(&cfg, Some(&fleet), CallSink::discard());
+    let providers =
+        shipdeck::provider::registry::providers_for(&cfg, Some(&fleet.control_url), calls);
     let actor = Actor {
         user: "tester".into(),
         host: "ci".into(),
     };
     Setup {
         engine: Engine::new(Arc::new(cfg), providers, paths, actor, false),
-        _fleet: fleet,
+        fleet,
         _dir: dir,
     }
 }
 
-async fn current_image(engine: &Engine, env: &str) -> String {
+/// The image service `svc` of `env` runs, as the provider reports it.
+async fn service_image(engine: &Engine, env: &str, svc: &str) -> String {
     let idx = engine
         .config
         .envs
         .iter()
         .position(|e| e.name() == env)
         .unwrap();
+    let s = engine.config.envs[idx]
+        .services
+        .iter()
+        .position(|x| x.name() == svc)
+        .unwrap();
     let provider = engine.providers[idx].clone().unwrap();
     let releases = provider
-        .releases(
-            &Target {
-                env: env.into(),
-                remote: env.into(),
-            },
-            50,
-        )
+        .releases(&service_target(&engine.config, idx, s), 50)
         .await
         .unwrap();
-    current_release(&releases).unwrap().image.clone().unwrap()
+    let artifact = current_release(&releases)
+        .unwrap()
+        .artifact
+        .clone()
+        .unwrap();
+    artifact.as_image().unwrap().full()
+}
+
+/// The image every service of `env` runs (they must agree).
+async fn current_image(engine: &Engine, env: &str) -> String {
+    let (api, web) = (
+        service_image(engine, env, "api").await,
+        service_image(engine, env, "web").await,
+    );
+    assert_eq!(api, web, "api and web of `{env}` run different images");
+    api
 }
 
 /// Run a plan to the end, collecting its events.
@@ -87,7 +109,7 @@ async fn run(
 /// Staging runs the bad build; roll it back to v43 first so it has a good one to promote.
 async fn make_staging_good(engine: &Engine) {
     let preview = engine
-        .preview_rollback("staging", Some("v43"))
+        .preview_rollback("staging", Some("v43"), None)
         .await
         .unwrap();
     let (outcome, _) = run(engine, preview.plan, None).await;
@@ -106,9 +128,15 @@ async fn good_promotion_completes_and_deploys_the_exact_source_image() {
         .preview_promote("staging", "production")
         .await
         .unwrap();
+    assert!(
+        preview.changes.iter().all(|c| c.to == source_image),
+        "promote deploys what runs in the source, never latest: {:?}",
+        preview.changes
+    );
     assert_eq!(
-        preview.image_to, source_image,
-        "promote deploys what runs in the source, never latest"
+        preview.plan.stages.len(),
+        2,
+        "the demo promotes api, then web"
     );
     assert!(preview.protected);
     assert!(
@@ -164,8 +192,9 @@ async fn good_promotion_completes_and_deploys_the_exact_source_image() {
     let results: Vec<&str> = audit.records.iter().map(|r| r.result.as_str()).collect();
     assert_eq!(results, ["started", "ok"]);
     assert_eq!(audit.records[1].actor, "tester");
-    // `to` names the source release the artifact came from (staging's rollback release running v43's image).
-    assert_eq!(audit.records[1].to.as_deref(), Some("v45"));
+    // `to` names the source releases the artifacts came from (staging's rollback
+    // releases running v43's image: api's v45, then web's v46).
+    assert_eq!(audit.records[1].to.as_deref(), Some("v45,v46"));
     assert_eq!(audit.records[1].from.as_deref(), Some("v41"));
 }
 
@@ -178,7 +207,11 @@ async fn bad_release_fails_its_gate_and_rolls_back_automatically() {
         .preview_promote("staging", "production")
         .await
         .unwrap();
-    assert_eq!(preview.image_to, image_for(BAD_VERSION));
+    let api = &preview.changes[0];
+    assert_eq!(
+        (api.services.as_slice(), api.to.as_str()),
+        (&["api".to_string()][..], image_for(BAD_VERSION).as_str())
+    );
     let (outcome, events) = run(&s.engine, preview.plan, Some("production")).await;
     let PlanOutcome::RolledBack { reason } = &outcome else {
         panic!("expected a rollback, got {outcome:?}: {events:#?}")
@@ -218,9 +251,14 @@ async fn on_fail_pause_holds_for_a_human() {
     let (outcome, _) = run(&s.engine, preview.plan, Some("production")).await;
     assert!(matches!(outcome, PlanOutcome::Paused { .. }), "{outcome:?}");
     assert_eq!(
-        current_image(&s.engine, "production").await,
+        service_image(&s.engine, "production", "api").await,
         image_for(BAD_VERSION),
         "nothing was reverted"
+    );
+    assert_eq!(
+        service_image(&s.engine, "production", "web").await,
+        image_for(41),
+        "the plan held at the api stage: web was never deployed"
     );
 }
 
@@ -257,7 +295,7 @@ async fn abort_mid_plan_leaves_one_consistent_release() {
             .await
     });
     while let Some(event) = rx.recv().await {
-        if matches!(event, PlanEvent::StepStarted { index } if index == stabilize) {
+        if matches!(event, PlanEvent::StepStarted { index, .. } if index == stabilize) {
             abort_tx.send(true).unwrap();
             break;
         }
@@ -302,7 +340,7 @@ async fn refusals_are_enforced_by_the_engine() {
         assert!(reason.contains("protected"), "{reason}");
     }
     // Per-env read_only.
-    let preview = s.engine.preview_rollback("dev", None).await.unwrap();
+    let preview = s.engine.preview_rollback("dev", None, None).await.unwrap();
     let (outcome, _) = run(&s.engine, preview.plan, None).await;
     assert!(
         matches!(outcome, PlanOutcome::Refused { ref reason } if reason.contains("read_only")),
@@ -334,17 +372,29 @@ async fn refusals_are_enforced_by_the_engine() {
 #[tokio::test]
 async fn rollback_pins_and_promotion_waits_for_an_explicit_unpin() {
     let s = setup(|_| {}).await;
-    let preview = s.engine.preview_rollback("production", None).await.unwrap();
+    let preview = s
+        .engine
+        .preview_rollback("production", None, None)
+        .await
+        .unwrap();
+    let to: Vec<String> = preview
+        .plan
+        .units
+        .iter()
+        .map(|u| u.release.as_ref().unwrap().label())
+        .collect();
     assert_eq!(
-        preview.plan.artifact.release_id.as_deref(),
-        Some("v40"),
-        "default is the previous good release"
+        to,
+        ["v40", "v40"],
+        "default is each service's previous good release"
     );
     assert!(
         preview
             .notes
             .iter()
-            .any(|n| n.contains("does not roll back the database"))
+            .any(|n| n.contains("database is never rolled back")),
+        "{:?}",
+        preview.notes
     );
     let (outcome, _) = run(&s.engine, preview.plan, Some("production")).await;
     assert_eq!(outcome, PlanOutcome::Completed);
@@ -410,4 +460,121 @@ async fn a_tools_migrate_command_runs_in_its_folder_with_the_database_url() {
             .any(|e| matches!(e, PlanEvent::StepOutput { line, .. } if line == "migrated")),
         "{events:#?}"
     );
+}
+
+#[tokio::test]
+async fn a_staged_promotion_goes_api_then_web_and_a_failing_web_reverts_both_newest_first() {
+    let (calls_tx, mut calls_rx) = mpsc::unbounded_channel();
+    let s = setup_with_calls(|_| {}, CallSink::new(calls_tx)).await;
+    make_staging_good(&s.engine).await;
+    // v43 is fine for the api, but breaks the web front end.
+    s.fleet
+        .state
+        .store
+        .lock()
+        .await
+        .mark_bad(&image_for(43), Some("web"));
+    let before = current_image(&s.engine, "production").await;
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let stages: Vec<Vec<String>> = preview
+        .plan
+        .stages
+        .iter()
+        .map(|s| s.services.clone())
+        .collect();
+    assert_eq!(stages, [["api"], ["web"]]);
+    while calls_rx.try_recv().is_ok() {}
+    let (outcome, events) = run(&s.engine, preview.plan, Some("production")).await;
+    let PlanOutcome::RolledBack { reason } = &outcome else {
+        panic!("expected a rollback, got {outcome:?}: {events:#?}")
+    };
+    assert!(
+        reason.contains("web"),
+        "the failing service is named: {reason}"
+    );
+    assert_eq!(outcome.exit_code(), 3);
+
+    // api deployed and passed its gate before web deployed; web failed its gate.
+    let finished: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            PlanEvent::StepFinished { step, status, .. } => {
+                Some((step.clone(), format!("{status:?}")))
+            }
+            _ => None,
+        })
+        .collect();
+    let pos = |name: &str| {
+        finished
+            .iter()
+            .position(|(s, _)| s == name)
+            .unwrap_or_else(|| panic!("{name}: {finished:?}"))
+    };
+    assert!(pos("api: deploy") < pos("api: health gate"));
+    assert!(pos("api: stabilize 1s") < pos("web: deploy"));
+    assert_eq!(finished[pos("api: health gate")].1, "Ok");
+    assert_eq!(finished[pos("web: health gate")].1, "Failed");
+
+    // The revert went newest first: web, then api; both run what they ran before.
+    let mut rollbacks = Vec::new();
+    while let Ok(c) = calls_rx.try_recv() {
+        if c.method == "POST" && c.target.ends_with("/rollback") {
+            rollbacks.push(c.target.clone());
+        }
+    }
+    assert_eq!(rollbacks.len(), 2, "{rollbacks:?}");
+    assert!(
+        rollbacks[0].ends_with("/services/web/rollback"),
+        "{rollbacks:?}"
+    );
+    assert!(
+        rollbacks[1].ends_with("/services/api/rollback"),
+        "{rollbacks:?}"
+    );
+    assert_eq!(current_image(&s.engine, "production").await, before);
+
+    // `--json` step events name the stage and its services.
+    let json: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
+    let web_deploy = json
+        .iter()
+        .find(|e| e["event"] == "step_started" && e["step"] == "web: deploy")
+        .expect("a step_started event for web's deploy");
+    assert_eq!(web_deploy["stage"], 1);
+    assert_eq!(web_deploy["services"], serde_json::json!(["web"]));
+    assert!(
+        json.iter().any(|e| e["event"] == "deploy_progress" && e["services"] == serde_json::json!(["api"])),
+        "deploys report progress with their services"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_revert_is_reported_as_such_not_as_rolled_back() {
+    let s = setup(|_| {}).await;
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let mut plan = preview.plan;
+    // The api has no earlier release to return to (a first deploy): the revert must fail loudly.
+    plan.units[0].previous = None;
+    let (outcome, events) = run(&s.engine, plan, Some("production")).await;
+    let PlanOutcome::RevertFailed { reason } = &outcome else {
+        panic!("expected a failed revert, got {outcome:?}: {events:#?}")
+    };
+    assert!(reason.contains("api ran no release before"), "{reason}");
+    assert_eq!(
+        outcome.exit_code(),
+        1,
+        "not the gate's 3: the env needs a person"
+    );
+    let audit = s.engine.audit().read(Some("production")).unwrap();
+    assert_eq!(audit.records.last().unwrap().result, "revert_failed");
 }

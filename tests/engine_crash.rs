@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A demo config with fast gates: dev (v45, good) promotes to production (v41).
+/// A demo config with fast gates: dev (v45, good) promotes to production
+/// (v41) in two stages, api then web.
 const CONFIG: &str = r#"
 [ui]
 request_timeout = "3s"
@@ -19,6 +20,9 @@ promote_to = "production"
 
 [[env.service]]
 name = "api"
+
+[[env.service]]
+name = "web"
 
 [[env]]
 name = "production"
@@ -34,8 +38,14 @@ failure_budget = 2
 timeout = "20s"
 stabilize = "1s"
 
+[env.rollout]
+stages = [["api"], ["web"]]
+
 [[env.service]]
 name = "api"
+
+[[env.service]]
+name = "web"
 "#;
 
 fn bin() -> &'static str {
@@ -58,17 +68,43 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
+/// What each service of production runs: `api=IMAGE web=IMAGE`.
 fn production_image(dir: &Path) -> String {
-    let out = shipdeck(dir, &["releases", "production", "--json", "--limit", "1"])
+    let mut out = Vec::new();
+    for svc in ["api", "web"] {
+        let run = shipdeck(
+            dir,
+            &[
+                "releases",
+                "production",
+                "--service",
+                svc,
+                "--json",
+                "--limit",
+                "1",
+            ],
+        )
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v[0]["image"].as_str().unwrap().to_string()
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        out.push(format!("{svc}={}", image(&v[0]["artifact"])));
+    }
+    out.join(" ")
+}
+
+/// `repo:tag@digest` of an artifact in `--json` output.
+fn image(artifact: &serde_json::Value) -> String {
+    format!(
+        "{}:{}@{}",
+        artifact["repository"].as_str().unwrap(),
+        artifact["tag"].as_str().unwrap(),
+        artifact["digest"].as_str().unwrap()
+    )
 }
 
 fn promote(dir: &Path) -> Child {
@@ -111,10 +147,19 @@ fn sigkill_at_every_step_boundary_then_resume_or_rollback_reaches_a_consistent_s
     let first: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     let steps = first["plan"]["steps"].as_array().unwrap().len();
-    let promoted = first["plan"]["artifact"]["image"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let units = first["plan"]["units"].as_array().unwrap();
+    assert_eq!(units.len(), 2, "api and web deploy apart: {first}");
+    let promoted = units
+        .iter()
+        .map(|u| {
+            format!(
+                "{}={}",
+                u["services"][0].as_str().unwrap(),
+                image(&u["artifact"])
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     assert_ne!(before, promoted);
 
     for boundary in 0..steps - 1 {

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use axum::http::Method;
 use futures::StreamExt;
-use shipdeck::domain::{Artifact, Health, ReleaseStatus};
+use shipdeck::domain::{Artifact, Health, Release, ReleaseStatus};
 use shipdeck::provider::fly::{DeployVia, FlyProvider, FlySettings, TokenSource};
-use shipdeck::provider::{CallRecord, CallSink, Provider, ProviderError, Target};
+use shipdeck::provider::{CallRecord, CallSink, Progress, Provider, ProviderError, Target};
 use shipdeck::secrets::SecretValue;
 use support::fly_fake::{FaultKind, FlyFake, log_entry, pinned, release_node};
 use tokio::sync::mpsc;
@@ -51,15 +51,19 @@ fn provider(fake: &FlyFake, app: &str) -> FlyProvider {
 fn target(app: &str) -> Target {
     Target {
         env: app.to_string(),
+        service: None,
         remote: app.to_string(),
+        scope: None,
     }
 }
 
 fn artifact(image: &str) -> Artifact {
-    Artifact {
-        image: image.to_string(),
-        release_id: None,
-    }
+    Artifact::image(image)
+}
+
+/// The image a release names, as deployed (pinned by digest where known).
+fn image_of(r: &Release) -> Option<String> {
+    r.artifact.as_ref()?.as_image().map(|i| i.reference())
 }
 
 #[tokio::test]
@@ -89,7 +93,10 @@ async fn releases_paginate_and_mark_what_machines_run() {
     assert!(releases[0].current);
     assert_eq!(releases[0].status, ReleaseStatus::Live);
     // The serving release names the digest the machines run.
-    assert_eq!(releases[0].image.as_deref(), Some(pinned(IMG_B).as_str()));
+    assert_eq!(
+        image_of(&releases[0]).as_deref(),
+        Some(pinned(IMG_B).as_str())
+    );
     assert_eq!(releases[0].author.as_deref(), Some("dev@example.com"));
     assert_eq!(releases[1].status, ReleaseStatus::Failed);
     assert_eq!(releases[2].status, ReleaseStatus::Superseded);
@@ -113,7 +120,7 @@ async fn releases_paginate_and_mark_what_machines_run() {
     assert!(top.id.starts_with("img:"), "{}", top.id);
     assert_eq!(top.version, None);
     assert!(top.current);
-    assert_eq!(top.image.as_deref(), Some(pinned(img_c).as_str()));
+    assert_eq!(image_of(top).as_deref(), Some(pinned(img_c).as_str()));
     assert_eq!(top.description, "deployed through the Machines API");
     assert!(releases[1..].iter().all(|r| !r.current));
     assert_eq!(releases[1].status, ReleaseStatus::Superseded);
@@ -186,7 +193,7 @@ async fn status_maps_machines_to_health() {
     fake.add_app("empty", 0, IMG_A);
     // …and a deploy there is an error, not a release that never ran.
     let err = provider(&fake, "empty")
-        .deploy(&target("empty"), &artifact(IMG_B), "x")
+        .deploy(&target("empty"), &artifact(IMG_B), "x", &Progress::none())
         .await
         .unwrap_err();
     assert!(matches!(err, ProviderError::NotFound { .. }), "{err}");
@@ -290,12 +297,13 @@ async fn promote_deploys_the_source_image_under_leases() {
             &target("shop-prod"),
             &artifact(&image),
             "Promote from staging",
+            &Progress::none(),
         )
         .await
         .unwrap();
     assert!(release.current);
     assert_eq!(release.status, ReleaseStatus::Live);
-    assert_eq!(release.image.as_deref(), Some(image.as_str()));
+    assert_eq!(image_of(&release).as_deref(), Some(image.as_str()));
     assert_eq!(release.description, "Promote from staging");
     assert!(release.id.starts_with("img:"));
 
@@ -323,7 +331,7 @@ async fn promote_deploys_the_source_image_under_leases() {
     }
     // The deploy shows up on top of the history as what the machines run.
     let releases = prod.releases(&target("shop-prod"), 5).await.unwrap();
-    assert!(releases[0].current && releases[0].image.as_deref() == Some(image.as_str()));
+    assert!(releases[0].current && image_of(&releases[0]).as_deref() == Some(image.as_str()));
 }
 
 #[tokio::test]
@@ -339,7 +347,7 @@ async fn failing_checks_stop_the_rollout_and_rollback_restores() {
     }
     let fly = provider(&fake, "shop");
     let err = fly
-        .deploy(&target("shop"), &artifact(IMG_B), "v2")
+        .deploy(&target("shop"), &artifact(IMG_B), "v2", &Progress::none())
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -365,7 +373,7 @@ async fn failing_checks_stop_the_rollout_and_rollback_restores() {
 
     // Deploying again does not walk past the broken machine.
     let again = fly
-        .deploy(&target("shop"), &artifact(IMG_B), "v2")
+        .deploy(&target("shop"), &artifact(IMG_B), "v2", &Progress::none())
         .await
         .unwrap_err();
     assert!(
@@ -381,7 +389,10 @@ async fn failing_checks_stop_the_rollout_and_rollback_restores() {
         .find(|r| r.version == Some(1))
         .unwrap()
         .clone();
-    let back = fly.rollback(&target("shop"), &previous).await.unwrap();
+    let back = fly
+        .rollback(&target("shop"), &previous, &Progress::none())
+        .await
+        .unwrap();
     assert_eq!(back.description, "Rollback to v1");
     assert!(fake.images("shop").values().all(|i| i == IMG_A));
     let health: Vec<_> = fly
@@ -395,8 +406,12 @@ async fn failing_checks_stop_the_rollout_and_rollback_restores() {
 
     // A release without an image cannot be rolled back to.
     let mut no_image = previous;
-    no_image.image = None;
-    assert!(fly.rollback(&target("shop"), &no_image).await.is_err());
+    no_image.artifact = None;
+    assert!(
+        fly.rollback(&target("shop"), &no_image, &Progress::none())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -415,7 +430,7 @@ async fn a_stopped_rollout_resumes_where_it_stopped() {
     );
     let fly = provider(&fake, "shop");
     let err = fly
-        .deploy(&target("shop"), &artifact(IMG_B), "v2")
+        .deploy(&target("shop"), &artifact(IMG_B), "v2", &Progress::none())
         .await
         .unwrap_err();
     assert!(
@@ -424,7 +439,7 @@ async fn a_stopped_rollout_resumes_where_it_stopped() {
     );
     assert_eq!(fake.state().updates.len(), 1);
 
-    fly.deploy(&target("shop"), &artifact(IMG_B), "v2")
+    fly.deploy(&target("shop"), &artifact(IMG_B), "v2", &Progress::none())
         .await
         .unwrap();
     let updated: Vec<_> = fake
@@ -454,7 +469,7 @@ async fn a_lease_held_by_someone_else_stops_before_any_update() {
     });
     let fly = provider(&fake, "shop");
     let err = fly
-        .deploy(&target("shop"), &artifact(IMG_B), "v2")
+        .deploy(&target("shop"), &artifact(IMG_B), "v2", &Progress::none())
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -631,7 +646,7 @@ async fn auth_header_forms_and_the_token_never_leaks() {
     texts.push(format!("{:?}", fly.whoami().await.unwrap_err()));
     texts.push(format!(
         "{:?}",
-        fly.deploy(&target("shop"), &artifact(IMG_B), "x")
+        fly.deploy(&target("shop"), &artifact(IMG_B), "x", &Progress::none())
             .await
             .unwrap_err()
     ));
@@ -771,10 +786,15 @@ async fn deploy_via_flyctl_passes_the_token_in_env_only() {
     let (tx, mut rx) = mpsc::unbounded_channel::<CallRecord>();
     let fly = provider_with(s.clone(), TOKEN, CallSink::new(tx));
     let release = fly
-        .deploy(&target("shop"), &artifact(IMG_B), "via flyctl")
+        .deploy(
+            &target("shop"),
+            &artifact(IMG_B),
+            "via flyctl",
+            &Progress::none(),
+        )
         .await
         .unwrap();
-    assert_eq!(release.image.as_deref(), Some(IMG_B));
+    assert_eq!(image_of(&release).as_deref(), Some(IMG_B));
     let written = std::fs::read_to_string(&record).unwrap();
     assert!(
         written.contains(&format!("argv=deploy --app shop --image {IMG_B} --yes")),
@@ -799,7 +819,7 @@ async fn deploy_via_flyctl_passes_the_token_in_env_only() {
     let mut f = s.clone();
     f.flyctl = failing;
     let err = provider_with(f, TOKEN, CallSink::discard())
-        .deploy(&target("shop"), &artifact(IMG_B), "x")
+        .deploy(&target("shop"), &artifact(IMG_B), "x", &Progress::none())
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -810,7 +830,7 @@ async fn deploy_via_flyctl_passes_the_token_in_env_only() {
     let mut m = s;
     m.flyctl = "flyctl-not-installed-here".into();
     let err = provider_with(m, TOKEN, CallSink::discard())
-        .deploy(&target("shop"), &artifact(IMG_B), "x")
+        .deploy(&target("shop"), &artifact(IMG_B), "x", &Progress::none())
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -832,7 +852,7 @@ async fn slow_starts_loop_the_wait_and_keep_the_lease_fresh() {
     s.lease_ttl = Duration::from_secs(1);
     s.wait_timeout = Duration::from_millis(1900);
     let fly = provider_with(s, TOKEN, CallSink::discard());
-    fly.deploy(&target("shop"), &artifact(IMG_B), "slow")
+    fly.deploy(&target("shop"), &artifact(IMG_B), "slow", &Progress::none())
         .await
         .unwrap();
     let waits = fake.hits(
@@ -870,7 +890,7 @@ async fn a_machine_that_never_starts_times_out_and_stopped_ones_stay_down() {
     s.wait_timeout = Duration::from_secs(1);
     let fly = provider_with(s, TOKEN, CallSink::discard());
     let err = fly
-        .deploy(&target("shop"), &artifact(IMG_B), "x")
+        .deploy(&target("shop"), &artifact(IMG_B), "x", &Progress::none())
         .await
         .unwrap_err();
     assert!(
@@ -882,4 +902,80 @@ async fn a_machine_that_never_starts_times_out_and_stopped_ones_stay_down() {
     let m1 = &st.apps["shop"].machines["shop-m1"];
     assert_eq!((m1.image.as_str(), m1.state.as_str()), (IMG_B, "stopped"));
     assert!(st.apps["shop"].machines.values().all(|m| m.lease.is_none()));
+}
+
+#[tokio::test]
+async fn deploy_reports_each_machine_and_stops_before_the_next_once_cancelled() {
+    use shipdeck::provider::{UnitProgress, UnitState};
+    use std::sync::Mutex;
+    let fake = FlyFake::start(AUTH).await;
+    fake.add_app("shop", 3, IMG_A);
+    let fly = provider(&fake, "shop");
+
+    // Every machine reports as it starts and as it ends.
+    let seen: Arc<Mutex<Vec<UnitProgress>>> = Arc::default();
+    let (_never, no_cancel) = tokio::sync::watch::channel(false);
+    let sink = seen.clone();
+    let progress = Progress::new(move |p| sink.lock().unwrap().push(p), no_cancel);
+    fly.deploy(&target("shop"), &artifact(IMG_B), "v2", &progress)
+        .await
+        .unwrap();
+    let done: Vec<(usize, usize)> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.state == UnitState::Done)
+        .map(|p| (p.index, p.total))
+        .collect();
+    assert_eq!(
+        done,
+        [(1, 3), (2, 3), (3, 3)],
+        "one report per machine, in order"
+    );
+
+    // Cancel as the first machine finishes: the rollout stops before the second.
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let progress = Progress::new(
+        move |p| {
+            if p.state == UnitState::Done {
+                let _ = cancel_tx.send(true);
+            }
+        },
+        cancel_rx,
+    );
+    let before = fake.state().updates.len();
+    let err = fly
+        .deploy(&target("shop"), &artifact(IMG_A), "back", &progress)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Cancelled { done: 1, total: 3 }),
+        "{err:?}"
+    );
+    assert!(
+        !err.changed_nothing(),
+        "one machine moved: a revert is owed"
+    );
+    assert_eq!(
+        fake.state().updates.len() - before,
+        1,
+        "only the first machine was updated"
+    );
+    let on_a = fake.images("shop").values().filter(|i| *i == IMG_A).count();
+    assert_eq!(on_a, 1);
+}
+
+#[tokio::test]
+async fn runs_knows_a_tag_and_its_digest_are_one_image() {
+    let fake = FlyFake::start(AUTH).await;
+    fake.add_app("shop", 2, IMG_A);
+    let fly = provider(&fake, "shop");
+    let t = target("shop");
+    // flyctl's releases name the tag; the machines report the digest it resolved to.
+    assert!(fly.runs(&t, &artifact(IMG_A)).await.unwrap());
+    assert!(fly.runs(&t, &artifact(&pinned(IMG_A))).await.unwrap());
+    assert!(!fly.runs(&t, &artifact(IMG_B)).await.unwrap());
+    assert!(!fly.runs(&t, &artifact(&pinned(IMG_B))).await.unwrap());
+    // The engine alone could not tell: tag against digest is undecided in the data.
+    assert_eq!(artifact(IMG_A).same(&artifact(&pinned(IMG_A))), None);
 }

@@ -121,7 +121,7 @@ async fn releases_and_status_come_from_fly() {
         .or_else(|| v["releases"].as_array())
         .expect("a list of releases")
         .iter()
-        .filter_map(|r| r["image"].as_str())
+        .filter_map(|r| r["artifact"]["tag"].as_str())
         .collect();
     assert!(images.iter().any(|i| i.contains("deployment-old")), "{v}");
     assert!(!text(&out).contains(TOKEN));
@@ -285,4 +285,50 @@ async fn rotation_stages_then_applies_with_an_update_of_every_machine() {
             .secrets
             .contains_key("JWT_SECRET_KEY")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_to_a_tagged_release_passes_its_own_post_check() {
+    let (fake, home) = fleet().await;
+    // v4's imageRef is a tag (as every flyctl release is); the machines will report its digest.
+    let out = shipdeck(
+        home.path(),
+        &["rollback", "production", "--to", "v4", "--yes", "--json"],
+        Some(TOKEN),
+    )
+    .await;
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(out.status.success(), "{}", text(&out));
+    let last = events.last().unwrap();
+    assert_eq!(last["outcome"]["outcome"], "completed", "{}", text(&out));
+    assert!(
+        !events.iter().any(|e| e["event"] == "reverting"),
+        "a rollback that landed is not reverted: {}",
+        text(&out)
+    );
+    let post = events
+        .iter()
+        .find(|e| e["event"] == "step_finished" && e["step"] == "post-deploy checks")
+        .unwrap();
+    assert_eq!(post["status"], "ok", "{post}");
+    assert!(
+        post["detail"].as_str().unwrap().contains("runs v4"),
+        "{post}"
+    );
+    assert!(
+        fake.images("shop-production")
+            .values()
+            .all(|i| i == "registry.fly.io/shop:deployment-older"),
+        "{:?}",
+        fake.images("shop-production")
+    );
+    // The rolling update reported machine by machine.
+    let machines = events
+        .iter()
+        .filter(|e| e["event"] == "deploy_progress" && e["progress"]["state"] == "done")
+        .count();
+    assert_eq!(machines, 3, "{}", text(&out));
 }

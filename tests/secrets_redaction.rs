@@ -13,10 +13,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
-use shipdeck::app::keymap::Keymap;
 use shipdeck::app::{Msg, update};
 use shipdeck::config::Config;
 use shipdeck::engine::{Actor, Engine};
+use shipdeck::keymap::Keymap;
 use shipdeck::paths::StatePaths;
 use shipdeck::provider::demo::DemoProvider;
 use shipdeck::provider::{CallSink, Provider};

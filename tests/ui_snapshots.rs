@@ -6,12 +6,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use shipdeck::app::keymap::Keymap;
 use shipdeck::app::{Msg, update};
 use shipdeck::config::Config;
 use shipdeck::domain::{Release, ReleaseStatus, SecretMeta};
 use shipdeck::health::health_json::parse_health;
 use shipdeck::health::prometheus::{Quantile, Window};
+use shipdeck::keymap::Keymap;
 use shipdeck::state::{Load, Panel, State};
 use shipdeck::ui::{self, theme::Theme};
 
@@ -23,10 +23,10 @@ fn release(v: u64, status: ReleaseStatus, hours: i64, desc: &str) -> Release {
     Release {
         id: format!("v{v}"),
         version: Some(v),
-        image: Some(format!(
+        artifact: Some(shipdeck::domain::Artifact::image(&format!(
             "ghcr.io/acme/shop:2026.11.{v}@sha256:{:064x}",
             v * 7919
-        )),
+        ))),
         status,
         raw_status: status.label().into(),
         author: Some("maria@acme.dev".into()),
@@ -64,7 +64,7 @@ fn populated() -> State {
             "staging" => (44, 43),
             _ => (41, 40),
         };
-        env.releases = Load::Loaded {
+        let history = Load::Loaded {
             data: vec![
                 release(
                     head,
@@ -91,6 +91,7 @@ fn populated() -> State {
             ],
             at: now(),
         };
+        env.releases = env.releases.iter().map(|_| history.clone()).collect();
         let mut secrets = vec![
             secret("DATABASE_URL", &format!("{e}a1b2c3d4e5f6a7b")),
             secret("SENTRY_DSN", "5e5e5e5e5e5e5e5e"),
@@ -335,19 +336,32 @@ fn demo_plan(state: &State) -> shipdeck::engine::plan::Plan {
     let cfg = Config::demo().unwrap();
     let prod = state.envs.iter().find(|e| e.name == "production").unwrap();
     let staging = state.envs.iter().find(|e| e.name == "staging").unwrap();
-    let source = staging.current_release().unwrap().clone();
+    let units: Vec<shipdeck::engine::plan::UnitPlan> = ["api", "web"]
+        .iter()
+        .enumerate()
+        .map(|(s, name)| {
+            let source = staging.current_release(s).unwrap().clone();
+            shipdeck::engine::plan::UnitPlan {
+                services: vec![name.to_string()],
+                remote: "production".into(),
+                scope: Some(name.to_string()),
+                artifact: source.artifact.clone().unwrap(),
+                release: Some(source),
+                previous: prod.current_release(s).cloned(),
+                unchanged: false,
+            }
+        })
+        .collect();
+    let prod_cfg = cfg.env("production").unwrap();
+    let stages = shipdeck::engine::plan::stages_for(prod_cfg, &units);
     shipdeck::engine::plan::Plan {
         id: "p-20261125T093000-beef".into(),
         action: shipdeck::engine::plan::PlanAction::Promote,
         source_env: Some("staging".into()),
         target_env: "production".into(),
-        artifact: shipdeck::domain::Artifact {
-            image: source.image.clone().unwrap(),
-            release_id: Some(source.id.clone()),
-        },
-        rollback_to: None,
-        previous: prod.current_release().cloned(),
-        steps: shipdeck::engine::plan::promote_steps(cfg.env("production").unwrap()),
+        steps: shipdeck::engine::plan::promote_steps(prod_cfg, stages.len()),
+        units,
+        stages,
         on_fail: shipdeck::config::OnFail::Rollback,
         migrate_to: None,
         actor: "maria@laptop".into(),
@@ -359,10 +373,24 @@ fn demo_plan(state: &State) -> shipdeck::engine::plan::Plan {
 fn promotion_dialog_with_typed_confirmation() {
     let mut state = populated();
     let plan = demo_plan(&state);
+    let changes = plan
+        .units
+        .iter()
+        .map(|u| shipdeck::engine::UnitChange {
+            services: u.services.clone(),
+            from_release: u.previous.as_ref().map(|r| r.label()),
+            from: u
+                .previous
+                .as_ref()
+                .and_then(|r| r.artifact.as_ref())
+                .map(|a| a.full()),
+            to_release: u.release.as_ref().map(|r| r.label()),
+            to: u.artifact.full(),
+            unchanged: false,
+        })
+        .collect();
     let preview = shipdeck::engine::Preview {
-        image_from: plan.previous.as_ref().and_then(|p| p.image.clone()),
-        image_to: plan.artifact.image.clone(),
-        current: plan.previous.clone(),
+        changes,
         secrets_missing: vec!["RESEND_API_KEY".into()],
         notes: vec![
             "secrets in `staging` but not in `production`: RESEND_API_KEY".into(),
@@ -407,6 +435,12 @@ fn live_step_ladder_with_gate_figures() {
         let _ = update(state, Msg::Plan(event), &keymap);
     };
     use shipdeck::engine::{PlanEvent, StepStatus};
+    let started = |index: usize| PlanEvent::StepStarted {
+        index,
+        step: String::new(),
+        stage: None,
+        services: Vec::new(),
+    };
     send(
         &mut state,
         PlanEvent::Started {
@@ -425,7 +459,7 @@ fn live_step_ladder_with_gate_figures() {
     .iter()
     .enumerate()
     {
-        send(&mut state, PlanEvent::StepStarted { index: i });
+        send(&mut state, started(i));
         let status = if i == 2 {
             StepStatus::Skipped
         } else {
@@ -435,13 +469,16 @@ fn live_step_ladder_with_gate_figures() {
             &mut state,
             PlanEvent::StepFinished {
                 index: i,
+                step: String::new(),
+                stage: None,
+                services: Vec::new(),
                 status,
                 detail: detail.to_string(),
                 took_ms: 120 + 700 * i as u64,
             },
         );
     }
-    send(&mut state, PlanEvent::StepStarted { index: 5 });
+    send(&mut state, started(5));
     send(
         &mut state,
         PlanEvent::Gate {
@@ -742,4 +779,61 @@ fn migrations_panel_shows_alembic_revisions_and_the_tools_output() {
     assert!(text.contains("Running upgrade a1 -> b2"), "{text}");
     assert!(!text.contains('\u{1b}'));
     insta::assert_snapshot!("migrations_alembic_120x30", terminal.backend());
+}
+
+/// The footer's cells that spell `text` on the bottom line, if it shows it.
+fn footer_style_of(terminal: &Terminal<TestBackend>, text: &str) -> Option<ratatui::style::Style> {
+    let buf = terminal.backend().buffer();
+    let y = buf.area.height - 1;
+    let line: String = (0..buf.area.width)
+        .map(|x| buf[(x, y)].symbol().to_string())
+        .collect();
+    let at = line.find(text)?;
+    let x = line[..at].chars().count() as u16;
+    Some(buf[(x, y)].style())
+}
+
+#[test]
+fn read_only_shows_every_mutating_action_disabled_in_help_and_footer() {
+    use shipdeck::engine::policy::mutates;
+    use shipdeck::keymap::Action;
+    use shipdeck::ui::theme::Role;
+    let theme = Theme::load("dark").unwrap();
+    let disabled = theme.style(Role::Disabled);
+    for read_only in [true, false] {
+        let mut state = populated();
+        state.read_only = read_only;
+        // The footer of every panel: a mutating action is drawn disabled exactly under --read-only.
+        for panel in Panel::ORDER {
+            state.focus = panel;
+            let term = render(&state, 200, 50);
+            for action in ui::hints_for(panel).iter().filter(|a| mutates(**a)) {
+                let style = footer_style_of(&term, &format!(" {} ", action.describe()))
+                    .unwrap_or_else(|| panic!("{action:?} is in the {panel:?} footer"));
+                assert_eq!(
+                    style.fg == disabled.fg,
+                    read_only,
+                    "{action:?} in the {panel:?} footer (read_only {read_only})"
+                );
+            }
+        }
+        // The help overlay: every mutating action says why.
+        state.focus = Panel::Secrets;
+        press(&mut state, KeyCode::Char('?'));
+        let text = screen_text(&render(&state, 200, 60));
+        for action in Action::ALL.iter().filter(|a| mutates(**a)) {
+            let row = text
+                .lines()
+                .find(|l| {
+                    l.contains(&format!(" {} ", action.describe()))
+                        || l.contains(&format!("{}  ", action.describe()))
+                })
+                .unwrap_or_else(|| panic!("{action:?} is in the help\n{text}"));
+            assert_eq!(
+                row.contains("disabled: shipdeck runs with --read-only"),
+                read_only,
+                "{action:?}: {row}"
+            );
+        }
+    }
 }

@@ -2,10 +2,9 @@
 
 use chrono::Utc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use shipdeck::app::keymap::{Action, Keymap};
-use shipdeck::app::update::disabled_reason;
 use shipdeck::app::{Effect, Msg, update};
 use shipdeck::config::Config;
+use shipdeck::keymap::{Action, Keymap};
 use shipdeck::state::{Modal, Panel, State};
 
 fn state(read_only: bool) -> State {
@@ -57,7 +56,9 @@ fn moving_down_the_grid_walks_services_then_envs() {
 fn disabled_actions_say_why() {
     let mut s = state(true);
     assert_eq!(
-        disabled_reason(&s, Action::Promote),
+        s.disabled(Action::Promote)
+            .map(|w| w.to_string())
+            .as_deref(),
         Some("shipdeck runs with --read-only")
     );
     key(&mut s, KeyCode::Char('p'));
@@ -70,7 +71,9 @@ fn disabled_actions_say_why() {
     let mut s = state(false);
     s.env_idx = 2;
     assert_eq!(
-        disabled_reason(&s, Action::Promote),
+        s.disabled(Action::Promote)
+            .map(|w| w.to_string())
+            .as_deref(),
         Some("this env has no promote_to in config")
     );
 }

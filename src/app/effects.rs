@@ -8,28 +8,15 @@ use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::msg::{Effect, Msg};
-use crate::config::{Config, ProviderKind};
+use crate::config::Config;
 use crate::health::probe::{probe_client, probe_health, scrape};
 use crate::health::prometheus::{MetricNames, window};
+use crate::provider::registry::{Providers, target_of, units_of};
 use crate::provider::{Provider, Target};
 use crate::state::StreamState;
 
 /// Health probes and metric scrapes in flight at once, across the whole fleet.
 pub const MAX_PROBES_IN_FLIGHT: usize = 32;
-
-/// Why an env's provider data is not available, when it is not.
-pub fn provider_note(kind: ProviderKind) -> Option<String> {
-    match kind {
-        ProviderKind::Demo | ProviderKind::Fly => None,
-        other => Some(format!(
-            "the {} client is not in this build yet; health and metrics come from the configured URLs",
-            other.label()
-        )),
-    }
-}
-
-/// Providers per env index (None where no client exists yet).
-pub type Providers = Vec<Option<Arc<dyn Provider>>>;
 
 /// Owns the task handles; dropping it stops every poller.
 pub struct Runner {
@@ -38,7 +25,10 @@ pub struct Runner {
     tx: UnboundedSender<Msg>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     engine: crate::engine::Engine,
-    abort: Option<tokio::sync::watch::Sender<bool>>,
+    /// The running plan's abort switch.
+    plan_abort: Option<tokio::sync::watch::Sender<bool>>,
+    /// The running rotation's abort switch (apart, so a rotation never takes a plan's).
+    rotation_abort: Option<tokio::sync::watch::Sender<bool>>,
     plan_task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -51,7 +41,8 @@ impl Runner {
             tx,
             tasks: Vec::new(),
             engine,
-            abort: None,
+            plan_abort: None,
+            rotation_abort: None,
             plan_task: None,
         }
     }
@@ -151,7 +142,9 @@ impl Runner {
                 }
                 // A configured source wins over the provider's log API.
                 let from = match (
-                    svc.logs.as_ref().map(|l| l.get_ref().spec()),
+                    svc.logs
+                        .as_ref()
+                        .map(|l| crate::logs::sources::SourceSpec::from_config(l.get_ref())),
                     self.providers.get(e).cloned().flatten(),
                 ) {
                     (Some(Ok(spec)), _) => Some(TailFrom::Source(spec)),
@@ -195,13 +188,14 @@ impl Runner {
         }
     }
 
-    /// Run one effect in a task.
+    /// Run one effect in a task. Every effect is named here, so a new one
+    /// cannot slip through to the wrong runner.
     pub fn run(&mut self, effect: Effect) {
+        self.tasks.retain(|t| !t.is_finished());
         match effect {
             Effect::Refresh { env } => {
                 let (providers, cfg, tx) =
                     (self.providers.clone(), self.cfg.clone(), self.tx.clone());
-                self.tasks.retain(|t| !t.is_finished());
                 self.tasks.push(tokio::spawn(async move {
                     refresh(&providers, &cfg, env, &tx).await
                 }));
@@ -209,24 +203,46 @@ impl Runner {
             Effect::RunPlan { .. } | Effect::Resume { .. } => {
                 // The plan task is kept apart: it is the one task a quit must not cut short silently.
                 self.plan_task =
-                    super::plan_effects::run(&self.engine, effect, &self.tx, &mut self.abort);
+                    super::plan_effects::run(&self.engine, effect, &self.tx, &mut self.plan_abort);
             }
-            other => {
-                self.tasks.retain(|t| !t.is_finished());
-                let task = match super::secret_effects::run(
+            // The loop owns the terminal and writes clipboard requests itself.
+            Effect::Copy(_) => tracing::warn!("a clipboard request reached the effect runner"),
+            Effect::AbortPlan => flip(self.plan_abort.as_ref()),
+            Effect::AbortRotation => flip(self.rotation_abort.as_ref()),
+            Effect::SecretSet { .. }
+            | Effect::SecretUnset { .. }
+            | Effect::Rotate { .. }
+            | Effect::RestoreSecret { .. } => {
+                let task = super::secret_effects::run(
                     &self.engine,
-                    other,
+                    effect,
                     &self.tx,
-                    &mut self.abort,
-                ) {
-                    Ok(task) => Some(task),
-                    Err(other) => {
-                        super::plan_effects::run(&self.engine, other, &self.tx, &mut self.abort)
-                    }
-                };
+                    &mut self.rotation_abort,
+                );
+                self.tasks.extend(task);
+            }
+            Effect::PreviewPromote { .. }
+            | Effect::PreviewRollback { .. }
+            | Effect::Unpin { .. }
+            | Effect::LoadAudit
+            | Effect::LoadMarks
+            | Effect::CheckInterrupted
+            | Effect::ShowLogsCommand { .. }
+            | Effect::Export { .. }
+            | Effect::LoadMigrations { .. }
+            | Effect::Migrate { .. } => {
+                let task =
+                    super::plan_effects::run(&self.engine, effect, &self.tx, &mut self.plan_abort);
                 self.tasks.extend(task);
             }
         }
+    }
+}
+
+/// Throw an abort switch, when one is set.
+fn flip(switch: Option<&tokio::sync::watch::Sender<bool>>) {
+    if let Some(switch) = switch {
+        let _ = switch.send(true);
     }
 }
 
@@ -270,19 +286,6 @@ impl Drop for Runner {
     }
 }
 
-/// The provider target of env `e`.
-pub fn target_of(cfg: &Config, e: usize) -> Target {
-    let env = &cfg.envs[e];
-    let remote = match (&env.fly, env.provider) {
-        (Some(fly), ProviderKind::Fly) => fly.app.clone(),
-        _ => env.name().to_string(),
-    };
-    Target {
-        env: env.name().to_string(),
-        remote,
-    }
-}
-
 fn jittered_interval(every: Duration) -> tokio::time::Interval {
     let jitter = every.mul_f64(fastrand::f64() * 0.2);
     let mut tick = tokio::time::interval_at(
@@ -298,8 +301,9 @@ async fn refresh(providers: &Providers, cfg: &Config, e: usize, tx: &UnboundedSe
         return;
     };
     let target = target_of(cfg, e);
+    let units = units_of(cfg, e);
     let (releases, instances, secrets) = tokio::join!(
-        provider.releases(&target, 50),
+        futures::future::join_all(units.iter().map(|u| provider.releases(&u.target, 50))),
         provider.status(&target),
         async {
             if provider.capabilities().list_secrets {
@@ -309,10 +313,13 @@ async fn refresh(providers: &Providers, cfg: &Config, e: usize, tx: &UnboundedSe
             }
         }
     );
-    let _ = tx.send(Msg::Releases {
-        env: e,
-        result: releases.map_err(|err| err.to_string()),
-    });
+    for (unit, result) in releases.into_iter().enumerate() {
+        let _ = tx.send(Msg::Releases {
+            env: e,
+            unit,
+            result: result.map_err(|err| err.to_string()),
+        });
+    }
     let _ = tx.send(Msg::Instances {
         env: e,
         result: instances.map_err(|err| err.to_string()),

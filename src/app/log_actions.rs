@@ -1,8 +1,8 @@
 //! Log panel actions: jump to the first error, copy a line, export the
 //! buffer, show the equivalent CLI command. Pure, like `update`.
 
-use super::keymap::Action;
 use super::msg::Effect;
+use crate::keymap::Action;
 use crate::logs::Level;
 use crate::state::{Panel, State};
 

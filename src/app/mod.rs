@@ -3,7 +3,6 @@
 
 pub mod effects;
 pub mod export;
-pub mod keymap;
 pub mod log_actions;
 pub mod msg;
 pub mod plan_effects;

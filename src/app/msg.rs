@@ -53,6 +53,8 @@ pub enum Msg {
     Releases {
         /// Env index.
         env: usize,
+        /// Deploy unit index (see `provider::registry::units_of`).
+        unit: usize,
         /// Result (error already rendered).
         result: Result<Vec<Release>, String>,
     },
@@ -198,6 +200,8 @@ pub enum Effect {
         env: String,
         /// Release id.
         to: Option<String>,
+        /// Only the unit carrying this service.
+        service: Option<String>,
     },
     /// Run a confirmed plan.
     RunPlan {
@@ -206,8 +210,10 @@ pub enum Effect {
         /// What the user typed to confirm.
         typed: Option<String>,
     },
-    /// Abort the running plan.
-    Abort,
+    /// Abort the running plan (never a rotation: each has its own switch).
+    AbortPlan,
+    /// Abort the running secret rotation (never a plan).
+    AbortRotation,
     /// Resume or reverse an interrupted plan.
     Resume {
         /// Plan id.

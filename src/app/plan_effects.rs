@@ -26,9 +26,9 @@ pub fn run(
                 .map_err(|e| e.to_string());
             let _ = tx.send(Msg::Preview(result));
         })),
-        Effect::PreviewRollback { env, to } => Some(tokio::spawn(async move {
+        Effect::PreviewRollback { env, to, service } => Some(tokio::spawn(async move {
             let result = engine
-                .preview_rollback(&env, to.as_deref())
+                .preview_rollback(&env, to.as_deref(), service.as_deref())
                 .await
                 .map(Box::new)
                 .map_err(|e| e.to_string());
@@ -59,12 +59,6 @@ pub fn run(
                     });
                 }
             }))
-        }
-        Effect::Abort => {
-            if let Some(switch) = abort.as_ref() {
-                let _ = switch.send(true);
-            }
-            None
         }
         Effect::Unpin { env } => Some(tokio::spawn(async move {
             let msg = match engine.unpin(&env) {
@@ -124,11 +118,10 @@ pub fn run(
                             "{} of {} to {} (by {}), stopped at step {}: {}",
                             p.action.word(),
                             p.target_env,
-                            p.artifact.release_id.clone().unwrap_or_default(),
+                            p.from_to().1,
                             p.actor,
                             step.map_or(0, |s| s + 1),
-                            step.and_then(|s| p.steps.get(s))
-                                .map_or("start".to_string(), |s| s.name())
+                            step.map_or("start".to_string(), |s| p.step_name(s))
                         ),
                         None => format!("plan {} (journal unreadable)", h.plan_id),
                     };
@@ -167,7 +160,7 @@ pub fn run(
             let service = cfg.envs.get(env).and_then(|e| e.services.get(svc));
             let source = service
                 .and_then(|s| s.logs.as_ref())
-                .and_then(|l| l.get_ref().spec().ok());
+                .and_then(|l| crate::logs::sources::SourceSpec::from_config(l.get_ref()).ok());
             let msg = match (
                 engine.providers.get(env).cloned().flatten(),
                 service,
@@ -179,8 +172,10 @@ pub fn run(
                 },
                 (Some(provider), Some(service), None) => Msg::Info {
                     title: "equivalent command".into(),
-                    text: provider
-                        .logs_command(&crate::app::effects::target_of(&cfg, env), service.name()),
+                    text: provider.logs_command(
+                        &crate::provider::registry::target_of(&cfg, env),
+                        service.name(),
+                    ),
                 },
                 _ => Msg::Done {
                     text: "this service has no log source".into(),
@@ -237,6 +232,8 @@ pub fn run(
         })),
         Effect::Refresh { .. }
         | Effect::Copy(_)
+        | Effect::AbortPlan
+        | Effect::AbortRotation
         | Effect::SecretSet { .. }
         | Effect::SecretUnset { .. }
         | Effect::Rotate { .. }

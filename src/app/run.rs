@@ -17,10 +17,10 @@ use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
 use super::effects::Runner;
-use super::keymap::Keymap;
 use super::msg::Msg;
 use super::update::update;
 use crate::config::Config;
+use crate::keymap::Keymap;
 use crate::state::State;
 use crate::ui::{self, theme::Theme};
 
@@ -115,9 +115,13 @@ pub async fn run_tui(opts: TuiOptions) -> io::Result<()> {
     });
     spawn_signal_listeners(tx.clone());
 
-    let fleet = crate::cli::start_fleet_if_needed(&mut config).await?;
+    let fleet = crate::demo::start_if_needed(&mut config).await?;
     state.attach_endpoints(&config);
-    let providers = crate::cli::providers_for(&config, fleet.as_ref(), calls);
+    let providers = crate::provider::registry::providers_for(
+        &config,
+        fleet.as_ref().map(|f| f.control_url.as_str()),
+        calls,
+    );
     let config = Arc::new(config);
     let engine = crate::engine::Engine::new(
         config.clone(),

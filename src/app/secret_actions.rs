@@ -4,43 +4,13 @@
 
 use crossterm::event::KeyCode;
 
-use super::keymap::{Action, Key};
 use super::msg::Effect;
 use crate::engine::rotate::{RotationEvent, RotationRequest};
+use crate::keymap::{Action, Key};
 use crate::state::State;
 use crate::state::secrets_ui::{
     EnvChoice, FormEvent, FormKind, RotationView, SecretForm, UnsetConfirm,
 };
-
-/// Why a secret action cannot run now, if it cannot.
-pub fn disabled_reason(state: &State, action: Action) -> Option<&'static str> {
-    let env = state.env()?;
-    if state.read_only {
-        return Some("shipdeck runs with --read-only");
-    }
-    if env.read_only {
-        return Some("this env is read_only in config");
-    }
-    if env.provider_note.is_some() {
-        return Some("this env's provider client is not in this build yet");
-    }
-    if state
-        .secrets_ui
-        .rotation
-        .as_ref()
-        .is_some_and(RotationView::running)
-    {
-        return Some("a rotation is running");
-    }
-    let needs_row = matches!(
-        action,
-        Action::SecretSet | Action::SecretUnset | Action::SecretRotate
-    );
-    if needs_row && selected_name(state).is_none() {
-        return Some("no secret is selected (n adds one)");
-    }
-    None
-}
 
 fn selected_name(state: &State) -> Option<String> {
     state
@@ -71,7 +41,7 @@ fn chain(state: &State) -> Vec<EnvChoice> {
 
 /// A secret action chosen by key.
 pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
-    if let Some(why) = disabled_reason(state, action) {
+    if let Some(why) = state.disabled(action) {
         state.toast(format!("{}: {why}", action.describe()), true);
         return vec![];
     }
@@ -144,7 +114,7 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
     match key.code {
         KeyCode::Char('a') if view.running() => {
             state.toast("aborting the rotation…".into(), false);
-            vec![Effect::Abort]
+            vec![Effect::AbortRotation]
         }
         KeyCode::Char('r') if view.restorable().is_some() => {
             let env = view.restorable().unwrap_or_default().to_string();

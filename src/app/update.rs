@@ -3,9 +3,10 @@
 
 use crossterm::event::{KeyCode, KeyModifiers};
 
-use super::keymap::{Action, Key, Keymap};
 use super::msg::{Effect, Msg};
+use crate::keymap::{Action, Key, Keymap};
 use crate::sanitize::sanitize;
+use crate::state::Load;
 use crate::state::{CALL_LOG_CAP, Modal, Panel, State};
 
 /// Apply one message. Returns the effects to run and whether a redraw is needed.
@@ -83,10 +84,14 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
             }
             (vec![], true)
         }
-        Msg::Releases { env, result } => {
+        Msg::Releases { env, unit, result } => {
             let now = state.now;
-            if let Some(view) = state.envs.get_mut(env) {
-                view.releases.apply(result.map_err(|e| sanitize(&e)), now);
+            if let Some(load) = state
+                .envs
+                .get_mut(env)
+                .and_then(|view| view.releases.get_mut(unit))
+            {
+                load.apply(result.map_err(|e| sanitize(&e)), now);
             }
             (vec![], true)
         }
@@ -335,8 +340,6 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
     vec![]
 }
 
-pub use super::update_plan::disabled_reason;
-
 fn edit_filter(state: &mut State, key: Key) {
     let Some(text) = state.logs.editing.as_mut() else {
         return;
@@ -394,8 +397,15 @@ fn move_selection(state: &mut State, delta: i64) {
                 .position(|r| *r == (state.env_idx, state.svc_idx))
                 .unwrap_or(0);
             if let Some(&(e, s)) = rows.get(clamp_step(cur, delta, rows.len())) {
-                if e != state.env_idx {
+                let unit = |st: &State, e: usize, s: usize| {
+                    st.envs.get(e).and_then(|v| v.unit_of.get(s).copied())
+                };
+                if e != state.env_idx
+                    || unit(state, e, s) != unit(state, state.env_idx, state.svc_idx)
+                {
                     state.release_idx = 0;
+                }
+                if e != state.env_idx {
                     state.secret_idx = 0;
                 }
                 state.env_idx = e;
@@ -405,10 +415,7 @@ fn move_selection(state: &mut State, delta: i64) {
             }
         }
         Panel::Releases => {
-            let len = state
-                .env()
-                .and_then(|e| e.releases.data())
-                .map_or(0, Vec::len);
+            let len = state.releases().and_then(Load::data).map_or(0, Vec::len);
             state.release_idx = clamp_step(state.release_idx, delta, len);
         }
         Panel::Health => {

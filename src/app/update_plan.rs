@@ -4,45 +4,11 @@
 
 use crossterm::event::KeyCode;
 
-use super::keymap::{Action, Key};
 use super::msg::{Effect, Msg};
 use crate::engine::PlanOutcome;
+use crate::keymap::{Action, Key};
 use crate::sanitize::sanitize;
 use crate::state::{Dialog, Load, Modal, Panel, RolloutView, State};
-
-/// Why an action cannot run now, or None when it can.
-pub fn disabled_reason(state: &State, action: Action) -> Option<&'static str> {
-    let env = state.env()?;
-    let mutating = matches!(action, Action::Promote | Action::Rollback | Action::Unpin);
-    if mutating && state.read_only {
-        return Some("shipdeck runs with --read-only");
-    }
-    if mutating && env.read_only {
-        return Some("this env is read_only in config");
-    }
-    let running = state.rollout.as_ref().is_some_and(RolloutView::running);
-    match action {
-        Action::Promote | Action::Rollback if env.provider_note.is_some() => {
-            Some("this env's provider client is not in this build yet")
-        }
-        Action::Promote | Action::Rollback if running => Some("a plan is running: a aborts it"),
-        Action::Promote if env.promote_to.is_none() => Some("this env has no promote_to in config"),
-        Action::Promote
-            if env
-                .promote_to
-                .as_ref()
-                .is_some_and(|t| state.pins.contains_key(t)) =>
-        {
-            Some("the target env is pinned after a rollback: select it and press u to unpin")
-        }
-        Action::Abort if !running => Some("no plan is running"),
-        Action::Unpin if !state.pins.contains_key(&env.name) => Some("this env is not pinned"),
-        Action::Migrations if !env.has_migrations => {
-            Some("this env has no [env.migrations] in config")
-        }
-        _ => None,
-    }
-}
 
 /// Run a plan action chosen by key; returns the effects.
 pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
@@ -50,7 +16,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         state.rollout_visible = true;
         return vec![];
     }
-    if let Some(why) = disabled_reason(state, action) {
+    if let Some(why) = state.disabled(action) {
         state.toast(format!("{}: {why}", action.describe()), true);
         return vec![];
     }
@@ -68,13 +34,29 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Rollback => {
             // From the Releases panel, roll back to the selected release; else to the previous good one.
-            let to = (state.focus == Panel::Releases)
-                .then(|| env.releases.data().and_then(|r| r.get(state.release_idx)))
+            // From the Releases panel, the selected service's unit goes to the
+            // selected release; elsewhere every unit goes to its previous good one.
+            let from_panel = state.focus == Panel::Releases;
+            let to = from_panel
+                .then(|| {
+                    state
+                        .releases()
+                        .and_then(Load::data)
+                        .and_then(|r| r.get(state.release_idx))
+                })
                 .flatten()
                 .filter(|r| !r.current)
                 .map(|r| r.id.clone());
+            let service = to
+                .as_ref()
+                .and_then(|_| state.service())
+                .map(|s| s.name.clone());
             state.dialog = Some(Dialog::Working(format!("planning rollback of {name}…")));
-            vec![Effect::PreviewRollback { env: name, to }]
+            vec![Effect::PreviewRollback {
+                env: name,
+                to,
+                service,
+            }]
         }
         Action::Abort => {
             if let Some(r) = state.rollout.as_mut() {
@@ -85,7 +67,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 "aborting: the step in flight finishes or is reversed".into(),
                 false,
             );
-            vec![Effect::Abort]
+            vec![Effect::AbortPlan]
         }
         Action::Unpin => {
             state.dialog = Some(Dialog::Unpin { env: name });
@@ -404,12 +386,8 @@ fn placeholder_plan() -> crate::engine::plan::Plan {
         action: crate::engine::plan::PlanAction::Promote,
         source_env: None,
         target_env: String::new(),
-        artifact: crate::domain::Artifact {
-            image: String::new(),
-            release_id: None,
-        },
-        rollback_to: None,
-        previous: None,
+        units: Vec::new(),
+        stages: Vec::new(),
         steps: Vec::new(),
         on_fail: crate::config::OnFail::Rollback,
         migrate_to: None,

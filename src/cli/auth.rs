@@ -271,7 +271,7 @@ async fn test_provider(
     match key.kind() {
         CredentialKind::Demo => {
             let mut config = config;
-            let fleet = super::start_fleet_if_needed(&mut config)
+            let fleet = crate::demo::start_if_needed(&mut config)
                 .await
                 .map_err(|e| format!("cannot start the demo fleet: {e}"))?
                 .ok_or("the config has no demo env")?;

@@ -5,7 +5,6 @@
 //! (and the plan rolled back).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub mod auth;
@@ -16,15 +15,14 @@ pub mod secrets;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
-use crate::app::keymap::Keymap;
 use crate::app::run::{TuiOptions, run_tui};
-use crate::config::{Config, ConfigRequest, ProviderKind};
-use crate::demo::Fleet;
+use crate::config::{Config, ConfigRequest};
 use crate::domain::{Health, Release};
 use crate::health::probe::{probe_client, probe_health, scrape};
 use crate::health::prometheus::{MetricNames, Quantile, window};
-use crate::provider::demo::DemoProvider;
-use crate::provider::{CallSink, Provider, current_release};
+use crate::keymap::Keymap;
+use crate::provider::registry::providers_for;
+use crate::provider::{CallSink, current_release};
 use crate::ui::theme::Theme;
 
 /// Exit code: success.
@@ -108,6 +106,9 @@ pub enum Command {
         /// How many.
         #[arg(long, default_value_t = 25)]
         limit: usize,
+        /// Whose history, where services deploy apart (default: the first service).
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -128,9 +129,12 @@ pub enum Command {
     Rollback {
         /// The env.
         env: String,
-        /// Release id to return to (see `shipdeck releases ENV`).
+        /// Release to return to, by id or label (`v41`; see `shipdeck releases ENV`).
         #[arg(long, value_name = "REL")]
         to: Option<String>,
+        /// Roll back only the service (and what deploys with it), not the whole env.
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
         #[command(flatten)]
         confirm: ConfirmArgs,
     },
@@ -315,17 +319,27 @@ pub async fn run(cli: Cli) -> u8 {
         }
         Some(Command::Status { env, json, .. }) => status(config, env, json).await,
         Some(Command::Releases {
-            env, limit, json, ..
-        }) => releases(config, &env, limit, json).await,
+            env,
+            limit,
+            service,
+            json,
+            ..
+        }) => releases(config, &env, limit, service.as_deref(), json).await,
         Some(Command::Promote { from, to, confirm }) => {
             plan::promote(config, cli.read_only, &from, &to, confirm.confirm()).await
         }
-        Some(Command::Rollback { env, to, confirm }) => {
+        Some(Command::Rollback {
+            env,
+            to,
+            service,
+            confirm,
+        }) => {
             plan::rollback(
                 config,
                 cli.read_only,
                 &env,
                 to.as_deref(),
+                service.as_deref(),
                 confirm.confirm(),
             )
             .await
@@ -366,61 +380,11 @@ pub async fn run(cli: Cli) -> u8 {
     }
 }
 
-/// Start the demo fleet when the config has demo envs, and fill in their URLs.
-pub async fn start_fleet_if_needed(config: &mut Config) -> std::io::Result<Option<Fleet>> {
-    if !config.envs.iter().any(|e| e.provider == ProviderKind::Demo) {
-        return Ok(None);
-    }
-    let store = crate::paths::StatePaths::default_location().demo_store();
-    let fleet = Fleet::start(config, Some(&store)).await?;
-    fleet.apply_to(config);
-    Ok(Some(fleet))
-}
-
-/// Who is acting, for provider calls and the audit log: `user@host`.
-pub fn actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{user}@{host}")
-}
-
-/// A provider client per env (None where the client is not built yet).
-pub fn providers_for(
-    config: &Config,
-    fleet: Option<&Fleet>,
-    calls: CallSink,
-) -> Vec<Option<Arc<dyn Provider>>> {
-    let timeout = config.ui.request_timeout.0;
-    config
-        .envs
-        .iter()
-        .map(|env| match (env.provider, fleet) {
-            (ProviderKind::Demo, Some(fleet)) => Some(Arc::new(DemoProvider::new(
-                fleet.control_url.clone(),
-                timeout,
-                calls.clone(),
-                actor(),
-            )) as Arc<dyn Provider>),
-            // The token is read on the first call, off the UI loop; an
-            // unusable account name was already refused by config validation.
-            (ProviderKind::Fly, _) => env.fly.as_ref().and_then(|fly| {
-                crate::provider::fly::configured::provider_for(fly, timeout, calls.clone(), actor())
-                    .ok()
-                    .map(|p| Arc::new(p) as Arc<dyn Provider>)
-            }),
-            _ => None,
-        })
-        .collect()
-}
-
 #[derive(Debug, Serialize)]
 struct ServiceStatus {
     name: String,
+    release: Option<String>,
+    artifact: Option<String>,
     health: Health,
     checks_failing: Vec<String>,
     problem: Option<String>,
@@ -448,28 +412,45 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
         eprintln!("shipdeck: {}", config.unknown_env(name));
         return EXIT_USAGE;
     }
-    let fleet = match start_fleet_if_needed(&mut config).await {
+    let fleet = match crate::demo::start_if_needed(&mut config).await {
         Ok(f) => f,
         Err(e) => {
             eprintln!("shipdeck: cannot start the demo fleet: {e}");
             return EXIT_FAILED;
         }
     };
-    let providers = providers_for(&config, fleet.as_ref(), CallSink::discard());
+    let providers = providers_for(
+        &config,
+        fleet.as_ref().map(|f| f.control_url.as_str()),
+        CallSink::discard(),
+    );
     let client = probe_client(config.ui.request_timeout.0);
     let mut out = Vec::new();
     for (i, env) in config.envs.iter().enumerate() {
         if only.as_deref().is_some_and(|o| o != env.name()) {
             continue;
         }
-        let target = crate::app::effects::target_of(&config, i);
-        let (release, provider_error) = match &providers[i] {
-            Some(p) => match p.releases(&target, 10).await {
-                Ok(list) => (current_release(&list).cloned(), None),
-                Err(e) => (None, Some(e.to_string())),
-            },
-            None => (None, crate::app::effects::provider_note(env.provider)),
-        };
+        let units = crate::provider::registry::units_of(&config, i);
+        // The release each unit serves, by the services it carries.
+        let mut serving: Vec<(Vec<String>, Option<Release>)> = Vec::new();
+        let mut provider_error = None;
+        match &providers[i] {
+            Some(p) => {
+                for unit in &units {
+                    match p.releases(&unit.target, 10).await {
+                        Ok(list) => {
+                            serving.push((unit.services.clone(), current_release(&list).cloned()))
+                        }
+                        Err(e) => {
+                            provider_error.get_or_insert(e.to_string());
+                            serving.push((unit.services.clone(), None));
+                        }
+                    }
+                }
+            }
+            None => provider_error = crate::provider::registry::provider_note(env.provider),
+        }
+        let release = serving.first().and_then(|(_, r)| r.clone());
         let names = MetricNames {
             requests_total: env.metrics.requests_total.clone(),
             status_label: env.metrics.status_label.clone(),
@@ -477,7 +458,15 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
         };
         let mut services = Vec::new();
         for svc in &env.services {
-            services.push(service_status(&client, svc, &names).await);
+            let mut status = service_status(&client, svc, &names).await;
+            if let Some((_, Some(r))) = serving
+                .iter()
+                .find(|(services, _)| services.iter().any(|s| s == svc.name()))
+            {
+                status.release = Some(r.label());
+                status.artifact = r.artifact.as_ref().map(crate::domain::Artifact::full);
+            }
+            services.push(status);
         }
         let health = services
             .iter()
@@ -486,8 +475,8 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
         out.push(EnvStatus {
             env: env.name().to_string(),
             provider: env.provider.label(),
-            release: release.as_ref().map(|r| r.id.clone()),
-            image: release.and_then(|r| r.image),
+            release: release.as_ref().map(Release::label),
+            image: release.and_then(|r| r.artifact).map(|a| a.full()),
             health,
             provider_error,
             services,
@@ -551,6 +540,8 @@ async fn service_status(
 ) -> ServiceStatus {
     let mut status = ServiceStatus {
         name: svc.name().to_string(),
+        release: None,
+        artifact: None,
         health: Health::Unknown,
         checks_failing: Vec::new(),
         problem: None,
@@ -596,28 +587,58 @@ async fn service_status(
     status
 }
 
-async fn releases(mut config: Config, env: &str, limit: usize, json: bool) -> u8 {
+async fn releases(
+    mut config: Config,
+    env: &str,
+    limit: usize,
+    service: Option<&str>,
+    json: bool,
+) -> u8 {
     let Some(idx) = config.envs.iter().position(|e| e.name() == env) else {
         eprintln!("shipdeck: {}", config.unknown_env(env));
         return EXIT_USAGE;
     };
-    let fleet = match start_fleet_if_needed(&mut config).await {
+    let fleet = match crate::demo::start_if_needed(&mut config).await {
         Ok(f) => f,
         Err(e) => {
             eprintln!("shipdeck: cannot start the demo fleet: {e}");
             return EXIT_FAILED;
         }
     };
-    let providers = providers_for(&config, fleet.as_ref(), CallSink::discard());
+    let providers = providers_for(
+        &config,
+        fleet.as_ref().map(|f| f.control_url.as_str()),
+        CallSink::discard(),
+    );
     let Some(provider) = &providers[idx] else {
         eprintln!(
             "shipdeck: {}",
-            crate::app::effects::provider_note(config.envs[idx].provider).unwrap_or_default()
+            crate::provider::registry::provider_note(config.envs[idx].provider).unwrap_or_default()
         );
         return EXIT_FAILED;
     };
-    let target = crate::app::effects::target_of(&config, idx);
-    let list: Vec<Release> = match provider.releases(&target, limit).await {
+    let units = crate::provider::registry::units_of(&config, idx);
+    let unit = match service {
+        Some(name) => match units.iter().find(|u| u.services.iter().any(|s| s == name)) {
+            Some(u) => u,
+            None => {
+                let names: Vec<&str> = config.envs[idx].services.iter().map(|s| s.name()).collect();
+                eprintln!(
+                    "shipdeck: env `{env}` has no service `{name}`; its services are {}",
+                    names.join(", ")
+                );
+                return EXIT_USAGE;
+            }
+        },
+        None => &units[0],
+    };
+    if !json && units.len() > 1 {
+        println!(
+            "history of {} (services deploy apart here; --service picks another)",
+            unit.services.join("+")
+        );
+    }
+    let list: Vec<Release> = match provider.releases(&unit.target, limit).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("shipdeck: {e}");
@@ -639,11 +660,8 @@ async fn releases(mut config: Config, env: &str, limit: usize, json: bool) -> u8
             println!(
                 "{} {:<5} {:<28} {:<11} {:<16} {:>4}  {}",
                 if r.current { "●" } else { " " },
-                r.id,
-                r.image
-                    .as_deref()
-                    .map(crate::ui::format::short_image)
-                    .unwrap_or_default(),
+                r.label(),
+                r.artifact_short(),
                 r.status.label(),
                 r.author.as_deref().unwrap_or(""),
                 crate::ui::format::age(now, r.created_at),

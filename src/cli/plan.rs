@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, providers_for, start_fleet_if_needed};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::config::Config;
 use crate::demo::Fleet;
 use crate::engine::{Actor, Engine, PlanEvent, PlanOutcome, Preview, ResumeMode, StepStatus};
 use crate::paths::StatePaths;
 use crate::provider::CallSink;
+use crate::provider::registry::providers_for;
 
 /// How the user confirms a plan from the command line.
 #[derive(Debug, Clone, Default)]
@@ -29,14 +30,18 @@ pub async fn engine_for(
     mut config: Config,
     read_only: bool,
 ) -> Result<(Engine, Option<Fleet>), u8> {
-    let fleet = match start_fleet_if_needed(&mut config).await {
+    let fleet = match crate::demo::start_if_needed(&mut config).await {
         Ok(f) => f,
         Err(e) => {
             eprintln!("shipdeck: cannot start the demo fleet: {e}");
             return Err(EXIT_FAILED);
         }
     };
-    let providers = providers_for(&config, fleet.as_ref(), CallSink::discard());
+    let providers = providers_for(
+        &config,
+        fleet.as_ref().map(|f| f.control_url.as_str()),
+        CallSink::discard(),
+    );
     let engine = Engine::new(
         Arc::new(config),
         providers,
@@ -70,12 +75,13 @@ pub async fn rollback(
     read_only: bool,
     env: &str,
     to: Option<&str>,
+    service: Option<&str>,
     confirm: Confirm,
 ) -> u8 {
     let Ok((engine, _fleet)) = engine_for(config, read_only).await else {
         return EXIT_FAILED;
     };
-    match engine.preview_rollback(env, to).await {
+    match engine.preview_rollback(env, to, service).await {
         Ok(preview) => confirm_and_run(&engine, preview, confirm).await,
         Err(e) => fail(&e.to_string(), confirm.json),
     }
@@ -150,20 +156,29 @@ fn print_preview(preview: &Preview) {
         Some(src) => println!("promote {src} → {} ({})", plan.target_env, plan.id),
         None => println!("rollback {} ({})", plan.target_env, plan.id),
     }
-    println!(
-        "  image   {} → {}",
-        preview.image_from.as_deref().unwrap_or("nothing"),
-        preview.image_to
-    );
-    println!(
-        "  release {} → {}",
-        preview.current.as_ref().map_or("none", |c| c.id.as_str()),
-        plan.artifact.release_id.as_deref().unwrap_or("?")
-    );
+    for change in &preview.changes {
+        let name = if change.services.is_empty() {
+            "release".to_string()
+        } else {
+            change.services.join("+")
+        };
+        println!(
+            "  {name:<8} {} {} → {} {}{}",
+            change.from_release.as_deref().unwrap_or("nothing"),
+            change.from.as_deref().unwrap_or(""),
+            change.to_release.as_deref().unwrap_or(""),
+            change.to,
+            if change.unchanged {
+                " (already running)"
+            } else {
+                ""
+            }
+        );
+    }
     for note in &preview.notes {
         println!("  • {note}");
     }
-    let steps: Vec<String> = plan.steps.iter().map(|s| s.name()).collect();
+    let steps: Vec<String> = (0..plan.steps.len()).map(|i| plan.step_name(i)).collect();
     println!("  steps: {}", steps.join(" → "));
 }
 
@@ -200,12 +215,12 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<PlanEvent>, json: bool) {
         }
         match event {
             PlanEvent::Started { plan, from_step } => {
-                names = plan.steps.iter().map(|s| s.name()).collect();
+                names = (0..plan.steps.len()).map(|i| plan.step_name(i)).collect();
                 if from_step > 0 {
                     println!("resuming at step {}", from_step + 1);
                 }
             }
-            PlanEvent::StepStarted { index } => {
+            PlanEvent::StepStarted { index, .. } => {
                 println!(
                     "[{:>2}/{}] {} …",
                     index + 1,
@@ -242,6 +257,17 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<PlanEvent>, json: bool) {
                 };
                 println!("        {word} ({:.1}s): {detail}", took_ms as f64 / 1000.0);
             }
+            PlanEvent::DeployProgress {
+                services, progress, ..
+            } => println!(
+                "        {} {}/{} {} {:?}: {}",
+                services.join("+"),
+                progress.index,
+                progress.total,
+                progress.unit,
+                progress.state,
+                progress.detail
+            ),
             PlanEvent::Reverting { reason } => println!("↺ reverting: {reason}"),
             PlanEvent::Finished { outcome } => println!("{}", outcome.describe()),
         }

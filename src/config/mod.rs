@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
-use crate::app::keymap::{Action, KeyList, KeyPreset};
+use crate::keymap::{Action, KeyList, KeyPreset};
 
 /// The embedded demo fleet's config, parsed through the same loader.
 pub const DEMO_CONFIG: &str = include_str!("../../assets/demo/shipdeck.toml");
@@ -222,13 +222,47 @@ pub struct FlyTarget {
     pub logs_url: Option<String>,
     /// `"api"` (rolling update over the Machines API) or `"flyctl"` (`flyctl deploy --image`).
     #[serde(default)]
-    pub deploy_via: Option<crate::provider::fly::DeployVia>,
+    pub deploy_via: Option<DeployVia>,
     /// Longest one machine may take to start and pass its checks (default 5m).
     #[serde(default)]
     pub wait_timeout: Option<HumanDuration>,
     /// The flyctl program for `deploy_via = "flyctl"` (default `flyctl` on PATH).
     #[serde(default)]
     pub flyctl: Option<String>,
+}
+
+/// How deploys reach Fly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployVia {
+    /// A rolling update through the Machines API (no flyctl needed).
+    #[default]
+    Api,
+    /// `flyctl deploy --image`, which also records a Fly release.
+    Flyctl,
+}
+
+/// Longest account part of a credential name (`fly:ACCOUNT`).
+pub const MAX_ACCOUNT_LEN: usize = 64;
+
+/// Why `account` cannot name a credential account, or None when it can.
+/// The one rule for `[env.fly] account` and `shipdeck auth set fly:ACCOUNT`.
+pub fn account_name_problem(account: &str) -> Option<String> {
+    if account.is_empty() {
+        return Some("the part after `:` is empty".into());
+    }
+    if account.len() > MAX_ACCOUNT_LEN {
+        return Some(format!(
+            "the part after `:` is longer than {MAX_ACCOUNT_LEN} characters"
+        ));
+    }
+    if !account
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Some("the part after `:` may only hold letters, digits, `-`, `_` and `.`".into());
+    }
+    None
 }
 
 /// Which tool owns an env's migrations.
@@ -353,6 +387,9 @@ pub struct RolloutConfig {
     pub migrate_command: Option<String>,
     /// Longest to wait for instances to come up after a deploy.
     pub wait_timeout: HumanDuration,
+    /// Services deployed stage by stage (`[["api"], ["web"]]`): each stage deploys,
+    /// is gated and stabilised before the next; empty means one stage of every service.
+    pub stages: Vec<Spanned<Vec<String>>>,
 }
 
 impl Default for RolloutConfig {
@@ -360,6 +397,22 @@ impl Default for RolloutConfig {
         RolloutConfig {
             migrate_command: None,
             wait_timeout: HumanDuration(Duration::from_secs(120)),
+            stages: Vec::new(),
+        }
+    }
+}
+
+impl EnvConfig {
+    /// The env's stages as service names: the configured ones, else one stage of every service.
+    pub fn stages(&self) -> Vec<Vec<String>> {
+        if self.rollout.stages.is_empty() {
+            vec![self.services.iter().map(|s| s.name().to_string()).collect()]
+        } else {
+            self.rollout
+                .stages
+                .iter()
+                .map(|s| s.get_ref().clone())
+                .collect()
         }
     }
 }
@@ -401,25 +454,21 @@ pub struct ServiceConfig {
     /// Where this service's logs come from, when not from the provider's API.
     #[serde(default)]
     pub logs: Option<Spanned<LogSourceConfig>>,
+    /// The service's own Fly app (and process group), when not the env's `[env.fly]` app.
+    #[serde(default)]
+    pub fly: Option<Spanned<ServiceFly>>,
 }
 
-impl LogSourceConfig {
-    /// The source to follow.
-    pub fn spec(
-        &self,
-    ) -> Result<crate::logs::sources::SourceSpec, crate::logs::sources::SourceError> {
-        use crate::logs::sources::SourceSpec;
-        let ssh = self.ssh.as_deref();
-        match (&self.journald, &self.docker, &self.file, &self.command) {
-            (Some(unit), None, None, None) => Ok(SourceSpec::journald(unit, ssh)),
-            (None, Some(name), None, None) => Ok(SourceSpec::docker(name, ssh)),
-            (None, None, Some(path), None) => Ok(SourceSpec::File { path: path.clone() }),
-            (None, None, None, Some(cmd)) => SourceSpec::command(cmd),
-            _ => Err(crate::logs::sources::SourceError::Spec(
-                "`logs` needs exactly one of journald, docker, file or command".into(),
-            )),
-        }
-    }
+/// `fly = { app = "…", process_group = "…" }` on a service.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceFly {
+    /// Fly app of this service (default: the env's `[env.fly] app`).
+    #[serde(default)]
+    pub app: Option<String>,
+    /// Only machines of this process group (default: the env's).
+    #[serde(default)]
+    pub process_group: Option<String>,
 }
 
 /// `logs = { … }` on a service: exactly one of journald, docker, file, command.
@@ -618,15 +667,12 @@ impl Config {
                 ));
             }
             if let Some(account) = env.fly.as_ref().and_then(|f| f.account.as_deref())
-                && let Err(e) = crate::credentials::CredentialKey::provider(
-                    crate::credentials::CredentialKind::Fly,
-                    account,
-                )
+                && let Some(problem) = account_name_problem(account)
             {
                 return Err(at(
                     env.name.span(),
                     format!("env[{i}].fly.account"),
-                    e.to_string(),
+                    format!("`fly:{account}` is not a credential name ({problem})"),
                     "use letters, digits, `-` or `_`, e.g. `account = \"personal\"`".into(),
                 ));
             }
@@ -658,7 +704,7 @@ impl Config {
                     } else if l.ssh.is_some() && (l.file.is_some() || l.command.is_some()) {
                         Some("`ssh` works with journald or docker; for a command, put ssh in the command itself".to_string())
                     } else if let Some(cmd) = &l.command
-                        && let Err(e) = crate::logs::sources::SourceSpec::command(cmd)
+                        && let Err(e) = crate::shell::parse_command(cmd)
                     {
                         Some(e.to_string())
                     } else {
@@ -695,6 +741,67 @@ impl Config {
                         ));
                     }
                 }
+            }
+            for (j, svc) in env.services.iter().enumerate() {
+                if let Some(fly) = &svc.fly
+                    && env.provider != ProviderKind::Fly
+                {
+                    return Err(at(
+                        fly.span(),
+                        format!("env[{i}].service[{j}].fly"),
+                        format!(
+                            "service `{}` names a Fly app but env `{name}` uses provider \"{}\"",
+                            svc.name(),
+                            env.provider.label()
+                        ),
+                        "set `provider = \"fly\"` on the env, or remove `fly` from the service"
+                            .into(),
+                    ));
+                }
+            }
+            let mut staged: Vec<&str> = Vec::new();
+            for (k, stage) in env.rollout.stages.iter().enumerate() {
+                let field = format!("env[{i}].rollout.stages[{k}]");
+                if stage.get_ref().is_empty() {
+                    return Err(at(
+                        stage.span(),
+                        field,
+                        "an empty stage deploys nothing".into(),
+                        "list the services of the stage, e.g. stages = [[\"api\"], [\"web\"]]"
+                            .into(),
+                    ));
+                }
+                for svc in stage.get_ref() {
+                    if !env.services.iter().any(|s| s.name() == svc) {
+                        let names: Vec<&str> =
+                            env.services.iter().map(ServiceConfig::name).collect();
+                        return Err(at(
+                            stage.span(),
+                            field,
+                            format!("stage names `{svc}`, which is no service of env `{name}`"),
+                            format!("this env's services are {}", Choices(&names)),
+                        ));
+                    }
+                    if staged.contains(&svc.as_str()) {
+                        return Err(at(
+                            stage.span(),
+                            field,
+                            format!("service `{svc}` is in two stages"),
+                            "each service deploys in exactly one stage".into(),
+                        ));
+                    }
+                    staged.push(svc);
+                }
+            }
+            if !env.rollout.stages.is_empty()
+                && let Some(left) = env.services.iter().find(|s| !staged.contains(&s.name()))
+            {
+                return Err(at(
+                    env.rollout.stages[0].span(),
+                    format!("env[{i}].rollout.stages"),
+                    format!("service `{}` is in no stage, so a promotion would never deploy it", left.name()),
+                    "add it to a stage (a stage may hold several services: [[\"api\", \"worker\"], [\"web\"]])".into(),
+                ));
             }
         }
         Ok(())

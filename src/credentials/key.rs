@@ -13,9 +13,6 @@ pub const KEYRING_SERVICE: &str = "shipdeck";
 /// The account used when a provider credential names none.
 pub const DEFAULT_ACCOUNT: &str = "default";
 
-/// Longest account or environment name accepted.
-const MAX_ACCOUNT_LEN: usize = 64;
-
 /// What a credential is for: a provider's API token, or a database URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CredentialKind {
@@ -222,25 +219,10 @@ fn bad_key(input: &str, reason: &str) -> CredentialError {
 }
 
 fn check_account(input: &str, account: &str) -> Result<(), CredentialError> {
-    if account.is_empty() {
-        return Err(bad_key(input, "the part after `:` is empty"));
+    match crate::config::account_name_problem(account) {
+        Some(reason) => Err(bad_key(input, &reason)),
+        None => Ok(()),
     }
-    if account.len() > MAX_ACCOUNT_LEN {
-        return Err(bad_key(
-            input,
-            &format!("the part after `:` is longer than {MAX_ACCOUNT_LEN} characters"),
-        ));
-    }
-    if !account
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(bad_key(
-            input,
-            "the part after `:` may only hold letters, digits, `-`, `_` and `.`",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

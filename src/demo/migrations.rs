@@ -95,8 +95,8 @@ pub fn prepare<'a>(
     // Two shipdeck processes starting at once must not write the files or seed
     // the same database together.
     let lock = root.join(".prepare.lock");
-    let _guard = crate::engine::fsutil::FlockGuard::take(&lock)
-        .map_err(|e| format!("{}: {e}", lock.display()))?;
+    let _guard =
+        crate::fsutil::FlockGuard::take(&lock).map_err(|e| format!("{}: {e}", lock.display()))?;
     for (name, text) in FILES {
         let path = dir.join(name);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(*text) {

@@ -29,25 +29,18 @@ pub struct FleetState {
 }
 
 impl FleetState {
-    /// How an env's services behave now, and the running version.
-    pub fn behaviour(&self, env: &str) -> (Behaviour, String) {
+    /// How one service behaves now, and the release it runs.
+    pub fn behaviour(&self, env: &str, service: &str) -> (Behaviour, String) {
         // try_lock: a health probe must never wait behind a deploy.
         match self.store.try_lock() {
             Ok(store) => {
                 let version = store
-                    .releases(env, 1)
+                    .releases(env, service, 1)
                     .ok()
                     .and_then(|r| r.into_iter().next())
                     .map(|r| r.id)
                     .unwrap_or_default();
-                let b = if store.restarting(env) {
-                    Behaviour::Starting
-                } else if store.runs_bad_image(env) || store.config_problem(env).is_some() {
-                    Behaviour::Bad
-                } else {
-                    Behaviour::Good
-                };
-                (b, version)
+                (behaviour_of(&store, env, service), version)
             }
             Err(_) => (Behaviour::Starting, String::new()),
         }
@@ -65,22 +58,16 @@ impl FleetState {
             .cloned()
     }
 
-    /// Instances of an env: two per API service, one per web service.
-    pub async fn instances(&self, env: &str) -> Option<Vec<Instance>> {
+    /// Instances of an env (or of one service): two per API service, one per web service.
+    pub async fn instances(&self, env: &str, only: Option<&str>) -> Option<Vec<Instance>> {
         let store = self.store.lock().await;
-        let image = store.current_image(env)?;
-        let behaviour = if store.restarting(env) {
-            Behaviour::Starting
-        } else if store.runs_bad_image(env) || store.config_problem(env).is_some() {
-            Behaviour::Bad
-        } else {
-            Behaviour::Good
-        };
         let mut out = Vec::new();
         for ((e, name), sim) in &self.sims {
-            if e != env {
+            if e != env || only.is_some_and(|o| o != name) {
                 continue;
             }
+            let image = store.current_image(env, name)?;
+            let behaviour = behaviour_of(&store, env, name);
             let count = if sim.kind == sim::ServiceKind::Api {
                 2
             } else {
@@ -89,10 +76,8 @@ impl FleetState {
             for i in 0..count {
                 let (state, health) = match behaviour {
                     Behaviour::Starting => ("starting", Health::Progressing),
-                    Behaviour::Bad if sim.kind == sim::ServiceKind::Api => {
-                        ("started", Health::Degraded)
-                    }
-                    _ => ("started", Health::Healthy),
+                    Behaviour::Bad => ("started", Health::Degraded),
+                    Behaviour::Good => ("started", Health::Healthy),
                 };
                 out.push(Instance {
                     id: format!(
@@ -108,7 +93,24 @@ impl FleetState {
                 });
             }
         }
+        if out.is_empty() && only.is_some() {
+            return None;
+        }
         Some(out)
+    }
+}
+
+/// How a service behaves: starting after a deploy, bad on a known-bad build
+/// or (the api) with secrets it refuses, else good.
+fn behaviour_of(store: &Store, env: &str, service: &str) -> Behaviour {
+    if store.restarting(env, service) {
+        Behaviour::Starting
+    } else if store.runs_bad_image(env, service)
+        || (service == store::BAD_SERVICE && store.config_problem(env).is_some())
+    {
+        Behaviour::Bad
+    } else {
+        Behaviour::Good
     }
 }
 
@@ -138,7 +140,17 @@ impl Fleet {
             .iter()
             .filter(|e| e.provider == ProviderKind::Demo)
             .collect();
-        let names = demo_envs.iter().map(|e| e.name());
+        let names = demo_envs.iter().map(|e| {
+            let services = if e.services.is_empty() {
+                store::DEFAULT_SERVICES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            } else {
+                e.services.iter().map(|s| s.name().to_string()).collect()
+            };
+            (e.name(), services)
+        });
         let migrations_root = match store_path.and_then(std::path::Path::parent) {
             Some(state) => {
                 let root = state.join("demo");
@@ -247,18 +259,19 @@ async fn drive(state: Arc<FleetState>) {
         let dt = last.elapsed().as_secs_f64();
         last = Instant::now();
         let t = started.elapsed().as_secs_f64();
-        let mut behaviours = BTreeMap::new();
-        for (env, _) in state.sims.keys() {
-            if !behaviours.contains_key(env) {
-                behaviours.insert(env.clone(), state.behaviour(env).0);
-            }
-        }
-        for ((env, _), sim) in &state.sims {
-            sim.tick(
-                dt,
-                t,
-                behaviours.get(env).copied().unwrap_or(Behaviour::Good),
-            );
+        for ((env, service), sim) in &state.sims {
+            sim.tick(dt, t, state.behaviour(env, service).0);
         }
     }
+}
+
+/// Start the demo fleet when the config has demo envs, and fill in their URLs.
+pub async fn start_if_needed(config: &mut Config) -> std::io::Result<Option<Fleet>> {
+    if !config.envs.iter().any(|e| e.provider == ProviderKind::Demo) {
+        return Ok(None);
+    }
+    let store = crate::paths::StatePaths::default_location().demo_store();
+    let fleet = Fleet::start(config, Some(&store)).await?;
+    fleet.apply_to(config);
+    Ok(Some(fleet))
 }

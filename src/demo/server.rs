@@ -24,8 +24,11 @@ pub fn service_router(fleet: Arc<FleetState>, sim: Arc<ServiceSim>) -> Router {
 }
 
 async fn health(State((fleet, sim)): State<(Arc<FleetState>, Arc<ServiceSim>)>) -> Response {
-    let (behaviour, version) = fleet.behaviour(&sim.env);
-    let problem = fleet.config_problem(&sim.env);
+    let (behaviour, version) = fleet.behaviour(&sim.env, &sim.name);
+    // The api checks its secrets at start (see `Store::config_problem`).
+    let problem = (sim.name == super::store::BAD_SERVICE)
+        .then(|| fleet.config_problem(&sim.env))
+        .flatten();
     let (code, ctype, body) = sim.health(behaviour, &version, problem.as_deref());
     (
         StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
@@ -47,11 +50,16 @@ async fn metrics(State((_, sim)): State<(Arc<FleetState>, Arc<ServiceSim>)>) -> 
 pub fn control_router(fleet: Arc<FleetState>) -> Router {
     Router::new()
         .route("/v1/whoami", get(whoami))
-        .route("/v1/envs/{env}/releases", get(releases))
         .route("/v1/envs/{env}/instances", get(instances))
-        .route("/v1/envs/{env}/deploys", post(deploy))
-        .route("/v1/envs/{env}/rollback", post(rollback))
+        .route("/v1/envs/{env}/restart", post(restart))
         .route("/v1/envs/{env}/secrets", get(secrets).post(set_secrets))
+        .route("/v1/envs/{env}/services/{service}/releases", get(releases))
+        .route(
+            "/v1/envs/{env}/services/{service}/instances",
+            get(service_instances),
+        )
+        .route("/v1/envs/{env}/services/{service}/deploys", post(deploy))
+        .route("/v1/envs/{env}/services/{service}/rollback", post(rollback))
         .route("/v1/envs/{env}/services/{service}/logs", get(logs))
         .with_state(fleet)
 }
@@ -72,23 +80,44 @@ struct Limit {
 
 async fn releases(
     State(fleet): State<Arc<FleetState>>,
-    Path(env): Path<String>,
+    Path((env, service)): Path<(String, String)>,
     Query(q): Query<Limit>,
 ) -> Response {
     let store = fleet.store.lock().await;
-    match store.releases(&env, q.limit.unwrap_or(25).min(100)) {
+    match store.releases(&env, &service, q.limit.unwrap_or(25).min(100)) {
         Ok(r) => Json(r).into_response(),
         Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
     }
 }
 
 async fn instances(State(fleet): State<Arc<FleetState>>, Path(env): Path<String>) -> Response {
-    match fleet.instances(&env).await {
+    match fleet.instances(&env, None).await {
         Some(list) => Json(list).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
             format!("no env named `{env}` in the demo fleet"),
         ),
+    }
+}
+
+async fn service_instances(
+    State(fleet): State<Arc<FleetState>>,
+    Path((env, service)): Path<(String, String)>,
+) -> Response {
+    match fleet.instances(&env, Some(&service)).await {
+        Some(list) => Json(list).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no service `{service}` in env `{env}` of the demo fleet"),
+        ),
+    }
+}
+
+async fn restart(State(fleet): State<Arc<FleetState>>, Path(env): Path<String>) -> Response {
+    let mut store = fleet.store.lock().await;
+    match store.restart(&env) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
     }
 }
 
@@ -103,7 +132,7 @@ struct DeployBody {
 
 async fn deploy(
     State(fleet): State<Arc<FleetState>>,
-    Path(env): Path<String>,
+    Path((env, service)): Path<(String, String)>,
     Json(body): Json<DeployBody>,
 ) -> Response {
     if !body.image.contains('@') && !body.image.contains(':') {
@@ -113,7 +142,7 @@ async fn deploy(
         );
     }
     let mut store = fleet.store.lock().await;
-    match store.deploy(&env, &body.image, &body.author, &body.description) {
+    match store.deploy(&env, &service, &body.image, &body.author, &body.description) {
         Ok(r) => (StatusCode::CREATED, Json(r)).into_response(),
         Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
     }
@@ -128,11 +157,11 @@ struct RollbackBody {
 
 async fn rollback(
     State(fleet): State<Arc<FleetState>>,
-    Path(env): Path<String>,
+    Path((env, service)): Path<(String, String)>,
     Json(body): Json<RollbackBody>,
 ) -> Response {
     let mut store = fleet.store.lock().await;
-    match store.rollback(&env, &body.release_id, &body.author) {
+    match store.rollback(&env, &service, &body.release_id, &body.author) {
         Ok(r) => (StatusCode::CREATED, Json(r)).into_response(),
         Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
     }

@@ -40,13 +40,23 @@ struct DemoSecret {
     staged: bool,
 }
 
-/// Per-env records.
+/// Per-env records: each service deploys apart, secrets are the env's.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct EnvRecord {
-    releases: Vec<DemoRelease>,
+    /// Release history per service, oldest first.
+    services: BTreeMap<String, Vec<DemoRelease>>,
     secrets: BTreeMap<String, DemoSecret>,
     #[serde(skip)]
-    restarted_at: Option<Instant>,
+    restarted_at: BTreeMap<String, Instant>,
+}
+
+/// A build known to break a service (every service when `service` is None).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BadImage {
+    /// The image reference as deployed.
+    pub image: String,
+    /// The service it breaks.
+    pub service: Option<String>,
 }
 
 /// The whole store. With a path, every change is written through (atomic
@@ -55,7 +65,7 @@ pub struct EnvRecord {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Store {
     envs: BTreeMap<String, EnvRecord>,
-    bad_images: Vec<String>,
+    bad_images: Vec<BadImage>,
     #[serde(skip)]
     path: Option<PathBuf>,
 }
@@ -78,8 +88,14 @@ pub fn secret_digest(value: &str) -> String {
     hex(&Sha256::digest(value.as_bytes()))[..16].to_string()
 }
 
-/// The release that breaks things: its storage client times out.
+/// The release that breaks things: the api's storage client times out.
 pub const BAD_VERSION: u64 = 44;
+
+/// The service the bad release breaks.
+pub const BAD_SERVICE: &str = "api";
+
+/// Services a demo env has when the caller names none.
+pub const DEFAULT_SERVICES: [&str; 2] = ["api", "web"];
 
 const CHANGES: &[(&str, &str)] = &[
     ("maria@acme.dev", "fix: checkout retries on upstream 502"),
@@ -182,6 +198,9 @@ pub enum StoreError {
     /// No such env.
     #[error("no env named `{0}` in the demo fleet")]
     NoEnv(String),
+    /// No such service in the env.
+    #[error("env `{0}` of the demo fleet has no service `{1}`")]
+    NoService(String, String),
     /// No such release.
     #[error("no release `{0}` in this env's history")]
     NoRelease(String),
@@ -191,35 +210,53 @@ pub enum StoreError {
 }
 
 impl Store {
-    /// A store seeded for these env names, kept in memory only.
-    pub fn seeded<'a>(envs: impl IntoIterator<Item = &'a str>) -> Store {
+    /// A store seeded for these envs and their services, kept in memory only.
+    pub fn seeded<'a>(envs: impl IntoIterator<Item = (&'a str, Vec<String>)>) -> Store {
         let mut store = Store {
             envs: BTreeMap::new(),
-            bad_images: vec![image_for(BAD_VERSION)],
+            bad_images: vec![BadImage {
+                image: image_for(BAD_VERSION),
+                service: Some(BAD_SERVICE.to_string()),
+            }],
             path: None,
         };
         store.seed_missing(envs);
         store
     }
 
-    fn seed_missing<'a>(&mut self, envs: impl IntoIterator<Item = &'a str>) {
+    fn seed_missing<'a>(&mut self, envs: impl IntoIterator<Item = (&'a str, Vec<String>)>) {
         let now = Utc::now();
-        for name in envs {
-            self.envs
+        for (name, services) in envs {
+            let record = self
+                .envs
                 .entry(name.to_string())
                 .or_insert_with(|| EnvRecord {
-                    releases: seeded_history(name, now),
+                    services: BTreeMap::new(),
                     secrets: seeded_secrets(name, now),
-                    restarted_at: None,
+                    restarted_at: BTreeMap::new(),
                 });
+            for svc in services {
+                record
+                    .services
+                    .entry(svc)
+                    .or_insert_with(|| seeded_history(name, now));
+            }
         }
+    }
+
+    /// Mark `image` as breaking `service` (every service when None), as a bad build would.
+    pub fn mark_bad(&mut self, image: &str, service: Option<&str>) {
+        self.bad_images.push(BadImage {
+            image: image.to_string(),
+            service: service.map(str::to_string),
+        });
     }
 
     /// Load the store at `path` (seeding envs it lacks), or seed a new one there.
     /// An unreadable file is kept aside as `<path>.corrupt` and a fresh store seeded.
     pub fn open<'a>(
         path: &Path,
-        envs: impl IntoIterator<Item = &'a str>,
+        envs: impl IntoIterator<Item = (&'a str, Vec<String>)>,
     ) -> std::io::Result<Store> {
         let mut store = match std::fs::read(path) {
             Ok(bytes) => match serde_json::from_slice::<Store>(&bytes) {
@@ -269,18 +306,29 @@ impl Store {
             .ok_or_else(|| StoreError::NoEnv(env.to_string()))
     }
 
-    /// Release history, newest first, in the shared domain shape.
-    pub fn releases(&self, env: &str, limit: usize) -> Result<Vec<Release>, StoreError> {
+    fn history(&self, env: &str, service: &str) -> Result<&Vec<DemoRelease>, StoreError> {
+        self.env(env)?
+            .services
+            .get(service)
+            .ok_or_else(|| StoreError::NoService(env.to_string(), service.to_string()))
+    }
+
+    /// A service's release history, newest first, in the shared domain shape.
+    pub fn releases(
+        &self,
+        env: &str,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<Release>, StoreError> {
         Ok(self
-            .env(env)?
-            .releases
+            .history(env, service)?
             .iter()
             .rev()
             .take(limit)
             .map(|r| Release {
                 id: format!("v{}", r.version),
                 version: Some(r.version),
-                image: Some(r.image.clone()),
+                artifact: Some(crate::domain::Artifact::image(&r.image)),
                 status: r.status,
                 raw_status: r.status.label().to_string(),
                 author: Some(r.author.clone()),
@@ -291,21 +339,23 @@ impl Store {
             .collect())
     }
 
-    /// The image running in an env.
-    pub fn current_image(&self, env: &str) -> Option<String> {
-        let record = self.envs.get(env)?;
-        record
-            .releases
+    /// The image a service runs.
+    pub fn current_image(&self, env: &str, service: &str) -> Option<String> {
+        self.history(env, service)
+            .ok()?
             .iter()
             .rev()
             .find(|r| r.status == ReleaseStatus::Live)
             .map(|r| r.image.clone())
     }
 
-    /// Whether the env's running image is a known-bad build.
-    pub fn runs_bad_image(&self, env: &str) -> bool {
-        self.current_image(env)
-            .is_some_and(|img| self.bad_images.contains(&img))
+    /// Whether a service runs a known-bad build.
+    pub fn runs_bad_image(&self, env: &str, service: &str) -> bool {
+        self.current_image(env, service).is_some_and(|img| {
+            self.bad_images
+                .iter()
+                .any(|b| b.image == img && b.service.as_deref().is_none_or(|s| s == service))
+        })
     }
 
     /// Why the api refuses to work with the applied secrets, if it does: the
@@ -322,32 +372,58 @@ impl Store {
         }
     }
 
-    /// Seconds since the last deploy while instances are still starting.
-    pub fn restarting(&self, env: &str) -> bool {
+    /// Whether a service's instances are still starting after a deploy or restart.
+    pub fn restarting(&self, env: &str, service: &str) -> bool {
         self.envs
             .get(env)
-            .and_then(|r| r.restarted_at)
+            .and_then(|r| r.restarted_at.get(service))
             .is_some_and(|t| t.elapsed().as_secs_f64() < RESTART_SECS)
     }
 
-    /// Deploy an image: a new live release, the old one superseded.
+    /// Restart every service of an env (applying staged secrets).
+    pub fn restart(&mut self, env: &str) -> Result<(), StoreError> {
+        let record = self.env_mut(env)?;
+        for s in record.secrets.values_mut() {
+            s.staged = false;
+        }
+        let now = Instant::now();
+        let services: Vec<String> = record.services.keys().cloned().collect();
+        for svc in services {
+            record.restarted_at.insert(svc, now);
+        }
+        self.persist().map_err(|e| StoreError::Io(e.to_string()))
+    }
+
+    /// Deploy an image to one service: a new live release, the old one
+    /// superseded. Version numbers run per env, across its services.
     pub fn deploy(
         &mut self,
         env: &str,
+        service: &str,
         image: &str,
         author: &str,
         description: &str,
     ) -> Result<Release, StoreError> {
+        self.history(env, service)?;
         let record = self.env_mut(env)?;
-        let next = record.releases.iter().map(|r| r.version).max().unwrap_or(0) + 1;
-        for r in record
-            .releases
+        let next = record
+            .services
+            .values()
+            .flatten()
+            .map(|r| r.version)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let Some(history) = record.services.get_mut(service) else {
+            return Err(StoreError::NoService(env.to_string(), service.to_string()));
+        };
+        for r in history
             .iter_mut()
             .filter(|r| r.status == ReleaseStatus::Live)
         {
             r.status = ReleaseStatus::Superseded;
         }
-        record.releases.push(DemoRelease {
+        history.push(DemoRelease {
             version: next,
             image: image.to_string(),
             status: ReleaseStatus::Live,
@@ -358,36 +434,42 @@ impl Store {
         for s in record.secrets.values_mut() {
             s.staged = false;
         }
-        record.restarted_at = Some(Instant::now());
+        record
+            .restarted_at
+            .insert(service.to_string(), Instant::now());
         self.persist().map_err(|e| StoreError::Io(e.to_string()))?;
-        Ok(self.releases(env, 1)?.remove(0))
+        Ok(self.releases(env, service, 1)?.remove(0))
     }
 
-    /// Roll back to an earlier release (a new release running its image).
+    /// Roll a service back to an earlier release of its own (a new release running its image).
     pub fn rollback(
         &mut self,
         env: &str,
+        service: &str,
         to_id: &str,
         author: &str,
     ) -> Result<Release, StoreError> {
         let target = self
-            .env(env)?
-            .releases
+            .history(env, service)?
             .iter()
             .find(|r| format!("v{}", r.version) == to_id)
             .cloned()
             .ok_or_else(|| StoreError::NoRelease(to_id.to_string()))?;
-        let record = self.env_mut(env)?;
-        for r in record
-            .releases
-            .iter_mut()
-            .filter(|r| r.status == ReleaseStatus::Live)
+        if let Some(history) = self
+            .envs
+            .get_mut(env)
+            .and_then(|r| r.services.get_mut(service))
         {
-            r.status = ReleaseStatus::RolledBack;
+            for r in history
+                .iter_mut()
+                .filter(|r| r.status == ReleaseStatus::Live)
+            {
+                r.status = ReleaseStatus::RolledBack;
+            }
         }
         let description = format!("Rollback to v{}", target.version);
         let image = target.image.clone();
-        self.deploy(env, &image, author, &description)
+        self.deploy(env, service, &image, author, &description)
     }
 
     /// Secret metadata, never values.
@@ -431,7 +513,7 @@ impl Store {
             }
         }
         if !stage {
-            record.restarted_at = Some(Instant::now());
+            return self.restart(env);
         }
         self.persist().map_err(|e| StoreError::Io(e.to_string()))
     }
@@ -441,32 +523,57 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn envs<'a>(names: &[&'a str]) -> Vec<(&'a str, Vec<String>)> {
+        names
+            .iter()
+            .map(|n| (*n, DEFAULT_SERVICES.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
     #[test]
-    fn staging_runs_the_bad_build_and_production_does_not() {
-        let store = Store::seeded(["dev", "staging", "production"]);
-        assert!(store.runs_bad_image("staging"));
-        assert!(!store.runs_bad_image("production"));
-        let prod = store.releases("production", 50).unwrap();
+    fn staging_api_runs_the_bad_build_and_production_does_not() {
+        let store = Store::seeded(envs(&["dev", "staging", "production"]));
+        assert!(store.runs_bad_image("staging", "api"));
+        assert!(
+            !store.runs_bad_image("staging", "web"),
+            "the bad build breaks the api only"
+        );
+        assert!(!store.runs_bad_image("production", "api"));
+        let prod = store.releases("production", "web", 50).unwrap();
         assert_eq!(prod[0].id, "v41");
         assert!(prod[0].current);
         assert!(prod.iter().skip(1).all(|r| !r.current));
     }
 
     #[test]
-    fn deploy_and_rollback_move_the_current_release() {
-        let mut store = Store::seeded(["staging", "production"]);
+    fn services_deploy_apart_and_versions_run_per_env() {
+        let mut store = Store::seeded(envs(&["staging", "production"]));
         let bad = image_for(BAD_VERSION);
         let rel = store
-            .deploy("production", &bad, "t@x", "promote v44")
+            .deploy("production", "api", &bad, "t@x", "promote v44")
             .unwrap();
         assert_eq!(rel.id, "v42");
-        assert!(store.runs_bad_image("production"));
-        let back = store.rollback("production", "v41", "t@x").unwrap();
-        assert_eq!(back.description, "Rollback to v41");
-        assert!(!store.runs_bad_image("production"));
+        assert!(store.runs_bad_image("production", "api"));
         assert_eq!(
-            store.rollback("production", "v999", "t").unwrap_err(),
+            store.current_image("production", "web"),
+            Some(image_for(41))
+        );
+        let web = store
+            .deploy("production", "web", &image_for(43), "t@x", "promote v43")
+            .unwrap();
+        assert_eq!(web.id, "v43", "the next number across the env's services");
+        let back = store.rollback("production", "api", "v41", "t@x").unwrap();
+        assert_eq!(back.description, "Rollback to v41");
+        assert!(!store.runs_bad_image("production", "api"));
+        assert_eq!(
+            store
+                .rollback("production", "api", "v999", "t")
+                .unwrap_err(),
             StoreError::NoRelease("v999".into())
+        );
+        assert_eq!(
+            store.releases("production", "db", 5).unwrap_err(),
+            StoreError::NoService("production".into(), "db".into())
         );
     }
 
@@ -474,23 +581,32 @@ mod tests {
     fn a_persisted_store_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("demo.json");
-        let mut store = Store::open(&path, ["staging", "production"]).unwrap();
+        let mut store = Store::open(&path, envs(&["staging", "production"])).unwrap();
         store
-            .deploy("production", &image_for(43), "t", "promote")
+            .deploy("production", "api", &image_for(43), "t", "promote")
             .unwrap();
         drop(store);
-        let again = Store::open(&path, ["staging", "production", "dev"]).unwrap();
-        assert_eq!(again.current_image("production"), Some(image_for(43)));
-        assert!(again.current_image("dev").is_some(), "new envs are seeded");
+        let again = Store::open(&path, envs(&["staging", "production", "dev"])).unwrap();
+        assert_eq!(
+            again.current_image("production", "api"),
+            Some(image_for(43))
+        );
+        assert!(
+            again.current_image("dev", "api").is_some(),
+            "new envs are seeded"
+        );
         std::fs::write(&path, b"{not json").unwrap();
-        let fresh = Store::open(&path, ["production"]).unwrap();
-        assert_eq!(fresh.current_image("production"), Some(image_for(41)));
+        let fresh = Store::open(&path, envs(&["production"])).unwrap();
+        assert_eq!(
+            fresh.current_image("production", "api"),
+            Some(image_for(41))
+        );
         assert!(path.with_extension("json.corrupt").exists());
     }
 
     #[test]
     fn secrets_drift_between_staging_and_production() {
-        let store = Store::seeded(["staging", "production"]);
+        let store = Store::seeded(envs(&["staging", "production"]));
         let s: Vec<String> = store
             .secrets("staging")
             .unwrap()

@@ -10,7 +10,7 @@
 //! rewritten. A line torn by a crash mid-write is counted by [`AuditLog::read`]
 //! and skipped, never fatal.
 
-use super::fsutil::{create_private_dir, ends_torn, lock_exclusive, sync_dir};
+use crate::fsutil::{create_private_dir, ends_torn, lock_exclusive, sync_dir};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};

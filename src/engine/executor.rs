@@ -1,7 +1,10 @@
 //! Runs a plan step by step: journal before and after each step, the env
-//! lock held throughout, gates sampled over HTTP, and on a failed gate, an
-//! abort or a failed step after a deploy, the deploy reversed so the env is
-//! never left half-deployed silently.
+//! lock held throughout, each stage deployed unit by unit with the
+//! provider's progress on the ladder, gates sampled over HTTP on the stage's
+//! services; on a failed gate, an abort or a failed step, every unit the
+//! plan changed is put back, newest first, and the revert is verified (the
+//! provider confirms the unit runs its previous artifact again) before the
+//! plan says "rolled back". A revert that fails is reported as such.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,8 +20,8 @@ use super::pins::Pin;
 use super::plan::{Plan, PlanAction, StepKind};
 use super::{Engine, PlanEvent, PlanOutcome, StepStatus};
 use crate::config::OnFail;
-use crate::domain::Health;
-use crate::provider::{Provider, Target, current_release};
+use crate::domain::{Health, Release};
+use crate::provider::{Progress, Provider, ProviderError, Target};
 use crate::sanitize::sanitize;
 
 /// What to do with a plan a crash interrupted.
@@ -39,17 +42,27 @@ enum StepResult {
     Aborted,
 }
 
+/// How putting the changed units back ended.
+enum Reverted {
+    /// Nothing to put back (nothing changed, or a rollback plan, which is never reversed).
+    Nothing,
+    /// Every changed unit runs its previous artifact again.
+    Done(String),
+    /// At least one unit could not be put back.
+    Failed(String),
+}
+
 struct Run<'a> {
     engine: &'a Engine,
     plan: Plan,
     provider: Arc<dyn Provider>,
-    target: Target,
     env_idx: usize,
     journal: Journal,
     events: mpsc::UnboundedSender<PlanEvent>,
     abort: watch::Receiver<bool>,
     lock: Option<EnvLock>,
-    deployed: bool,
+    /// Units this plan changed (or may have: marked before the call), in the order deployed.
+    changed: Vec<usize>,
     started: Instant,
 }
 
@@ -95,13 +108,22 @@ pub async fn resume(
     let Some(mut run) = Run::new(engine, plan, journal, events.clone(), abort) else {
         return fail_early(&events, "the target env has no provider client".into());
     };
-    let deploy_idx = run.plan.steps.iter().position(|s| *s == StepKind::Deploy);
-    run.deployed = deploy_idx.is_some_and(|d| {
-        history
+    // Every unit of a stage whose deploy step started may have changed.
+    for (i, step) in run.plan.steps.iter().enumerate() {
+        let started = history
             .entries
             .iter()
-            .any(|e| matches!(&e.event, JournalEvent::StepStarted { step, .. } if *step == d))
-    });
+            .any(|e| matches!(&e.event, JournalEvent::StepStarted { step, .. } if *step == i));
+        if let (StepKind::Deploy { stage }, true) = (step, started)
+            && let Some(stage) = run.plan.stages.get(*stage)
+        {
+            for &u in &stage.units {
+                if !run.plan.units[u].unchanged && !run.changed.contains(&u) {
+                    run.changed.push(u);
+                }
+            }
+        }
+    }
     run.lock = EnvLock::adopt(&engine.paths.locks(), &run.plan.target_env, &run.plan.id);
     let how = match mode {
         ResumeMode::Resume => "resume",
@@ -131,15 +153,17 @@ pub async fn resume(
             run.steps_from(from).await
         }
         ResumeMode::Rollback => {
-            let reverted = run
+            let outcome = match run
                 .revert("operator chose rollback after an interrupted plan")
-                .await;
-            let outcome = if reverted {
-                PlanOutcome::RolledBack {
+                .await
+            {
+                Reverted::Done(_) => PlanOutcome::RolledBack {
                     reason: "interrupted plan reversed".into(),
-                }
-            } else {
-                PlanOutcome::Aborted { reverted: false }
+                },
+                Reverted::Nothing => PlanOutcome::Aborted { reverted: false },
+                Reverted::Failed(why) => PlanOutcome::RevertFailed {
+                    reason: format!("reversing the interrupted plan: {why}"),
+                },
             };
             run.finish(outcome).await
         }
@@ -168,18 +192,16 @@ impl<'a> Run<'a> {
             .iter()
             .position(|e| e.name() == plan.target_env)?;
         let provider = engine.providers.get(env_idx).cloned().flatten()?;
-        let target = engine.target(env_idx);
         Some(Run {
             engine,
             plan,
             provider,
-            target,
             env_idx,
             journal,
             events,
             abort,
             lock: None,
-            deployed: false,
+            changed: Vec::new(),
             started: Instant::now(),
         })
     }
@@ -192,6 +214,14 @@ impl<'a> Run<'a> {
 
     fn aborted(&self) -> bool {
         *self.abort.borrow()
+    }
+
+    fn target(&self, unit: usize) -> Target {
+        self.plan.units[unit].target(&self.plan.target_env)
+    }
+
+    fn env_target(&self) -> Target {
+        self.engine.target(self.env_idx)
     }
 
     /// Sleep, waking early on abort; returns true when aborted.
@@ -208,7 +238,9 @@ impl<'a> Run<'a> {
             if self.aborted() && self.abort_applies() {
                 return self.abort_now().await;
             }
-            let name = self.plan.steps[index].name();
+            let name = self.plan.step_name(index);
+            let stage = self.plan.steps[index].stage();
+            let services = self.plan.step_services(index);
             if let Err(e) = self.journal.record(JournalEvent::StepStarted {
                 step: index,
                 name: name.clone(),
@@ -219,7 +251,12 @@ impl<'a> Run<'a> {
                     })
                     .await;
             }
-            let _ = self.events.send(PlanEvent::StepStarted { index });
+            let _ = self.events.send(PlanEvent::StepStarted {
+                index,
+                step: name.clone(),
+                stage,
+                services: services.clone(),
+            });
             let step_started = Instant::now();
             let result = self.step(index).await;
             let took_ms = step_started.elapsed().as_millis() as u64;
@@ -238,12 +275,15 @@ impl<'a> Run<'a> {
             };
             let recorded = self.journal.record(JournalEvent::StepFinished {
                 step: index,
-                name,
+                name: name.clone(),
                 outcome: outcome_word.into(),
                 detail: Some(detail.clone()),
             });
             let _ = self.events.send(PlanEvent::StepFinished {
                 index,
+                step: name,
+                stage,
+                services,
                 status,
                 detail,
                 took_ms,
@@ -259,21 +299,27 @@ impl<'a> Run<'a> {
                 StepResult::Ok(_) | StepResult::Skipped(_) => {}
                 StepResult::Aborted => return self.abort_now().await,
                 StepResult::Failed(reason) => {
-                    let reason = if self.deployed && self.revert(&reason).await {
-                        format!("{reason} (deploy rolled back)")
-                    } else {
-                        reason
+                    let outcome = match self.revert(&reason).await {
+                        Reverted::Nothing => PlanOutcome::Failed { reason },
+                        Reverted::Done(what) => PlanOutcome::Failed {
+                            reason: format!("{reason} ({what})"),
+                        },
+                        Reverted::Failed(why) => PlanOutcome::RevertFailed {
+                            reason: format!("{reason}; then the revert failed: {why}"),
+                        },
                     };
-                    return self.finish(PlanOutcome::Failed { reason }).await;
+                    return self.finish(outcome).await;
                 }
                 StepResult::GateFailed(reason) => {
                     let outcome = match self.plan.on_fail {
-                        OnFail::Rollback if self.deployed => {
-                            self.revert(&reason).await;
-                            PlanOutcome::RolledBack { reason }
-                        }
-                        OnFail::Rollback => PlanOutcome::Failed { reason },
                         OnFail::Pause => PlanOutcome::Paused { reason },
+                        OnFail::Rollback => match self.revert(&reason).await {
+                            Reverted::Done(_) => PlanOutcome::RolledBack { reason },
+                            Reverted::Nothing => PlanOutcome::Failed { reason },
+                            Reverted::Failed(why) => PlanOutcome::RevertFailed {
+                                reason: format!("{reason}; then the revert failed: {why}"),
+                            },
+                        },
                     };
                     return self.finish(outcome).await;
                 }
@@ -284,12 +330,18 @@ impl<'a> Run<'a> {
 
     /// A rollback that has deployed is safer finished than reversed.
     fn abort_applies(&self) -> bool {
-        !(self.plan.action == PlanAction::Rollback && self.deployed)
+        self.plan.action != PlanAction::Rollback || self.changed.is_empty()
     }
 
     async fn abort_now(&mut self) -> PlanOutcome {
-        let reverted = self.deployed && self.revert("aborted by the operator").await;
-        self.finish(PlanOutcome::Aborted { reverted }).await
+        let outcome = match self.revert("aborted by the operator").await {
+            Reverted::Nothing => PlanOutcome::Aborted { reverted: false },
+            Reverted::Done(_) => PlanOutcome::Aborted { reverted: true },
+            Reverted::Failed(why) => PlanOutcome::RevertFailed {
+                reason: format!("aborted by the operator; then the revert failed: {why}"),
+            },
+        };
+        self.finish(outcome).await
     }
 
     async fn step(&mut self, index: usize) -> StepResult {
@@ -307,12 +359,13 @@ impl<'a> Run<'a> {
                     self.plan.target_env
                 )),
             },
-            StepKind::Deploy => self.deploy().await,
-            StepKind::WaitRollout => self.wait_rollout().await,
-            StepKind::HealthGate => self.gate(index, GateMode::Health).await,
-            StepKind::Stabilize { seconds } => {
+            StepKind::Deploy { stage } => self.deploy(index, stage).await,
+            StepKind::WaitRollout { stage } => self.wait_rollout(stage).await,
+            StepKind::HealthGate { stage } => self.gate(index, stage, GateMode::Health).await,
+            StepKind::Stabilize { stage, seconds } => {
                 self.gate(
                     index,
+                    stage,
                     GateMode::Stabilize {
                         window: Duration::from_secs(seconds),
                     },
@@ -350,15 +403,6 @@ impl<'a> Run<'a> {
         Ok(who)
     }
 
-    async fn current(&self) -> Result<Option<crate::domain::Release>, String> {
-        let releases = self
-            .provider
-            .releases(&self.target, 20)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(current_release(&releases).cloned())
-    }
-
     async fn pre_checks(&mut self) -> StepResult {
         if self.plan.action == PlanAction::Promote
             && let Ok(Some(pin)) = self.engine.pins().get(&self.plan.target_env)
@@ -368,30 +412,33 @@ impl<'a> Run<'a> {
                 pin.env, pin.release, pin.by
             ));
         }
-        if let Err(e) = self.provider.status(&self.target).await {
+        if let Err(e) = self.provider.status(&self.env_target()).await {
             return StepResult::Failed(format!("target not reachable: {e}"));
         }
-        match self.current().await {
-            Ok(Some(cur)) if cur.image.as_deref() == Some(self.plan.artifact.image.as_str()) => {
-                StepResult::Ok(format!(
-                    "`{}` already runs {}; deploy will be skipped",
-                    self.plan.target_env, cur.id
-                ))
+        let mut lines = Vec::new();
+        for u in 0..self.plan.units.len() {
+            let unit = &self.plan.units[u];
+            let (name, artifact) = (unit.name(), unit.artifact.clone());
+            let to = unit
+                .release
+                .as_ref()
+                .map_or_else(|| artifact.short(), Release::label);
+            let from = unit
+                .previous
+                .as_ref()
+                .map_or_else(|| "nothing".to_string(), Release::label);
+            match self.provider.runs(&self.target(u), &artifact).await {
+                Ok(true) => lines.push(format!("{name}: already runs {to}, its deploy is skipped")),
+                Ok(false) => lines.push(format!("{name}: {from} → {to}")),
+                Err(e) => {
+                    return StepResult::Failed(format!(
+                        "cannot read what {name} of `{}` runs: {e}",
+                        self.plan.target_env
+                    ));
+                }
             }
-            Ok(cur) => StepResult::Ok(format!(
-                "{} → {}",
-                cur.map_or("nothing".to_string(), |c| c.id),
-                self.plan.artifact.release_id.clone().unwrap_or_else(|| self
-                    .plan
-                    .artifact
-                    .image
-                    .clone())
-            )),
-            Err(e) => StepResult::Failed(format!(
-                "cannot read `{}` releases: {e}",
-                self.plan.target_env
-            )),
         }
+        StepResult::Ok(lines.join("; "))
     }
 
     /// Bring the target's schema up to `version` with the built-in runner (idempotent on resume).
@@ -419,66 +466,159 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn deploy(&mut self) -> StepResult {
-        let previous_image = self.plan.previous.as_ref().and_then(|p| p.image.clone());
-        match self.current().await {
-            Ok(Some(cur)) if cur.image.as_deref() == Some(self.plan.artifact.image.as_str()) => {
-                // Idempotent: a resumed plan whose deploy already landed does not deploy twice.
-                self.deployed =
-                    previous_image.as_deref() != Some(self.plan.artifact.image.as_str());
-                return StepResult::Skipped(format!("already running {}", cur.id));
-            }
-            Ok(_) => {}
-            Err(e) => return StepResult::Failed(e),
+    /// Deploy every unit of `stage` that does not run its artifact yet.
+    async fn deploy(&mut self, index: usize, stage: usize) -> StepResult {
+        let units = self
+            .plan
+            .stages
+            .get(stage)
+            .map(|s| s.units.clone())
+            .unwrap_or_default();
+        if units.is_empty() {
+            return StepResult::Skipped("its services deployed with an earlier stage".into());
         }
-        // Mark before the call: if we crash mid-request, a resume treats it as deployed.
-        self.deployed = true;
-        let result = match (&self.plan.action, &self.plan.rollback_to) {
-            (PlanAction::Rollback, Some(to)) => self.provider.rollback(&self.target, to).await,
-            _ => {
-                let description = format!(
-                    "promote {} from {} by {}",
-                    self.plan.artifact.release_id.clone().unwrap_or_default(),
-                    self.plan.source_env.clone().unwrap_or_default(),
-                    self.engine.actor.describe()
-                );
-                self.provider
-                    .deploy(&self.target, &self.plan.artifact, &description)
-                    .await
+        let mut done = Vec::new();
+        for u in units {
+            if self.aborted() && self.abort_applies() {
+                return StepResult::Aborted;
             }
-        };
-        match result {
-            Ok(release) => StepResult::Ok(format!("{} is {}", release.id, release.status.label())),
-            Err(e) => StepResult::Failed(format!("deploy failed: {e}")),
+            let target = self.target(u);
+            let unit = self.plan.units[u].clone();
+            match self.provider.runs(&target, &unit.artifact).await {
+                Ok(true) => {
+                    // Idempotent: a resumed plan whose deploy already landed does not deploy twice.
+                    if !unit.unchanged && !self.changed.contains(&u) {
+                        self.changed.push(u);
+                    }
+                    done.push(format!("{}: already running it", unit.name()));
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    return StepResult::Failed(format!(
+                        "cannot read what {} runs: {e}",
+                        unit.name()
+                    ));
+                }
+            }
+            // Mark before the call: if we crash mid-request, a resume treats it as changed.
+            if !self.changed.contains(&u) {
+                self.changed.push(u);
+            }
+            let progress = self.progress(index, stage, &unit.services);
+            let result = match (&self.plan.action, &unit.release) {
+                (PlanAction::Rollback, Some(to)) => {
+                    self.provider.rollback(&target, to, &progress).await
+                }
+                _ => {
+                    let description = format!(
+                        "promote {} from {} by {}",
+                        unit.release
+                            .as_ref()
+                            .map_or_else(|| unit.artifact.short(), Release::label),
+                        self.plan.source_env.clone().unwrap_or_default(),
+                        self.engine.actor.describe()
+                    );
+                    self.provider
+                        .deploy(&target, &unit.artifact, &description, &progress)
+                        .await
+                }
+            };
+            match result {
+                Ok(release) => done.push(format!(
+                    "{}: {} is {}",
+                    unit.name(),
+                    release.label(),
+                    release.status.label()
+                )),
+                Err(e) => {
+                    if e.changed_nothing() {
+                        self.changed.retain(|c| *c != u);
+                    }
+                    if matches!(e, ProviderError::Cancelled { .. }) {
+                        self.note(format!("{}: {e}", unit.name()));
+                        return StepResult::Aborted;
+                    }
+                    return StepResult::Failed(format!("deploy of {} failed: {e}", unit.name()));
+                }
+            }
         }
+        StepResult::Ok(done.join("; "))
     }
 
-    async fn wait_rollout(&mut self) -> StepResult {
+    /// Progress of a deploy into the ladder; the abort switch cancels it.
+    fn progress(&self, index: usize, stage: usize, services: &[String]) -> Progress {
+        let (events, services) = (self.events.clone(), services.to_vec());
+        let cancel = if self.abort_applies() {
+            self.abort.clone()
+        } else {
+            // A rollback in flight is safer finished: nothing cancels it.
+            watch::channel(false).1
+        };
+        Progress::new(
+            move |progress| {
+                let _ = events.send(PlanEvent::DeployProgress {
+                    index,
+                    stage: Some(stage),
+                    services: services.clone(),
+                    progress,
+                });
+            },
+            cancel,
+        )
+    }
+
+    async fn wait_rollout(&mut self, stage: usize) -> StepResult {
         let limit = self.engine.config.envs[self.env_idx].rollout.wait_timeout.0;
         let abortable = self.abort_applies();
-        let mut abort = self.abort.clone();
-        match wait_instances(
-            self.provider.as_ref(),
-            &self.target,
-            limit,
-            &mut abort,
-            abortable,
-        )
-        .await
-        {
-            WaitEnd::Up(detail) => StepResult::Ok(detail),
-            WaitEnd::TimedOut(detail) => StepResult::Failed(detail),
-            WaitEnd::Aborted => StepResult::Aborted,
+        let units = self
+            .plan
+            .stages
+            .get(stage)
+            .map(|s| s.units.clone())
+            .unwrap_or_default();
+        let mut lines = Vec::new();
+        for u in units {
+            let mut abort = self.abort.clone();
+            let target = self.target(u);
+            match wait_instances(
+                self.provider.as_ref(),
+                &target,
+                limit,
+                &mut abort,
+                abortable,
+            )
+            .await
+            {
+                WaitEnd::Up(detail) => {
+                    lines.push(format!("{}: {detail}", self.plan.units[u].name()))
+                }
+                WaitEnd::TimedOut(detail) => {
+                    return StepResult::Failed(format!("{}: {detail}", self.plan.units[u].name()));
+                }
+                WaitEnd::Aborted => return StepResult::Aborted,
+            }
         }
+        if lines.is_empty() {
+            return StepResult::Skipped("nothing deployed in this stage".into());
+        }
+        StepResult::Ok(lines.join("; "))
     }
 
-    async fn gate(&mut self, index: usize, mode: GateMode) -> StepResult {
+    async fn gate(&mut self, index: usize, stage: usize, mode: GateMode) -> StepResult {
         let env = &self.engine.config.envs[self.env_idx];
+        let services = self
+            .plan
+            .stages
+            .get(stage)
+            .map(|s| s.services.clone())
+            .unwrap_or_default();
         let events = self.events.clone();
         let mut abort = self.abort.clone();
         let end = run_gate(
             self.engine.client.clone(),
             env,
+            &services,
             mode,
             &mut abort,
             |sample, tracker| {
@@ -510,7 +650,7 @@ impl<'a> Run<'a> {
         {
             return StepResult::Aborted;
         }
-        let sample = sampler.sample().await;
+        let mut sample = sampler.sample().await;
         let _ = self.events.send(PlanEvent::Gate {
             index,
             passes: 0,
@@ -518,19 +658,29 @@ impl<'a> Run<'a> {
             figures: sample.figures.clone(),
             failing: sample.failures.clone(),
         });
-        let running = match self.current().await {
-            Ok(Some(cur)) if cur.image.as_deref() == Some(self.plan.artifact.image.as_str()) => {
-                format!("{} running", cur.id)
+        // The provider says whether each unit runs its artifact: tag and digest
+        // of one image are the same artifact, and only the provider knows both.
+        let mut running = Vec::new();
+        for u in 0..self.plan.units.len() {
+            let unit = &self.plan.units[u];
+            let (name, artifact) = (unit.name(), unit.artifact.clone());
+            let label = unit
+                .release
+                .as_ref()
+                .map_or_else(|| artifact.short(), Release::label);
+            match self.provider.runs(&self.target(u), &artifact).await {
+                Ok(true) => running.push(format!("{name} runs {label}")),
+                Ok(false) => {
+                    return StepResult::Failed(format!(
+                        "{name} of `{}` is not running {} ({label})",
+                        self.plan.target_env,
+                        artifact.full()
+                    ));
+                }
+                Err(e) => return StepResult::Failed(format!("cannot read what {name} runs: {e}")),
             }
-            Ok(_) => {
-                return StepResult::Failed(format!(
-                    "`{}` is not running the deployed image",
-                    self.plan.target_env
-                ));
-            }
-            Err(e) => return StepResult::Failed(e),
-        };
-        let mut sample = sample;
+        }
+        let running = running.join(", ");
         if let (Some(expected), Some(cfg)) = (
             self.plan.migrate_to,
             self.engine.config.envs[self.env_idx].migrations.clone(),
@@ -560,20 +710,13 @@ impl<'a> Run<'a> {
     }
 
     fn pin(&mut self) -> StepResult {
-        let release = self
-            .plan
-            .rollback_to
-            .as_ref()
-            .map_or_else(|| "unknown".to_string(), |r| r.id.clone());
+        let (previous, release) = self.plan.from_to();
         let pin = Pin {
             env: self.plan.target_env.clone(),
             release: release.clone(),
             by: self.engine.actor.describe(),
             at: Utc::now(),
-            reason: format!(
-                "rollback from {}",
-                self.plan.previous.as_ref().map_or("?", |p| p.id.as_str())
-            ),
+            reason: format!("rollback from {previous}"),
         };
         match self.engine.pins().pin(pin) {
             Ok(()) => StepResult::Ok(format!("`{}` pinned at {release}", self.plan.target_env)),
@@ -638,39 +781,78 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Put the target back on what it ran before the plan. Returns whether it did.
-    async fn revert(&mut self, reason: &str) -> bool {
+    /// Put every unit this plan changed back on what it ran before, newest
+    /// first, and verify each: instances settle and the provider confirms the
+    /// unit runs its previous artifact.
+    async fn revert(&mut self, reason: &str) -> Reverted {
+        if self.plan.action == PlanAction::Rollback || self.changed.is_empty() {
+            return Reverted::Nothing;
+        }
         let _ = self.events.send(PlanEvent::Reverting {
             reason: reason.to_string(),
         });
         self.note(format!("reverting: {reason}"));
-        let Some(previous) = self.plan.previous.clone() else {
-            self.note("nothing to revert to: the env ran no release before".into());
-            return false;
-        };
-        let result = match self.plan.action {
-            PlanAction::Promote => self.provider.rollback(&self.target, &previous).await,
-            PlanAction::Rollback => return false,
-        };
-        match result {
-            Ok(release) => {
-                self.note(format!("reverted to {} as {}", previous.id, release.id));
-                self.deployed = false;
-                let limit = self.engine.config.envs[self.env_idx].rollout.wait_timeout.0;
-                let started = Instant::now();
-                while started.elapsed() < limit {
-                    match self.provider.status(&self.target).await {
-                        Ok(list) if list.iter().all(|i| i.health != Health::Progressing) => break,
-                        _ => tokio::time::sleep(Duration::from_millis(500)).await,
-                    }
+        let limit = self.engine.config.envs[self.env_idx].rollout.wait_timeout.0;
+        let mut done = Vec::new();
+        while let Some(&u) = self.changed.last() {
+            let unit = self.plan.units[u].clone();
+            let target = self.target(u);
+            let Some(previous) = unit.previous.clone() else {
+                let why = format!(
+                    "{} ran no release before this plan: nothing to return it to",
+                    unit.name()
+                );
+                self.note(format!("REVERT FAILED: {why}"));
+                return Reverted::Failed(why);
+            };
+            let Some(artifact) = previous.artifact.clone() else {
+                let why = format!(
+                    "{}'s previous release {} names no artifact",
+                    unit.name(),
+                    previous.label()
+                );
+                self.note(format!("REVERT FAILED: {why}"));
+                return Reverted::Failed(why);
+            };
+            if let Err(e) = self
+                .provider
+                .rollback(&target, &previous, &Progress::none())
+                .await
+            {
+                let why = format!("{} back to {}: {e}", unit.name(), previous.label());
+                self.note(format!("REVERT FAILED: {why}"));
+                return Reverted::Failed(why);
+            }
+            let mut never = watch::channel(false).1;
+            if let WaitEnd::TimedOut(detail) =
+                wait_instances(self.provider.as_ref(), &target, limit, &mut never, false).await
+            {
+                let why = format!("{} back to {}: {detail}", unit.name(), previous.label());
+                self.note(format!("REVERT FAILED: {why}"));
+                return Reverted::Failed(why);
+            }
+            match self.provider.runs(&target, &artifact).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    let why = format!(
+                        "{} does not run {} after the rollback",
+                        unit.name(),
+                        artifact.full()
+                    );
+                    self.note(format!("REVERT FAILED: {why}"));
+                    return Reverted::Failed(why);
                 }
-                true
+                Err(e) => {
+                    let why = format!("cannot verify {} after the rollback: {e}", unit.name());
+                    self.note(format!("REVERT FAILED: {why}"));
+                    return Reverted::Failed(why);
+                }
             }
-            Err(e) => {
-                self.note(format!("REVERT FAILED: {e}"));
-                false
-            }
+            self.note(format!("reverted {} to {}", unit.name(), previous.label()));
+            done.push(format!("{} back on {}", unit.name(), previous.label()));
+            self.changed.pop();
         }
+        Reverted::Done(format!("rolled back: {}", done.join(", ")))
     }
 
     async fn finish(&mut self, outcome: PlanOutcome) -> PlanOutcome {

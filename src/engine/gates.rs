@@ -129,17 +129,19 @@ pub enum GateEnd {
     Aborted,
 }
 
-/// Sample `env`'s gates every interval until the tracker decides; `report`
-/// sees every sample (for progress), `abort` stops the run.
+/// Sample the gates of `services` of `env` (all of them when empty) every
+/// interval until the tracker decides; `report` sees every sample (for
+/// progress), `abort` stops the run.
 pub async fn run_gate(
     client: reqwest::Client,
     env: &EnvConfig,
+    services: &[String],
     mode: GateMode,
     abort: &mut tokio::sync::watch::Receiver<bool>,
     mut report: impl FnMut(&Sample, &GateTracker),
 ) -> GateEnd {
     let spec = env.gates.clone();
-    let mut sampler = Sampler::new(client, env);
+    let mut sampler = Sampler::new(client, env).only(services);
     let mut tracker = GateTracker::new(&spec, mode);
     sampler.prime().await;
     let started = Instant::now();
@@ -192,6 +194,14 @@ impl Sampler {
                 .collect(),
             prev: BTreeMap::new(),
         }
+    }
+
+    /// Keep only these services (a stage's); empty keeps every service.
+    pub fn only(mut self, services: &[String]) -> Sampler {
+        if !services.is_empty() {
+            self.services.retain(|(name, _, _)| services.contains(name));
+        }
+        self
     }
 
     /// Take the baseline scrapes the first window needs.

@@ -8,7 +8,7 @@
 //! with no `plan_finished` line; a line torn by a crash mid-write is counted,
 //! never fatal. Finished journals are moved into `dir/done/` by [`archive`].
 
-use super::fsutil::{create_private_dir, ends_torn, sync_dir};
+use crate::fsutil::{create_private_dir, ends_torn, sync_dir};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};

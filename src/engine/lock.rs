@@ -14,7 +14,7 @@
 // the error is large; lock calls are rare, the size does not matter.
 #![allow(clippy::result_large_err)]
 
-use super::fsutil::{FlockGuard, create_private_dir, sync_dir};
+use crate::fsutil::{FlockGuard, create_private_dir, sync_dir};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};

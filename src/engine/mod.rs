@@ -6,12 +6,12 @@
 
 pub mod audit;
 mod executor;
-pub(crate) mod fsutil;
 pub mod gates;
 pub mod journal;
 pub mod lock;
 pub mod pins;
 pub mod plan;
+pub mod policy;
 pub mod rotate;
 pub mod secrets;
 
@@ -24,74 +24,21 @@ use tokio::sync::{mpsc, watch};
 use crate::config::{Config, EnvConfig};
 use crate::domain::{Artifact, Release};
 use crate::paths::StatePaths;
-use crate::provider::{Provider, ProviderError, Target, current_release};
+use crate::provider::registry::{DeployUnit, units_of};
+use crate::provider::{Provider, ProviderError, current_release};
 use audit::{AuditLog, AuditRecord};
+
+pub use crate::actor::{Actor, hostname};
 use pins::{Pin, Pins};
-use plan::{Plan, PlanAction, new_plan_id, previous_good, promote_steps, rollback_steps};
+use plan::{
+    Plan, PlanAction, UnitPlan, new_plan_id, previous_good, promote_steps, rollback_steps,
+    stages_for,
+};
 
 pub use executor::ResumeMode;
 
-/// Who acts: recorded on locks, releases and audit lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Actor {
-    /// Login name.
-    pub user: String,
-    /// Machine name.
-    pub host: String,
-}
-
-impl Actor {
-    /// The current user on this machine.
-    pub fn current() -> Actor {
-        let user = ["USER", "LOGNAME", "USERNAME"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-            .or_else(login_from_passwd)
-            .unwrap_or_else(|| "unknown".into());
-        Actor {
-            user,
-            host: hostname(),
-        }
-    }
-
-    /// `user@host`.
-    pub fn describe(&self) -> String {
-        format!("{}@{}", self.user, self.host)
-    }
-}
-
-/// The login name of this process's uid, from /etc/passwd (when $USER is unset, e.g. under cron or CI).
-fn login_from_passwd() -> Option<String> {
-    #[cfg(unix)]
-    {
-        // SAFETY: getuid has no preconditions and cannot fail.
-        let uid = unsafe { libc::getuid() };
-        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-        passwd.lines().find_map(|line| {
-            let mut fields = line.split(':');
-            let name = fields.next()?;
-            let id: u32 = fields.nth(1)?.parse().ok()?;
-            (id == uid).then(|| name.to_string())
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
-}
-
 fn version_text(v: Option<u64>) -> String {
     v.map_or("no version".to_string(), |v| v.to_string())
-}
-
-/// This machine's name.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Why the engine will not do something, or could not.
@@ -125,6 +72,16 @@ pub enum EngineError {
         /// Asked-for id.
         release: String,
     },
+    /// No such service in the env.
+    #[error("env `{env}` has no service `{service}`; its services are {services}")]
+    NoService {
+        /// Env.
+        env: String,
+        /// Asked-for service.
+        service: String,
+        /// The env's services.
+        services: String,
+    },
     /// Journal, lock, pin or audit storage failed.
     #[error("state storage: {0}")]
     State(String),
@@ -156,6 +113,12 @@ pub enum PlanOutcome {
         /// What failed.
         reason: String,
     },
+    /// Something failed and putting the env back failed too: the env may run
+    /// the new release, the old one, or a mix. A person must act.
+    RevertFailed {
+        /// What failed first, then why the revert failed.
+        reason: String,
+    },
     /// A safety rule refused the plan before it started.
     Refused {
         /// Which rule.
@@ -172,6 +135,7 @@ impl PlanOutcome {
             PlanOutcome::Paused { .. } => "paused",
             PlanOutcome::Aborted { .. } => "aborted",
             PlanOutcome::Failed { .. } => "failed",
+            PlanOutcome::RevertFailed { .. } => "revert_failed",
             PlanOutcome::Refused { .. } => "refused",
         }
     }
@@ -198,6 +162,9 @@ impl PlanOutcome {
                 "aborted before anything was deployed".into()
             }
             PlanOutcome::Failed { reason } => format!("failed: {reason}"),
+            PlanOutcome::RevertFailed { reason } => {
+                format!("REVERT FAILED, the env needs a person: {reason}")
+            }
             PlanOutcome::Refused { reason } => format!("refused: {reason}"),
         }
     }
@@ -230,6 +197,25 @@ pub enum PlanEvent {
     StepStarted {
         /// Step index.
         index: usize,
+        /// Its ladder name (`api: deploy`).
+        step: String,
+        /// Its stage, for staged steps.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stage: Option<usize>,
+        /// The stage's services (empty outside stages).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        services: Vec<String>,
+    },
+    /// A deploy unit moved (a machine, an instance, a job).
+    DeployProgress {
+        /// Step index.
+        index: usize,
+        /// Its stage.
+        stage: Option<usize>,
+        /// The services of the unit being deployed.
+        services: Vec<String>,
+        /// What moved.
+        progress: crate::provider::UnitProgress,
     },
     /// A line of step output.
     StepOutput {
@@ -255,6 +241,14 @@ pub enum PlanEvent {
     StepFinished {
         /// Step index.
         index: usize,
+        /// Its ladder name.
+        step: String,
+        /// Its stage, for staged steps.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stage: Option<usize>,
+        /// The stage's services.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        services: Vec<String>,
         /// How.
         status: StepStatus,
         /// What it did or why it failed.
@@ -274,20 +268,50 @@ pub enum PlanEvent {
     },
 }
 
+/// What one deploy unit changes, for the confirm dialog and `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitChange {
+    /// Its services.
+    pub services: Vec<String>,
+    /// The release it runs now.
+    pub from_release: Option<String>,
+    /// The artifact it runs now (everything known).
+    pub from: Option<String>,
+    /// The release it goes to.
+    pub to_release: Option<String>,
+    /// The artifact it gets.
+    pub to: String,
+    /// It already runs that artifact: nothing to deploy.
+    pub unchanged: bool,
+}
+
+impl UnitChange {
+    fn of(unit: &UnitPlan) -> UnitChange {
+        UnitChange {
+            services: unit.services.clone(),
+            from_release: unit.previous.as_ref().map(Release::label),
+            from: unit
+                .previous
+                .as_ref()
+                .and_then(|p| p.artifact.as_ref())
+                .map(Artifact::full),
+            to_release: unit.release.as_ref().map(Release::label),
+            to: unit.artifact.full(),
+            unchanged: unit.unchanged,
+        }
+    }
+}
+
 /// What the user sees before confirming: the plan and what changes.
 #[derive(Debug, Clone, Serialize)]
 pub struct Preview {
     /// The plan to run.
     pub plan: Plan,
-    /// The target's release now.
-    pub current: Option<Release>,
-    /// Image now → image after.
-    pub image_from: Option<String>,
-    /// Image after.
-    pub image_to: String,
+    /// Per deploy unit: from → to.
+    pub changes: Vec<UnitChange>,
     /// Secrets present in the source env but missing in the target.
     pub secrets_missing: Vec<String>,
-    /// Notes the confirm dialog must show (database not rolled back, etc.).
+    /// Notes the confirm dialog must show (what is and is not reverted, migrations, …).
     pub notes: Vec<String>,
     /// Whether typed confirmation is required.
     pub protected: bool,
@@ -299,7 +323,7 @@ pub struct Engine {
     /// Config (with demo URLs filled in).
     pub config: Arc<Config>,
     /// Provider per env index.
-    pub providers: crate::app::effects::Providers,
+    pub providers: crate::provider::registry::Providers,
     /// State directory layout.
     pub paths: StatePaths,
     /// Who acts.
@@ -313,7 +337,7 @@ impl Engine {
     /// An engine over these providers.
     pub fn new(
         config: Arc<Config>,
-        providers: crate::app::effects::Providers,
+        providers: crate::provider::registry::Providers,
         paths: StatePaths,
         actor: Actor,
         read_only: bool,
@@ -355,29 +379,20 @@ impl Engine {
             .flatten()
             .ok_or_else(|| EngineError::NoProvider {
                 env: self.config.envs[idx].name().to_string(),
-                why: crate::app::effects::provider_note(self.config.envs[idx].provider)
+                why: crate::provider::registry::provider_note(self.config.envs[idx].provider)
                     .unwrap_or_else(|| "no provider client".into()),
             })
     }
 
-    fn target(&self, idx: usize) -> Target {
-        crate::app::effects::target_of(&self.config, idx)
+    fn target(&self, idx: usize) -> crate::provider::Target {
+        crate::provider::registry::target_of(&self.config, idx)
     }
 
     /// Refuse mutations on read-only envs or in read-only mode.
     pub fn check_writable(&self, env: &str) -> Result<(), EngineError> {
         let (_, cfg) = self.env(env)?;
-        if self.read_only {
-            return Err(EngineError::Refused(format!(
-                "shipdeck runs with --read-only; `{env}` cannot be changed"
-            )));
-        }
-        if cfg.read_only {
-            return Err(EngineError::Refused(format!(
-                "env `{env}` is read_only in config"
-            )));
-        }
-        Ok(())
+        policy::writable(self.read_only, cfg.read_only)
+            .map_err(|why| EngineError::Refused(format!("`{env}` cannot be changed: {why}")))
     }
 
     /// Refuse a protected env without the env name typed back.
@@ -391,7 +406,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Build a promotion plan and its diff (no change is made).
+    /// Build a promotion plan and its diff (no change is made): per deploy
+    /// unit of `to`, exactly the artifact its services run in `from`.
     pub async fn preview_promote(&self, from: &str, to: &str) -> Result<Preview, EngineError> {
         let (from_idx, _) = self.env(from)?;
         let (to_idx, to_cfg) = self.env(to)?;
@@ -401,21 +417,36 @@ impl Engine {
             )));
         }
         let (src, dst) = (self.provider(from_idx)?, self.provider(to_idx)?);
-        let (src_target, dst_target) = (self.target(from_idx), self.target(to_idx));
-        let (src_rel, dst_rel) =
-            tokio::join!(src.releases(&src_target, 50), dst.releases(&dst_target, 50));
-        let (src_rel, dst_rel) = (src_rel?, dst_rel?);
-        let source = current_release(&src_rel)
-            .cloned()
-            .ok_or_else(|| EngineError::NothingRunning(from.into()))?;
-        let image = source
-            .image
-            .clone()
-            .ok_or_else(|| EngineError::NothingRunning(from.into()))?;
-        let current = current_release(&dst_rel).cloned();
+        let (src_units, dst_units) = (
+            units_of(&self.config, from_idx),
+            units_of(&self.config, to_idx),
+        );
+        let (src_hist, dst_hist) = tokio::join!(
+            histories(src.as_ref(), &src_units),
+            histories(dst.as_ref(), &dst_units)
+        );
+        let (src_hist, dst_hist) = (src_hist?, dst_hist?);
+        let mut units = Vec::new();
+        for (dst_unit, dst_releases) in dst_units.iter().zip(&dst_hist) {
+            let (release, artifact) = source_artifact(from, to, dst_unit, &src_units, &src_hist)?;
+            let unchanged = dst.runs(&dst_unit.target, &artifact).await?;
+            units.push(UnitPlan {
+                services: dst_unit.services.clone(),
+                remote: dst_unit.target.remote.clone(),
+                scope: dst_unit.target.scope.clone(),
+                artifact,
+                release: Some(release),
+                previous: current_release(dst_releases).cloned(),
+                unchanged,
+            });
+        }
         let mut notes = Vec::new();
         let mut secrets_missing = Vec::new();
         if src.capabilities().list_secrets && dst.capabilities().list_secrets {
+            let (src_target, dst_target) = (
+                crate::provider::registry::target_of(&self.config, from_idx),
+                crate::provider::registry::target_of(&self.config, to_idx),
+            );
             let (a, b) = tokio::join!(src.secrets(&src_target), dst.secrets(&dst_target));
             if let (Ok(a), Ok(b)) = (a, b) {
                 secrets_missing = a
@@ -425,9 +456,10 @@ impl Engine {
                     .collect();
             }
         }
-        if current.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str()) {
+        for unit in units.iter().filter(|u| u.unchanged) {
             notes.push(format!(
-                "`{to}` already runs this image; the plan only re-checks its gates"
+                "{} in `{to}` already runs this artifact: its deploy is skipped, its gates still run",
+                unit.name()
             ));
         }
         if !secrets_missing.is_empty() {
@@ -501,28 +533,27 @@ impl Engine {
             }
             _ => notes.push("no migrations configured: no migration step".into()),
         }
+        notes.push(format!(
+            "if a gate fails, what this plan deployed is reverted, newest stage first; {}",
+            revert_scope(dst.name(), &dst.capabilities())
+        ));
         let now = Utc::now();
+        let stages = stages_for(to_cfg, &units);
         let plan = Plan {
             id: new_plan_id(now),
             action: PlanAction::Promote,
             source_env: Some(from.into()),
             target_env: to.into(),
-            artifact: Artifact {
-                image: image.clone(),
-                release_id: Some(source.id.clone()),
-            },
-            rollback_to: None,
-            previous: current.clone(),
-            steps: promote_steps(to_cfg),
+            steps: promote_steps(to_cfg, stages.len()),
+            units,
+            stages,
             on_fail: to_cfg.on_fail,
             migrate_to,
             actor: self.actor.describe(),
             created_at: now,
         };
         Ok(Preview {
-            image_from: current.as_ref().and_then(|c| c.image.clone()),
-            image_to: image,
-            current,
+            changes: plan.units.iter().map(UnitChange::of).collect(),
             secrets_missing,
             notes,
             protected: to_cfg.protected,
@@ -530,72 +561,84 @@ impl Engine {
         })
     }
 
-    /// Build a rollback plan (default: the previous good release) and its diff.
+    /// Build a rollback plan and its diff: every deploy unit of `env` (or
+    /// the one carrying `service`) goes to release `to` (an id or a label
+    /// like `v41`), else to its previous good release.
     pub async fn preview_rollback(
         &self,
         env: &str,
         to: Option<&str>,
+        service: Option<&str>,
     ) -> Result<Preview, EngineError> {
         let (idx, cfg) = self.env(env)?;
         let provider = self.provider(idx)?;
-        let releases = provider.releases(&self.target(idx), 50).await?;
-        let current = current_release(&releases).cloned();
-        let target = match to {
-            Some(id) => releases
-                .iter()
-                .find(|r| r.id == id)
-                .cloned()
+        let mut all = units_of(&self.config, idx);
+        if let Some(name) = service {
+            all.retain(|u| u.services.iter().any(|s| s == name));
+            if all.is_empty() {
+                let names: Vec<&str> = cfg.services.iter().map(|s| s.name()).collect();
+                return Err(EngineError::NoService {
+                    env: env.into(),
+                    service: name.into(),
+                    services: names.join(", "),
+                });
+            }
+        }
+        let hist = histories(provider.as_ref(), &all).await?;
+        let mut units = Vec::new();
+        for (unit, releases) in all.iter().zip(&hist) {
+            let current = current_release(releases).cloned();
+            let target =
+                match to {
+                    Some(id) => releases
+                        .iter()
+                        .find(|r| r.id == id || r.label() == id)
+                        .cloned()
+                        .ok_or_else(|| EngineError::NoSuchRelease {
+                            env: env.into(),
+                            release: format!("{id} (in the history of {})", unit_name(unit)),
+                        })?,
+                    None => previous_good(releases).cloned().ok_or_else(|| {
+                        EngineError::NoSuchRelease {
+                            env: env.into(),
+                            release: format!("previous good (for {})", unit_name(unit)),
+                        }
+                    })?,
+                };
+            let artifact = target
+                .artifact
+                .clone()
                 .ok_or_else(|| EngineError::NoSuchRelease {
                     env: env.into(),
-                    release: id.into(),
-                })?,
-            None => {
-                previous_good(&releases)
-                    .cloned()
-                    .ok_or_else(|| EngineError::NoSuchRelease {
-                        env: env.into(),
-                        release: "previous good".into(),
-                    })?
-            }
-        };
-        let image = target
-            .image
-            .clone()
-            .ok_or_else(|| EngineError::NoSuchRelease {
-                env: env.into(),
-                release: target.id.clone(),
-            })?;
-        let mut notes = vec![
-            "rolling back code does not roll back the database: migrations applied since stay applied; run `migrate down` as a separate, confirmed step if needed".to_string(),
-        ];
-        if provider.capabilities().native_rollback {
-            notes.push(format!(
-                "{} rolls back natively to {}",
-                provider.name(),
-                target.id
-            ));
-        } else {
-            notes.push(format!(
-                "{} has no rollback verb: {}'s image is redeployed",
-                provider.name(),
-                target.id
-            ));
+                    release: format!("{} (it names no artifact)", target.id),
+                })?;
+            let unchanged = provider.runs(&unit.target, &artifact).await?;
+            units.push(UnitPlan {
+                services: unit.services.clone(),
+                remote: unit.target.remote.clone(),
+                scope: unit.target.scope.clone(),
+                artifact,
+                release: Some(target),
+                previous: current,
+                unchanged,
+            });
         }
+        let mut notes = provider.capabilities().rollback_disclosure(provider.name());
         notes.push(format!(
             "`{env}` will be pinned: promotions are refused until you unpin it"
         ));
         let now = Utc::now();
+        let stages = vec![plan::Stage {
+            services: units.iter().flat_map(|u| u.services.clone()).collect(),
+            units: (0..units.len()).collect(),
+        }];
         let plan = Plan {
             id: new_plan_id(now),
             action: PlanAction::Rollback,
             source_env: None,
             target_env: env.into(),
-            artifact: Artifact {
-                image: image.clone(),
-                release_id: Some(target.id.clone()),
-            },
-            rollback_to: Some(target),
-            previous: current.clone(),
+            units,
+            stages,
             steps: rollback_steps(),
             on_fail: cfg.on_fail,
             migrate_to: None,
@@ -603,9 +646,7 @@ impl Engine {
             created_at: now,
         };
         Ok(Preview {
-            image_from: current.as_ref().and_then(|c| c.image.clone()),
-            image_to: image,
-            current,
+            changes: plan.units.iter().map(UnitChange::of).collect(),
             secrets_missing: Vec::new(),
             notes,
             protected: cfg.protected,
@@ -747,8 +788,8 @@ impl Engine {
             host: self.actor.host.clone(),
             action: plan.action.word().into(),
             env: plan.target_env.clone(),
-            from: plan.previous.as_ref().map(|r| r.id.clone()),
-            to: plan.artifact.release_id.clone(),
+            from: Some(plan.from_to().0),
+            to: Some(plan.from_to().1),
             result: result.into(),
             duration_ms,
             plan_id: Some(plan.id.clone()),
@@ -757,5 +798,86 @@ impl Engine {
         if let Err(e) = self.audit().append(&record) {
             tracing::error!("audit log append failed: {e}");
         }
+    }
+}
+
+/// Release histories of `units`, fetched side by side.
+async fn histories(
+    provider: &dyn Provider,
+    units: &[DeployUnit],
+) -> Result<Vec<Vec<Release>>, ProviderError> {
+    futures::future::try_join_all(units.iter().map(|u| provider.releases(&u.target, 50))).await
+}
+
+fn unit_name(unit: &DeployUnit) -> String {
+    if unit.services.is_empty() {
+        "the env".into()
+    } else {
+        unit.services.join("+")
+    }
+}
+
+/// What the services of `dst_unit` run in the source env: one artifact, or a refusal.
+fn source_artifact(
+    from: &str,
+    to: &str,
+    dst_unit: &DeployUnit,
+    src_units: &[DeployUnit],
+    src_hist: &[Vec<Release>],
+) -> Result<(Release, Artifact), EngineError> {
+    let sources: Vec<usize> = if dst_unit.services.is_empty() {
+        vec![0]
+    } else {
+        let mut found = Vec::new();
+        for svc in &dst_unit.services {
+            let Some(i) = src_units
+                .iter()
+                .position(|u| u.services.iter().any(|s| s == svc))
+            else {
+                return Err(EngineError::Refused(format!(
+                    "service `{svc}` of `{to}` has no counterpart in `{from}`: add it to `{from}`, or promote by hand"
+                )));
+            };
+            if !found.contains(&i) {
+                found.push(i);
+            }
+        }
+        found
+    };
+    let mut picked: Option<(Release, Artifact)> = None;
+    for i in sources {
+        let release = src_hist
+            .get(i)
+            .and_then(|h| current_release(h))
+            .cloned()
+            .ok_or_else(|| EngineError::NothingRunning(from.into()))?;
+        let artifact = release
+            .artifact
+            .clone()
+            .ok_or_else(|| EngineError::NothingRunning(from.into()))?;
+        match &picked {
+            Some((_, first)) if first.same(&artifact) != Some(true) => {
+                return Err(EngineError::Refused(format!(
+                    "{} deploy together in `{to}` but run different artifacts in `{from}` ({} and {})",
+                    unit_name(dst_unit),
+                    first.short(),
+                    artifact.short()
+                )));
+            }
+            Some(_) => {}
+            None => picked = Some((release, artifact)),
+        }
+    }
+    picked.ok_or_else(|| EngineError::NothingRunning(from.into()))
+}
+
+/// What a failed promotion's revert puts back on this provider, for the dialog.
+fn revert_scope(provider: &str, caps: &crate::provider::Capabilities) -> String {
+    if caps.native_rollback && caps.rollback_restores_variables {
+        format!("{provider} restores each unit's previous release and its variables")
+    } else if caps.native_rollback {
+        format!("{provider} restores each unit's previous release; variables stay as they are")
+    } else {
+        format!("{provider} redeploys each unit's previous artifact; variables stay as they are")
     }
 }

@@ -8,7 +8,7 @@
 //! on `<path>.lock`, so two rollbacks pinning different envs at once do not
 //! lose each other's pin.
 
-use super::fsutil::{FlockGuard, create_private_dir, sync_dir};
+use crate::fsutil::{FlockGuard, create_private_dir, sync_dir};
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{EnvConfig, OnFail};
 use crate::domain::{Artifact, Release};
+use crate::provider::Target;
 
 /// What a plan does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,14 +41,29 @@ pub enum StepKind {
         /// The command, or None when the env configures none.
         command: Option<String>,
     },
-    /// Deploy the artifact (promote) or the earlier release (rollback).
-    Deploy,
-    /// Wait until no instance is still starting.
-    WaitRollout,
-    /// Health, error rate, p95 and HTTP checks must pass `samples` times in a row.
-    HealthGate,
-    /// Watch error rate and p95 for a window.
+    /// Deploy a stage's units: the artifact (promote) or the earlier release (rollback).
+    Deploy {
+        /// Which stage.
+        #[serde(default)]
+        stage: usize,
+    },
+    /// Wait until no instance of the stage is still starting.
+    WaitRollout {
+        /// Which stage.
+        #[serde(default)]
+        stage: usize,
+    },
+    /// Health, error rate, p95 and HTTP checks of the stage's services must pass `samples` times in a row.
+    HealthGate {
+        /// Which stage.
+        #[serde(default)]
+        stage: usize,
+    },
+    /// Watch the stage's error rate and p95 for a window.
     Stabilize {
+        /// Which stage.
+        #[serde(default)]
+        stage: usize,
         /// Window length in seconds.
         seconds: u64,
     },
@@ -66,15 +82,79 @@ impl StepKind {
             StepKind::AcquireLock => "acquire lock".into(),
             StepKind::PreChecks => "pre-checks".into(),
             StepKind::MigrateUp { .. } => "migrate up".into(),
-            StepKind::Deploy => "deploy".into(),
-            StepKind::WaitRollout => "wait for instances".into(),
-            StepKind::HealthGate => "health gate".into(),
-            StepKind::Stabilize { seconds } => format!("stabilize {seconds}s"),
+            StepKind::Deploy { .. } => "deploy".into(),
+            StepKind::WaitRollout { .. } => "wait for instances".into(),
+            StepKind::HealthGate { .. } => "health gate".into(),
+            StepKind::Stabilize { seconds, .. } => format!("stabilize {seconds}s"),
             StepKind::PostChecks => "post-deploy checks".into(),
             StepKind::Pin => "pin env".into(),
             StepKind::ReleaseLock => "release lock".into(),
         }
     }
+}
+
+impl StepKind {
+    /// The stage a step belongs to, for staged steps.
+    pub fn stage(&self) -> Option<usize> {
+        match self {
+            StepKind::Deploy { stage }
+            | StepKind::WaitRollout { stage }
+            | StepKind::HealthGate { stage }
+            | StepKind::Stabilize { stage, .. } => Some(*stage),
+            _ => None,
+        }
+    }
+}
+
+/// One deploy unit of a plan: the services that deploy together, where, and what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitPlan {
+    /// The services it carries.
+    pub services: Vec<String>,
+    /// Provider-side identifier (Fly app, …), journaled so a resume acts on the same place.
+    pub remote: String,
+    /// Part of `remote` (process group, the demo's service).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// What it deploys.
+    pub artifact: Artifact,
+    /// The release the artifact comes from: the source's (promote) or the one returned to (rollback).
+    pub release: Option<Release>,
+    /// What the unit ran before the plan: what a failed plan returns it to.
+    pub previous: Option<Release>,
+    /// It already runs the artifact: the deploy skips it.
+    #[serde(default)]
+    pub unchanged: bool,
+}
+
+impl UnitPlan {
+    /// The provider target of this unit in `env`.
+    pub fn target(&self, env: &str) -> Target {
+        Target {
+            env: env.to_string(),
+            service: self.services.first().cloned(),
+            remote: self.remote.clone(),
+            scope: self.scope.clone(),
+        }
+    }
+
+    /// `api` or `api+worker`, or `all services` for an env without services.
+    pub fn name(&self) -> String {
+        if self.services.is_empty() {
+            "all services".into()
+        } else {
+            self.services.join("+")
+        }
+    }
+}
+
+/// One stage: its services, and the units that carry them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    /// Services gated in this stage.
+    pub services: Vec<String>,
+    /// Indexes into [`Plan::units`] deployed in this stage (a unit deploys in the first stage that names one of its services).
+    pub units: Vec<usize>,
 }
 
 /// A plan: everything needed to run, resume or reverse it after a crash.
@@ -88,12 +168,10 @@ pub struct Plan {
     pub source_env: Option<String>,
     /// The env being changed.
     pub target_env: String,
-    /// What gets deployed.
-    pub artifact: Artifact,
-    /// The release to roll back to (rollback only).
-    pub rollback_to: Option<Release>,
-    /// What the target ran before the plan: what a failed promotion returns to.
-    pub previous: Option<Release>,
+    /// What each deploy unit gets.
+    pub units: Vec<UnitPlan>,
+    /// The stages, in order.
+    pub stages: Vec<Stage>,
     /// The steps, in order.
     pub steps: Vec<StepKind>,
     /// What a failed gate does.
@@ -107,6 +185,94 @@ pub struct Plan {
     pub created_at: DateTime<Utc>,
 }
 
+impl Plan {
+    /// The ladder name of step `i`: `api: deploy` in a staged plan, `deploy` otherwise.
+    pub fn step_name(&self, i: usize) -> String {
+        let Some(step) = self.steps.get(i) else {
+            return String::new();
+        };
+        match step.stage() {
+            Some(s) if self.stages.len() > 1 => match self.stages.get(s) {
+                Some(stage) => format!("{}: {}", stage.services.join("+"), step.name()),
+                None => step.name(),
+            },
+            _ => step.name(),
+        }
+    }
+
+    /// The services of step `i`'s stage (empty for steps outside stages).
+    pub fn step_services(&self, i: usize) -> Vec<String> {
+        self.steps
+            .get(i)
+            .and_then(StepKind::stage)
+            .and_then(|s| self.stages.get(s))
+            .map(|s| s.services.clone())
+            .unwrap_or_default()
+    }
+
+    /// `v41 → v44` over every unit (labels joined where units differ).
+    pub fn from_to(&self) -> (String, String) {
+        let join = |labels: Vec<String>| {
+            let mut l = labels;
+            l.dedup();
+            l.join(",")
+        };
+        (
+            join(
+                self.units
+                    .iter()
+                    .map(|u| u.previous.as_ref().map_or("nothing".into(), Release::label))
+                    .collect(),
+            ),
+            join(
+                self.units
+                    .iter()
+                    .map(|u| {
+                        u.release
+                            .as_ref()
+                            .map_or_else(|| u.artifact.short(), Release::label)
+                    })
+                    .collect(),
+            ),
+        )
+    }
+}
+
+/// The stages of `target` with the units that deploy in each: a unit
+/// deploys in the first stage that names one of its services.
+pub fn stages_for(target: &EnvConfig, units: &[UnitPlan]) -> Vec<Stage> {
+    let mut placed = vec![false; units.len()];
+    let mut stages: Vec<Stage> = target
+        .stages()
+        .into_iter()
+        .map(|services| {
+            let mut mine = Vec::new();
+            for (u, unit) in units.iter().enumerate() {
+                if !placed[u] && unit.services.iter().any(|s| services.contains(s)) {
+                    placed[u] = true;
+                    mine.push(u);
+                }
+            }
+            Stage {
+                services,
+                units: mine,
+            }
+        })
+        .collect();
+    // Units outside every stage (an env without services) deploy in the first.
+    let rest: Vec<usize> = (0..units.len()).filter(|u| !placed[*u]).collect();
+    if !rest.is_empty() {
+        match stages.first_mut() {
+            Some(first) => first.units.extend(rest),
+            None => stages.push(Stage {
+                services: Vec::new(),
+                units: rest,
+            }),
+        }
+    }
+    stages
+}
+
 /// A fresh plan id.
 pub fn new_plan_id(now: DateTime<Utc>) -> String {
     format!(
@@ -117,22 +283,26 @@ pub fn new_plan_id(now: DateTime<Utc>) -> String {
 }
 
 /// The steps of a promotion into `target` (seed 002's staged rollout: lock,
-/// checks, migrate, deploy, health gate, stabilize, post-checks, unlock).
-pub fn promote_steps(target: &EnvConfig) -> Vec<StepKind> {
+/// checks, migrate, then per stage deploy, wait, health gate and stabilize,
+/// then post-checks, unlock).
+pub fn promote_steps(target: &EnvConfig, stages: usize) -> Vec<StepKind> {
     let mut steps = vec![
         StepKind::AcquireLock,
         StepKind::PreChecks,
         StepKind::MigrateUp {
             command: target.rollout.migrate_command.clone(),
         },
-        StepKind::Deploy,
-        StepKind::WaitRollout,
-        StepKind::HealthGate,
     ];
-    if let Some(window) = target.gates.stabilize {
-        steps.push(StepKind::Stabilize {
-            seconds: window.0.as_secs().max(1),
-        });
+    for stage in 0..stages.max(1) {
+        steps.push(StepKind::Deploy { stage });
+        steps.push(StepKind::WaitRollout { stage });
+        steps.push(StepKind::HealthGate { stage });
+        if let Some(window) = target.gates.stabilize {
+            steps.push(StepKind::Stabilize {
+                stage,
+                seconds: window.0.as_secs().max(1),
+            });
+        }
     }
     steps.push(StepKind::PostChecks);
     steps.push(StepKind::ReleaseLock);
@@ -145,8 +315,8 @@ pub fn rollback_steps() -> Vec<StepKind> {
     vec![
         StepKind::AcquireLock,
         StepKind::PreChecks,
-        StepKind::Deploy,
-        StepKind::WaitRollout,
+        StepKind::Deploy { stage: 0 },
+        StepKind::WaitRollout { stage: 0 },
         StepKind::PostChecks,
         StepKind::Pin,
         StepKind::ReleaseLock,
@@ -154,13 +324,14 @@ pub fn rollback_steps() -> Vec<StepKind> {
 }
 
 /// The release a rollback goes to by default: the newest earlier release
-/// that served (live or superseded) and runs a different image.
+/// that served (live or superseded) and runs an artifact not provably the current one.
 pub fn previous_good(releases: &[Release]) -> Option<&Release> {
     let current = crate::provider::current_release(releases)?;
     releases.iter().find(|r| {
         !r.current
-            && r.image.is_some()
-            && r.image != current.image
+            && r.artifact
+                .as_ref()
+                .is_some_and(|a| current.artifact.as_ref().and_then(|c| a.same(c)) != Some(true))
             && r.created_at <= current.created_at
             && matches!(
                 r.status,
@@ -178,7 +349,7 @@ mod tests {
         Release {
             id: format!("v{v}"),
             version: Some(v),
-            image: Some(image.into()),
+            artifact: Some(Artifact::image(image)),
             status,
             raw_status: String::new(),
             author: None,
@@ -202,7 +373,7 @@ mod tests {
     #[test]
     fn promote_steps_follow_config() {
         let cfg = crate::config::Config::demo().unwrap();
-        let steps = promote_steps(cfg.env("production").unwrap());
+        let steps = promote_steps(cfg.env("production").unwrap(), 2);
         let names: Vec<String> = steps.iter().map(StepKind::name).collect();
         assert_eq!(names.first().unwrap(), "acquire lock");
         assert_eq!(names.last().unwrap(), "release lock");
@@ -210,5 +381,15 @@ mod tests {
         let deploy = names.iter().position(|n| n == "deploy").unwrap();
         let migrate = names.iter().position(|n| n == "migrate up").unwrap();
         assert!(migrate < deploy, "migrations run before new code starts");
+        let deploys: Vec<Option<usize>> = steps
+            .iter()
+            .filter(|s| matches!(s, StepKind::Deploy { .. }))
+            .map(StepKind::stage)
+            .collect();
+        assert_eq!(
+            deploys,
+            [Some(0), Some(1)],
+            "one deploy per stage, in order"
+        );
     }
 }

@@ -407,6 +407,7 @@ impl Engine {
         let end = run_gate(
             self.client.clone(),
             &self.config.envs[idx],
+            &[],
             GateMode::Health,
             abort,
             |sample, tracker| {

@@ -3,18 +3,15 @@
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
-use crate::provider::ProviderError;
-
 /// Longest line kept whole; longer lines are cut (and marked) so one runaway
 /// line cannot eat the buffer.
 pub const MAX_LINE: usize = 16 * 1024;
 
 /// Split a stream of byte chunks into lines (lossy UTF-8, `\r\n` handled).
-pub fn split_lines<S>(
-    chunks: S,
-) -> impl Stream<Item = Result<String, ProviderError>> + Send + 'static
+pub fn split_lines<S, E>(chunks: S) -> impl Stream<Item = Result<String, E>> + Send + 'static
 where
-    S: Stream<Item = Result<Bytes, ProviderError>> + Send + 'static,
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Send + 'static,
 {
     futures::stream::unfold(
         (
@@ -75,7 +72,10 @@ mod tests {
             Ok(Bytes::from_static(b"one\r\ntw")),
             Ok(Bytes::from_static(b"o\nthree")),
         ]);
-        let lines: Vec<String> = split_lines(chunks).map(|l| l.unwrap()).collect().await;
+        let lines: Vec<String> = split_lines::<_, std::io::Error>(chunks)
+            .map(|l| l.unwrap())
+            .collect()
+            .await;
         assert_eq!(lines, vec!["one", "two", "three"]);
     }
 }

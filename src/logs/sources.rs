@@ -5,6 +5,7 @@
 //! Lines are yielded raw (lossy UTF-8, line endings stripped, over-long lines
 //! cut); the caller sanitises them when drawing.
 
+use crate::config::LogSourceConfig;
 use std::collections::VecDeque;
 use std::io::SeekFrom;
 use std::path::PathBuf;
@@ -77,25 +78,9 @@ impl SourceSpec {
     /// backslash escapes; NO shell expansion) into program + args; error on
     /// an unterminated quote or an empty command.
     pub fn command(line: &str) -> Result<SourceSpec, SourceError> {
-        let mut words = split_words(line)?.into_iter();
-        let Some(program) = words.next() else {
-            return Err(SourceError::Spec(
-                "the log command is empty: give a program and its arguments, \
-                 e.g. `journalctl -u myapp -f`"
-                    .to_string(),
-            ));
-        };
-        if program.is_empty() {
-            return Err(SourceError::Spec(
-                "the log command's program name is empty (`''`): \
-                 start the command with the program to run"
-                    .to_string(),
-            ));
-        }
-        Ok(SourceSpec::Command {
-            program,
-            args: words.collect(),
-        })
+        let (program, args) =
+            crate::shell::parse_command(line).map_err(|e| SourceError::Spec(e.to_string()))?;
+        Ok(SourceSpec::Command { program, args })
     }
 
     /// The equivalent command a user could paste into a shell, with arguments
@@ -208,6 +193,22 @@ fn remote_or_local(program: &str, args: &[&str], ssh: Option<&str>) -> SourceSpe
     }
 }
 
+impl SourceSpec {
+    /// The source a service's `logs = { … }` config names.
+    pub fn from_config(cfg: &LogSourceConfig) -> Result<SourceSpec, SourceError> {
+        let ssh = cfg.ssh.as_deref();
+        match (&cfg.journald, &cfg.docker, &cfg.file, &cfg.command) {
+            (Some(unit), None, None, None) => Ok(SourceSpec::journald(unit, ssh)),
+            (None, Some(name), None, None) => Ok(SourceSpec::docker(name, ssh)),
+            (None, None, Some(path), None) => Ok(SourceSpec::File { path: path.clone() }),
+            (None, None, None, Some(cmd)) => SourceSpec::command(cmd),
+            _ => Err(SourceError::Spec(
+                "`logs` needs exactly one of journald, docker, file or command".into(),
+            )),
+        }
+    }
+}
+
 /// Quote `word` for a POSIX shell, leaving it bare when that is safe.
 fn shell_quote(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
@@ -216,81 +217,6 @@ fn shell_quote(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
-}
-
-fn split_words(line: &str) -> Result<Vec<String>, SourceError> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    // A word has started even if it is still empty (e.g. `''`).
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(unterminated('\'')),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some('\n') => {}
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err(unterminated('"')),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err(unterminated('"')),
-                    }
-                }
-            }
-            '\\' => match chars.next() {
-                Some('\n') => {}
-                Some(c) => {
-                    in_word = true;
-                    word.push(c);
-                }
-                None => {
-                    return Err(SourceError::Spec(
-                        "the log command ends with a lone backslash: remove it, \
-                         or write `\\\\` for a literal backslash"
-                            .to_string(),
-                    ));
-                }
-            },
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
-}
-
-fn unterminated(quote: char) -> SourceError {
-    SourceError::Spec(format!(
-        "the log command has an unterminated {quote} quote: add the closing {quote}"
-    ))
 }
 
 // ---------------------------------------------------------------------------

@@ -11,41 +11,102 @@ pub mod calls;
 pub mod demo;
 pub mod fly;
 pub mod http;
+pub mod progress;
+pub mod registry;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use std::time::Duration;
 
-use crate::domain::{Artifact, Instance, Release, SecretMeta};
+use crate::domain::{Artifact, ArtifactKind, Instance, Release, SecretMeta};
 
 pub use calls::{CallRecord, CallSink};
+pub use progress::{Progress, UnitProgress, UnitState};
 
-/// What a provider can do for an environment; the UI disables the rest and says why.
+/// What a provider can do for an environment; the UI disables the rest and
+/// says why (through `engine::policy`), and the promote and rollback dialogs
+/// disclose what is and is not reverted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Capabilities {
-    /// Deploy an exact image / release (what promote uses).
+    /// Deploy an exact artifact (what promote uses).
     pub deploy: bool,
-    /// The platform has its own rollback verb (else rollback = redeploy an older image).
+    /// The artifact kinds it deploys.
+    pub artifacts: &'static [ArtifactKind],
+    /// The platform has its own rollback verb (else rollback = redeploy an older artifact).
     pub native_rollback: bool,
+    /// A rollback also restores the release's variables (Railway does; Fly does not).
+    pub rollback_restores_variables: bool,
+    /// A rollback pauses the platform's auto-deploy (Render does).
+    pub rollback_pauses_autodeploy: bool,
     /// Secrets can be listed (names, maybe digests).
     pub list_secrets: bool,
-    /// The platform exposes a digest of each secret value.
+    /// Secrets can be set and unset.
+    pub write_secrets: bool,
+    /// The platform itself exposes a digest of each secret value (else drift is by name only).
     pub secret_digests: bool,
     /// Secrets can be set without restarting (then applied explicitly).
     pub stage_secrets: bool,
     /// A live log feed exists.
     pub logs: bool,
-    /// Per-instance leases exist (used as the rollout lock).
-    pub leases: bool,
+    /// The platform has its own lock a rollout takes (Fly machine leases), besides shipdeck's.
+    pub remote_lock: bool,
+    /// A deploy reports progress unit by unit.
+    pub deploy_progress: bool,
+    /// A deploy in flight stops before its next unit when cancelled.
+    pub cancel: bool,
 }
 
-/// Which env of which provider a call is about.
+impl Capabilities {
+    /// Nothing at all: the start for a provider that fills in what it can.
+    pub const NONE: Capabilities = Capabilities {
+        deploy: false,
+        artifacts: &[],
+        native_rollback: false,
+        rollback_restores_variables: false,
+        rollback_pauses_autodeploy: false,
+        list_secrets: false,
+        write_secrets: false,
+        secret_digests: false,
+        stage_secrets: false,
+        logs: false,
+        remote_lock: false,
+        deploy_progress: false,
+        cancel: false,
+    };
+
+    /// What a rollback on this provider does and does not put back, for the dialogs.
+    pub fn rollback_disclosure(&self, provider: &str) -> Vec<String> {
+        let mut notes = vec![if self.native_rollback {
+            format!("{provider} rolls back natively: the earlier release's artifact runs again")
+        } else {
+            format!("{provider} has no rollback verb: the earlier release's artifact is redeployed")
+        }];
+        notes.push(if self.rollback_restores_variables {
+            format!("{provider} also restores that release's variables: a secret rotated since is undone")
+        } else {
+            "variables and secrets stay as they are now (not reverted)".to_string()
+        });
+        if self.rollback_pauses_autodeploy {
+            notes.push(format!(
+                "{provider} pauses auto-deploy after a rollback: resume it there when the fix lands"
+            ));
+        }
+        notes.push("the database is never rolled back: migrations applied since stay applied; run `migrate down` as a separate, confirmed step if needed".to_string());
+        notes
+    }
+}
+
+/// Which service of which env a call is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// shipdeck's env name.
     pub env: String,
+    /// shipdeck's service name; None addresses the env as a whole.
+    pub service: Option<String>,
     /// Provider-side identifier (Fly app, Railway environment id, …).
     pub remote: String,
+    /// A part of `remote` (Fly process group, the demo's service), when narrowed.
+    pub scope: Option<String>,
 }
 
 /// A stream of raw log lines (not yet sanitised or parsed).
@@ -156,6 +217,14 @@ pub enum ProviderError {
         /// What went wrong.
         reason: Box<ProviderError>,
     },
+    /// The deploy stopped because it was cancelled, before its next unit.
+    #[error("deploy cancelled after {done} of {total} unit(s)")]
+    Cancelled {
+        /// Units already on the new artifact.
+        done: usize,
+        /// Units in the deploy.
+        total: usize,
+    },
     /// The credential is not configured or cannot be read.
     #[error("no {provider} credential: {reason}")]
     Credential {
@@ -174,6 +243,20 @@ pub enum ProviderError {
     },
 }
 
+impl ProviderError {
+    /// Whether a failed deploy provably changed nothing, so there is nothing
+    /// to revert: cancelled before its first unit, or stopped taking the
+    /// first machine's lease.
+    pub fn changed_nothing(&self) -> bool {
+        match self {
+            ProviderError::Cancelled { done, .. } => *done == 0,
+            ProviderError::Rollout { done, step, .. } => *done == 0 && step == "lease",
+            ProviderError::Held { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 /// One provider client. Every call is async and runs in a tokio task, never on the UI loop.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -189,16 +272,35 @@ pub trait Provider: Send + Sync {
     /// Running instances and their state.
     async fn status(&self, target: &Target) -> Result<Vec<Instance>, ProviderError>;
 
-    /// Deploy an exact artifact (promote uses the source env's current artifact).
+    /// Deploy an exact artifact (promote uses the source env's current
+    /// artifact), reporting each unit to `progress` and stopping before the
+    /// next unit once it is cancelled ([`ProviderError::Cancelled`]).
     async fn deploy(
         &self,
         target: &Target,
         artifact: &Artifact,
         description: &str,
+        progress: &Progress,
     ) -> Result<Release, ProviderError>;
 
-    /// Return to an earlier release (native rollback, or a redeploy of its image).
-    async fn rollback(&self, target: &Target, to: &Release) -> Result<Release, ProviderError>;
+    /// Return to an earlier release (native rollback, or a redeploy of its artifact).
+    async fn rollback(
+        &self,
+        target: &Target,
+        to: &Release,
+        progress: &Progress,
+    ) -> Result<Release, ProviderError>;
+
+    /// Whether `target` runs `artifact` now. The default asks the release
+    /// history; a provider that sees more (Fly: each machine's tag and
+    /// digest) answers better. The engine never compares artifacts itself.
+    async fn runs(&self, target: &Target, artifact: &Artifact) -> Result<bool, ProviderError> {
+        let releases = self.releases(target, 20).await?;
+        Ok(current_release(&releases)
+            .and_then(|r| r.artifact.as_ref())
+            .and_then(|running| running.same(artifact))
+            .unwrap_or(false))
+    }
 
     /// Secret names and metadata; never values.
     async fn secrets(&self, target: &Target) -> Result<Vec<SecretMeta>, ProviderError>;
@@ -217,17 +319,10 @@ pub trait Provider: Send + Sync {
     /// platforms without a separate "apply" verb pick up new secrets.
     async fn apply_secrets(&self, target: &Target) -> Result<Option<Release>, ProviderError> {
         let releases = self.releases(target, 20).await?;
-        let Some(current) = current_release(&releases) else {
+        let Some(artifact) = current_release(&releases).and_then(|r| r.artifact.clone()) else {
             return Ok(None);
         };
-        let Some(image) = current.image.clone() else {
-            return Ok(None);
-        };
-        let artifact = Artifact {
-            image,
-            release_id: Some(current.id.clone()),
-        };
-        self.deploy(target, &artifact, "Apply staged secrets")
+        self.deploy(target, &artifact, "Apply staged secrets", &Progress::none())
             .await
             .map(Some)
     }

@@ -20,47 +20,7 @@ use crate::provider::CallRecord;
 /// Calls kept in the command log.
 pub const CALL_LOG_CAP: usize = 500;
 
-/// The five panels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Panel {
-    /// Env × service grid.
-    Envs,
-    /// Release history of the selected env.
-    Releases,
-    /// Checks of the selected service.
-    Health,
-    /// Log tail of the selected service.
-    Logs,
-    /// Secrets of the selected env.
-    Secrets,
-}
-
-impl Panel {
-    /// Tab order.
-    pub const ORDER: [Panel; 5] = [
-        Panel::Envs,
-        Panel::Releases,
-        Panel::Health,
-        Panel::Logs,
-        Panel::Secrets,
-    ];
-
-    /// Title shown on the panel's border.
-    pub fn title(self) -> &'static str {
-        match self {
-            Panel::Envs => "Environments",
-            Panel::Releases => "Releases",
-            Panel::Health => "Health",
-            Panel::Logs => "Logs",
-            Panel::Secrets => "Secrets",
-        }
-    }
-
-    /// 1-based number used by the jump keys.
-    pub fn number(self) -> usize {
-        Panel::ORDER.iter().position(|p| *p == self).unwrap_or(0) + 1
-    }
-}
+pub use crate::keymap::Panel;
 
 /// Data that arrives asynchronously; the last good data survives a failed refresh.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,8 +97,14 @@ pub struct EnvView {
     pub promote_to: Option<String>,
     /// Why provider data is unavailable (e.g. a provider client not built yet).
     pub provider_note: Option<String>,
-    /// Release history, newest first.
-    pub releases: Load<Vec<Release>>,
+    /// Release history of each deploy unit, newest first.
+    pub releases: Vec<Load<Vec<Release>>>,
+    /// The services of each deploy unit (services sharing one provider target).
+    pub units: Vec<Vec<String>>,
+    /// Which unit carries each service (index into `releases`).
+    pub unit_of: Vec<usize>,
+    /// What its provider can do, with the provider's name (None: no client in this build).
+    pub capabilities: Option<(&'static str, crate::provider::Capabilities)>,
     /// Secrets metadata.
     pub secrets: Load<Vec<SecretMeta>>,
     /// Instances.
@@ -154,11 +120,26 @@ pub struct EnvView {
 }
 
 impl EnvView {
-    /// The release serving now.
-    pub fn current_release(&self) -> Option<&Release> {
-        self.releases
+    /// The release history of the unit that carries service `svc`.
+    pub fn unit_releases(&self, svc: usize) -> &Load<Vec<Release>> {
+        const IDLE: &Load<Vec<Release>> = &Load::Idle;
+        let unit = self.unit_of.get(svc).copied().unwrap_or(0);
+        self.releases.get(unit).unwrap_or(IDLE)
+    }
+
+    /// The release service `svc` serves now.
+    pub fn current_release(&self, svc: usize) -> Option<&Release> {
+        self.unit_releases(svc)
             .data()
             .and_then(|r| crate::provider::current_release(r))
+    }
+
+    /// Whether service `svc` is the first of its unit (where a table shows the unit's release).
+    pub fn first_of_unit(&self, svc: usize) -> bool {
+        let unit = self.unit_of.get(svc).copied();
+        self.unit_of[..svc.min(self.unit_of.len())]
+            .iter()
+            .all(|u| Some(*u) != unit)
     }
 
     /// Health of one service: the probe, overridden by instances that are starting or missing.
@@ -310,14 +291,28 @@ impl State {
         let envs: Vec<EnvView> = cfg
             .envs
             .iter()
-            .map(|e| EnvView {
+            .enumerate()
+            .map(|(i, e)| (e, crate::provider::registry::units_of(cfg, i)))
+            .map(|(e, units)| EnvView {
                 name: e.name().to_string(),
                 provider: e.provider,
                 protected: e.protected,
                 read_only: e.read_only,
                 promote_to: e.promote_target().map(str::to_string),
-                provider_note: crate::app::effects::provider_note(e.provider),
-                releases: Load::Idle,
+                provider_note: crate::provider::registry::provider_note(e.provider),
+                capabilities: crate::provider::registry::capabilities_of(e.provider),
+                releases: units.iter().map(|_| Load::Idle).collect(),
+                unit_of: e
+                    .services
+                    .iter()
+                    .map(|s| {
+                        units
+                            .iter()
+                            .position(|u| u.services.iter().any(|n| n == s.name()))
+                            .unwrap_or(0)
+                    })
+                    .collect(),
+                units: units.into_iter().map(|u| u.services).collect(),
                 secrets: Load::Idle,
                 instances: Load::Idle,
                 migrations: Load::Idle,
@@ -400,6 +395,46 @@ impl State {
     /// The selected env.
     pub fn env(&self) -> Option<&EnvView> {
         self.envs.get(self.env_idx)
+    }
+
+    /// Why `action` cannot run now, or None when it can: the one answer
+    /// (`engine::policy`) every surface gives, from what this state knows.
+    pub fn disabled(
+        &self,
+        action: crate::keymap::Action,
+    ) -> Option<crate::engine::policy::Disabled> {
+        use crate::engine::policy::{EnvFacts, Facts, why_not};
+        let env = self.env().map(|e| EnvFacts {
+            read_only: e.read_only,
+            capabilities: e.capabilities,
+            promote_to: e.promote_to.clone(),
+            promote_target_pinned: e
+                .promote_to
+                .as_ref()
+                .is_some_and(|t| self.pins.contains_key(t)),
+            pinned: self.pins.contains_key(&e.name),
+            has_migrations: e.has_migrations,
+        });
+        let facts = Facts {
+            read_only: self.read_only,
+            env,
+            plan_running: self.rollout.as_ref().is_some_and(RolloutView::running),
+            rotation_running: self
+                .secrets_ui
+                .rotation
+                .as_ref()
+                .is_some_and(secrets_ui::RotationView::running),
+            secret_selected: self
+                .env()
+                .and_then(|e| e.secrets.data())
+                .is_some_and(|list| self.secret_idx < list.len()),
+        };
+        why_not(&facts, action)
+    }
+
+    /// The release history the Releases panel shows: the selected service's unit.
+    pub fn releases(&self) -> Option<&Load<Vec<Release>>> {
+        self.env().map(|e| e.unit_releases(self.svc_idx))
     }
 
     /// The selected service.

@@ -71,8 +71,9 @@ impl RolloutView {
         let steps = plan
             .steps
             .iter()
-            .map(|s| StepView {
-                name: s.name(),
+            .enumerate()
+            .map(|(i, _)| StepView {
+                name: plan.step_name(i),
                 state: StepState::Pending,
                 took: None,
                 detail: String::new(),
@@ -101,6 +102,15 @@ impl RolloutView {
             .find(|s| matches!(s.state, StepState::Running(_)))
     }
 
+    fn output(&mut self, index: usize, line: String) {
+        if let Some(s) = self.steps.get_mut(index) {
+            if s.output.len() == OUTPUT_LINES {
+                s.output.pop_front();
+            }
+            s.output.push_back(line);
+        }
+    }
+
     /// Fold an engine event in.
     pub fn apply(&mut self, event: PlanEvent, now: DateTime<Utc>) {
         match event {
@@ -112,18 +122,33 @@ impl RolloutView {
                 }
                 *self = fresh;
             }
-            PlanEvent::StepStarted { index } => {
+            PlanEvent::StepStarted { index, .. } => {
                 if let Some(s) = self.steps.get_mut(index) {
                     s.state = StepState::Running(now);
                 }
             }
-            PlanEvent::StepOutput { index, line } => {
-                if let Some(s) = self.steps.get_mut(index) {
-                    if s.output.len() == OUTPUT_LINES {
-                        s.output.pop_front();
-                    }
-                    s.output.push_back(line);
-                }
+            PlanEvent::StepOutput { index, line } => self.output(index, line),
+            PlanEvent::DeployProgress {
+                index,
+                services,
+                progress,
+                ..
+            } => {
+                let line = format!(
+                    "{} {}/{} {} {}: {}",
+                    services.join("+"),
+                    progress.index,
+                    progress.total,
+                    progress.unit,
+                    match progress.state {
+                        crate::provider::UnitState::Started => "…",
+                        crate::provider::UnitState::Done => "✓",
+                        crate::provider::UnitState::Skipped => "=",
+                        crate::provider::UnitState::Failed => "✗",
+                    },
+                    progress.detail
+                );
+                self.output(index, line);
             }
             PlanEvent::Gate {
                 index,
@@ -146,6 +171,7 @@ impl RolloutView {
                 status,
                 detail,
                 took_ms,
+                ..
             } => {
                 if let Some(s) = self.steps.get_mut(index) {
                     s.took = Some(took_ms as f64 / 1000.0);

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 use zeroize::Zeroize;
 
-use crate::app::keymap::Key;
+use crate::keymap::Key;
 use crate::secrets::SecretValue;
 use crate::secrets::generate::{Alphabet, generate};
 

@@ -11,8 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 
-use crate::app::keymap::{Action, Keymap};
-use crate::app::update::disabled_reason;
+use crate::keymap::{Action, Keymap};
 use crate::state::{Modal, Panel, State};
 use theme::{Role, Theme};
 
@@ -187,7 +186,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, keym
     let mut spans = Vec::new();
     let globals = [Action::NextPanel, Action::Help, Action::Quit];
     for action in hints_for(state.focus).iter().chain(globals.iter()) {
-        let disabled = disabled_reason(state, *action).is_some();
+        let disabled = state.disabled(*action).is_some();
         let (key_role, desc_role) = if disabled {
             (Role::Disabled, Role::Disabled)
         } else {

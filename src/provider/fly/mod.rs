@@ -29,8 +29,10 @@ pub use auth::{Token, TokenSource};
 pub use settings::{DeployVia, FlySettings};
 
 use super::http::HttpClient;
-use super::{CallSink, Capabilities, LogStream, Provider, ProviderError, Target};
-use crate::domain::{Artifact, Instance, Release, ReleaseStatus, SecretMeta};
+use super::{CallSink, Capabilities, LogStream, Progress, Provider, ProviderError, Target};
+use crate::domain::{
+    Artifact, ArtifactKind, ImageRef, Instance, Release, ReleaseStatus, SecretMeta,
+};
 use crate::sanitize::sanitize;
 use crate::secrets::SecretValue;
 use machines::Machines;
@@ -105,6 +107,21 @@ impl FlyProvider {
         FlyProvider::new(settings, source, timeout, calls, actor)
     }
 
+    /// What Fly can do through shipdeck.
+    pub const CAPABILITIES: Capabilities = Capabilities {
+        deploy: true,
+        artifacts: &[ArtifactKind::Image],
+        list_secrets: true,
+        write_secrets: true,
+        secret_digests: true,
+        stage_secrets: true,
+        logs: true,
+        remote_lock: true,
+        deploy_progress: true,
+        cancel: true,
+        ..Capabilities::NONE
+    };
+
     /// The settings this client was made with.
     pub fn settings(&self) -> &FlySettings {
         &self.settings
@@ -132,6 +149,14 @@ impl FlyProvider {
         }
     }
 
+    /// The process group a call is narrowed to: the target's, else `[env.fly]`'s.
+    fn group<'a>(&'a self, target: &'a Target) -> Option<&'a str> {
+        target
+            .scope
+            .as_deref()
+            .or(self.settings.process_group.as_deref())
+    }
+
     async fn machines(&self, target: &Target) -> Result<Machines, ProviderError> {
         let s = self.session().await?;
         Ok(Machines::new(
@@ -147,6 +172,7 @@ impl FlyProvider {
         target: &Target,
         image: Option<String>,
         force: bool,
+        progress: &Progress,
     ) -> Result<rollout::Outcome, ProviderError> {
         let machines = self.machines(target).await?;
         let min_secrets_version = self
@@ -159,15 +185,15 @@ impl FlyProvider {
             image,
             force,
             min_secrets_version,
-            group: self.settings.process_group.clone(),
+            group: self.group(target).map(str::to_string),
             wait_timeout: self.settings.wait_timeout,
             lease_ttl: self.settings.lease_ttl_secs(),
         };
-        rollout::run(&machines, &plan).await
+        rollout::run(&machines, &plan, progress).await
     }
 
     fn machines_label(&self, target: &Target) -> String {
-        match &self.settings.process_group {
+        match self.group(target) {
             Some(g) => format!(
                 "machines of process group {} in Fly app {} to deploy to",
                 sanitize(g),
@@ -181,10 +207,14 @@ impl FlyProvider {
     }
 
     fn release_for(&self, image: &str, digest: Option<&str>, description: &str) -> Release {
+        let mut artifact = ImageRef::parse(&sanitize(image));
+        if artifact.digest.is_none() {
+            artifact.digest = digest.map(sanitize);
+        }
         Release {
             id: releases::image_release_id(image, digest),
             version: None,
-            image: Some(sanitize(image)),
+            artifact: Some(Artifact::Image(artifact)),
             status: ReleaseStatus::Live,
             raw_status: "deployed".into(),
             author: Some(sanitize(&self.actor)),
@@ -202,15 +232,7 @@ impl Provider for FlyProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            deploy: true,
-            native_rollback: false,
-            list_secrets: true,
-            secret_digests: true,
-            stage_secrets: true,
-            logs: true,
-            leases: true,
-        }
+        FlyProvider::CAPABILITIES
     }
 
     async fn releases(&self, target: &Target, limit: usize) -> Result<Vec<Release>, ProviderError> {
@@ -219,16 +241,14 @@ impl Provider for FlyProvider {
         // Fly's history and what the machines run, fetched side by side.
         let ((fly, current), running) = tokio::try_join!(
             releases::fetch(&s.http, &self.settings.graphql_url, self.app(target), limit),
-            machines.list(self.settings.process_group.as_deref()),
+            machines.list(self.group(target)),
         )?;
         Ok(releases::merge(fly, current.as_deref(), &running, limit))
     }
 
     async fn status(&self, target: &Target) -> Result<Vec<Instance>, ProviderError> {
         let machines = self.machines(target).await?;
-        let list = machines
-            .list(self.settings.process_group.as_deref())
-            .await?;
+        let list = machines.list(self.group(target)).await?;
         Ok(list.iter().map(status::instance).collect())
     }
 
@@ -237,30 +257,45 @@ impl Provider for FlyProvider {
         target: &Target,
         artifact: &Artifact,
         description: &str,
+        progress: &Progress,
     ) -> Result<Release, ProviderError> {
+        let Some(image) = artifact.as_image() else {
+            return Err(ProviderError::Unsupported {
+                provider: "fly",
+                operation: "deploy this artifact",
+                why: "Fly machines run images; build the commit into an image first",
+            });
+        };
+        // Pinned by digest when known, so every machine runs the same bytes.
+        let reference = image.reference();
         match self.settings.deploy_via {
             DeployVia::Api => {
                 let outcome = self
-                    .roll(target, Some(artifact.image.clone()), false)
+                    .roll(target, Some(reference.clone()), false, progress)
                     .await?;
                 if outcome.total == 0 {
                     return Err(ProviderError::NotFound {
                         what: self.machines_label(target),
                     });
                 }
-                Ok(self.release_for(&artifact.image, outcome.digest.as_deref(), description))
+                Ok(self.release_for(&image.full(), outcome.digest.as_deref(), description))
             }
             DeployVia::Flyctl => {
                 let s = self.session().await?;
-                let args = flyctl::deploy_args(self.app(target), &artifact.image);
+                let args = flyctl::deploy_args(self.app(target), &reference);
                 flyctl::run(&self.settings.flyctl, &args, &s.token, &self.calls).await?;
-                Ok(self.release_for(&artifact.image, None, description))
+                Ok(self.release_for(&image.full(), None, description))
             }
         }
     }
 
-    async fn rollback(&self, target: &Target, to: &Release) -> Result<Release, ProviderError> {
-        let Some(image) = to.image.clone() else {
+    async fn rollback(
+        &self,
+        target: &Target,
+        to: &Release,
+        progress: &Progress,
+    ) -> Result<Release, ProviderError> {
+        let Some(artifact) = to.artifact.clone() else {
             return Err(ProviderError::NotFound {
                 what: format!(
                     "an image for release {} (Fly rolls back by redeploying one)",
@@ -268,16 +303,27 @@ impl Provider for FlyProvider {
                 ),
             });
         };
-        let label = match to.version {
-            Some(v) => format!("v{v}"),
-            None => to.id.clone(),
+        self.deploy(
+            target,
+            &artifact,
+            &format!("Rollback to {}", to.label()),
+            progress,
+        )
+        .await
+    }
+
+    async fn runs(&self, target: &Target, artifact: &Artifact) -> Result<bool, ProviderError> {
+        let Some(image) = artifact.as_image() else {
+            return Ok(false);
         };
-        let artifact = Artifact {
-            image,
-            release_id: Some(to.id.clone()),
-        };
-        self.deploy(target, &artifact, &format!("Rollback to {label}"))
-            .await
+        let list = self
+            .machines(target)
+            .await?
+            .list(self.group(target))
+            .await?;
+        // Every machine must run it, by digest or by tag: flyctl's releases name a
+        // tag, the machines report the digest it resolved to as well.
+        Ok(!list.is_empty() && list.iter().all(|m| m.runs_image(image)))
     }
 
     async fn secrets(&self, target: &Target) -> Result<Vec<SecretMeta>, ProviderError> {
@@ -307,14 +353,12 @@ impl Provider for FlyProvider {
 
     async fn apply_secrets(&self, target: &Target) -> Result<Option<Release>, ProviderError> {
         // Every machine is updated with its own image: an update makes it read the new secrets.
-        let outcome = self.roll(target, None, true).await?;
+        let outcome = self.roll(target, None, true, &Progress::none()).await?;
         if outcome.total == 0 {
             return Ok(None);
         }
         let machines = self.machines(target).await?;
-        let list = machines
-            .list(self.settings.process_group.as_deref())
-            .await?;
+        let list = machines.list(self.group(target)).await?;
         let image = list.iter().find_map(|m| m.shown_image());
         Ok(image.map(|i| self.release_for(&i, outcome.digest.as_deref(), "Apply secrets")))
     }

@@ -115,6 +115,61 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// What this machine runs, with everything Fly knows: the repository and
+    /// tag it was given and the digest Fly resolved (`app:1.3.0@sha256:…`).
+    pub fn running_image(&self) -> Option<crate::domain::ImageRef> {
+        let configured = self.config_image().map(crate::domain::ImageRef::parse);
+        let resolved = self.image_ref.as_ref();
+        let repository = match resolved.map(|r| (r.registry.as_deref(), r.repository.as_deref())) {
+            Some((Some(reg), Some(repo))) if !reg.is_empty() && !repo.is_empty() => {
+                format!("{reg}/{repo}")
+            }
+            Some((_, Some(repo))) if !repo.is_empty() => repo.to_string(),
+            _ => configured.as_ref()?.repository.clone(),
+        };
+        let tag = resolved
+            .and_then(|r| r.tag.clone())
+            .filter(|t| !t.is_empty())
+            .or_else(|| configured.as_ref().and_then(|c| c.tag.clone()));
+        let digest = self
+            .digest()
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .or_else(|| configured.as_ref().and_then(|c| c.digest.clone()));
+        Some(crate::domain::ImageRef {
+            repository: crate::sanitize::sanitize(&repository),
+            tag: tag.map(|t| crate::sanitize::sanitize(&t)),
+            digest: digest.map(|d| crate::sanitize::sanitize(&d)),
+        })
+    }
+
+    /// Whether this machine runs `image`: the same digest when both sides
+    /// know one, else the same repository and tag (from Fly's resolved
+    /// `image_ref` or from `config.image`).
+    pub fn runs_image(&self, image: &crate::domain::ImageRef) -> bool {
+        if let (Some(want), Some(have)) = (image.digest.as_deref(), self.digest()) {
+            return want == have;
+        }
+        let Some(tag) = image.tag.as_deref() else {
+            return false;
+        };
+        let by_ref = self.image_ref.as_ref().is_some_and(|r| {
+            let repo = match (r.registry.as_deref(), r.repository.as_deref()) {
+                (Some(reg), Some(repo)) if !reg.is_empty() => format!("{reg}/{repo}"),
+                (_, Some(repo)) => repo.to_string(),
+                _ => return false,
+            };
+            r.tag.as_deref() == Some(tag) && repo == image.repository
+        });
+        by_ref
+            || self.config_image().is_some_and(|c| {
+                let c = crate::domain::ImageRef::parse(c);
+                c.repository == image.repository && c.tag.as_deref() == Some(tag)
+            })
+    }
+}
+
 /// The `sha256:…` part of `repo@sha256:…`.
 pub fn digest_of(image: &str) -> Option<&str> {
     image

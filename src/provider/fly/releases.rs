@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::graphql::{self, Kind};
 use super::model::{GqlRelease, Machine, digest_of};
-use crate::domain::{Release, ReleaseStatus};
+use crate::domain::{Artifact, Release, ReleaseStatus};
 use crate::provider::ProviderError;
 use crate::provider::http::HttpClient;
 use crate::sanitize::sanitize;
@@ -111,11 +111,11 @@ pub fn merge(
         .map(|r| {
             let current = Some(r.id.as_str()) == current_id.as_deref();
             let mut release = normalise(r, current);
-            // The serving release names the exact image the machines run (pinned
-            // by digest where Fly resolved one), so promote deploys that digest
-            // and post-deploy checks compare like with like.
-            if current && let Some(image) = running.and_then(Machine::shown_image) {
-                release.image = Some(image);
+            // The serving release names the exact image the machines run, with the
+            // tag it was given and the digest Fly resolved, so promote deploys that
+            // digest and the dialog still shows the tag.
+            if current && let Some(image) = running.and_then(Machine::running_image) {
+                release.artifact = Some(Artifact::Image(image));
             }
             release
         })
@@ -160,7 +160,7 @@ fn synthesized(m: &Machine, image: &str) -> Release {
     Release {
         id: image_release_id(image, m.digest()),
         version: None,
-        image: Some(sanitize(image)),
+        artifact: m.running_image().map(Artifact::Image),
         status: ReleaseStatus::Live,
         raw_status: "running".into(),
         author: None,
@@ -209,7 +209,10 @@ fn normalise(r: GqlRelease, current: bool) -> Release {
     Release {
         id: sanitize(&r.id),
         version: r.version,
-        image: r.image_ref.as_deref().map(sanitize),
+        artifact: r
+            .image_ref
+            .as_deref()
+            .map(|i| Artifact::image(&sanitize(i))),
         status: map_status(&raw, current),
         raw_status: sanitize(&raw),
         author: r

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::lease::Lease;
 use super::machines::Machines;
 use super::model::Machine;
-use crate::provider::ProviderError;
+use crate::provider::{Progress, ProviderError, UnitState};
 use crate::sanitize::sanitize;
 
 /// What to roll out.
@@ -41,8 +41,14 @@ pub struct Outcome {
     pub digest: Option<String>,
 }
 
-/// Run the rollout; stops at the first machine that fails.
-pub async fn run(machines: &Machines, plan: &Plan) -> Result<Outcome, ProviderError> {
+/// Run the rollout; stops at the first machine that fails, and before the
+/// next machine once `progress` is cancelled. Each machine is reported as
+/// it starts and ends.
+pub async fn run(
+    machines: &Machines,
+    plan: &Plan,
+    progress: &Progress,
+) -> Result<Outcome, ProviderError> {
     let list = machines.list(plan.group.as_deref()).await?;
     let total = list.len();
     // Machines on the new image and healthy, counted as the rollout walks the list.
@@ -52,13 +58,26 @@ pub async fn run(machines: &Machines, plan: &Plan) -> Result<Outcome, ProviderEr
         total,
         digest: list.iter().find_map(|m| m.digest().map(str::to_string)),
     };
-    for machine in &list {
-        let stop = |step: &str, e: ProviderError| ProviderError::Rollout {
-            machine: machine.id.clone(),
-            step: step.to_string(),
-            done,
-            total,
-            reason: Box::new(e),
+    for (i, machine) in list.iter().enumerate() {
+        let index = i + 1;
+        if progress.cancelled() {
+            return Err(ProviderError::Cancelled { done, total });
+        }
+        let stop = |step: &str, e: ProviderError| {
+            progress.report(
+                &machine.id,
+                index,
+                total,
+                UnitState::Failed,
+                &format!("{step}: {e}"),
+            );
+            ProviderError::Rollout {
+                machine: machine.id.clone(),
+                step: step.to_string(),
+                done,
+                total,
+                reason: Box::new(e),
+            }
         };
         if !plan.force && plan.image.as_deref().is_some_and(|i| machine.runs(i)) {
             // Already on the image (an earlier, stopped run got here): resume past it only
@@ -72,8 +91,16 @@ pub async fn run(machines: &Machines, plan: &Plan) -> Result<Outcome, ProviderEr
                     .map_err(|e| stop("health checks", e))?;
             }
             done += 1;
+            progress.report(
+                &machine.id,
+                index,
+                total,
+                UnitState::Skipped,
+                "already on the image",
+            );
             continue;
         }
+        progress.report(&machine.id, index, total, UnitState::Started, "updating");
         let lease = Lease::acquire(machines, &machine.id, plan.lease_ttl)
             .await
             .map_err(|e| stop("lease", e))?;
@@ -86,6 +113,13 @@ pub async fn run(machines: &Machines, plan: &Plan) -> Result<Outcome, ProviderEr
         }
         done += 1;
         outcome.updated += 1;
+        progress.report(
+            &machine.id,
+            index,
+            total,
+            UnitState::Done,
+            "started, checks passing",
+        );
     }
     Ok(outcome)
 }

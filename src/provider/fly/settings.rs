@@ -4,16 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How deploys reach Fly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeployVia {
-    /// A rolling update through the Machines API (no flyctl needed).
-    #[default]
-    Api,
-    /// `flyctl deploy --image`, which also records a Fly release.
-    Flyctl,
-}
+pub use crate::config::DeployVia;
 
 /// Settings of one Fly app as shipdeck uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]

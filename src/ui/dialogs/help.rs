@@ -5,8 +5,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Block, BorderType, Borders, Cell, Clear, Row, Table};
 
-use crate::app::keymap::{Action, Keymap};
-use crate::app::update::disabled_reason;
+use crate::keymap::{Action, Keymap};
 use crate::state::State;
 use crate::ui::layout::centered;
 use crate::ui::theme::{Role, Theme};
@@ -16,7 +15,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, keymap:
     let rect = centered(area, 78, Action::ALL.len() as u16 + 4);
     frame.render_widget(Clear, rect);
     let rows = Action::ALL.iter().map(|a| {
-        let why = disabled_reason(state, *a);
+        let why = state.disabled(*a);
         let desc_role = if why.is_some() {
             Role::Disabled
         } else {

@@ -95,19 +95,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     };
     lines.push(Line::from(""));
     lines.push(Line::from(footer));
+    let (_, to) = plan.from_to();
     let title = match &plan.source_env {
-        Some(src) => format!(
-            " promote {src} → {} · {} · {} ",
-            plan.target_env,
-            plan.artifact.release_id.clone().unwrap_or_default(),
-            plan.id
-        ),
-        None => format!(
-            " rollback {} → {} · {} ",
-            plan.target_env,
-            plan.artifact.release_id.clone().unwrap_or_default(),
-            plan.id
-        ),
+        Some(src) => format!(" promote {src} → {} · {to} · {} ", plan.target_env, plan.id),
+        None => format!(" rollback {} → {to} · {} ", plan.target_env, plan.id),
     };
     let rect = centered_for_lines(area, 110, &lines);
     frame.render_widget(Clear, rect);

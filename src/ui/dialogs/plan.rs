@@ -129,42 +129,59 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         }
         Dialog::Confirm { preview, typed } => {
             let plan = &preview.plan;
+            let (_, to) = plan.from_to();
             let title = match &plan.source_env {
                 Some(src) => format!("promote {src} → {}", plan.target_env),
-                None => format!(
-                    "rollback {} to {}",
-                    plan.target_env,
-                    plan.artifact.release_id.clone().unwrap_or_default()
-                ),
+                None => format!("rollback {} to {to}", plan.target_env),
             };
-            let mut lines = vec![
-                Line::from(vec![
-                    Span::styled("image  ", theme.style(Role::Muted)),
-                    Span::raw(
-                        preview
-                            .image_from
-                            .as_deref()
-                            .map(short_image)
-                            .unwrap_or_else(|| "nothing".into()),
-                    ),
+            let mut lines = Vec::new();
+            let width = preview
+                .changes
+                .iter()
+                .map(|c| c.services.join("+").chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(7);
+            for change in &preview.changes {
+                let name = if change.services.is_empty() {
+                    "release".to_string()
+                } else {
+                    change.services.join("+")
+                };
+                let from = match (&change.from_release, &change.from) {
+                    (Some(r), Some(a)) => format!("{r} {}", short_image(a)),
+                    (Some(r), None) => r.clone(),
+                    (None, _) => "nothing".into(),
+                };
+                let to = format!(
+                    "{} {}",
+                    change.to_release.clone().unwrap_or_default(),
+                    short_image(&change.to)
+                );
+                let mut spans = vec![
+                    Span::styled(format!("{name:<width$}  "), theme.style(Role::Muted)),
+                    Span::raw(from),
                     Span::styled("  →  ", theme.style(Role::Title)),
-                    Span::styled(short_image(&preview.image_to), theme.style(Role::Ok)),
-                ]),
-                Line::from(vec![
-                    Span::styled("release ", theme.style(Role::Muted)),
-                    Span::raw(format!(
-                        "{} → {}",
-                        preview.current.as_ref().map_or("none", |c| c.id.as_str()),
-                        plan.artifact.release_id.clone().unwrap_or_default()
-                    )),
-                    Span::styled(
-                        format!("   on gate failure: {:?}", plan.on_fail).to_lowercase(),
+                    Span::styled(to.trim().to_string(), theme.style(Role::Ok)),
+                ];
+                if change.unchanged {
+                    spans.push(Span::styled(
+                        "  (already running)",
                         theme.style(Role::Muted),
-                    ),
-                ]),
-            ];
+                    ));
+                }
+                lines.push(Line::from(spans));
+            }
+            lines.push(Line::from(Span::styled(
+                format!("on gate failure: {:?}", plan.on_fail).to_lowercase(),
+                theme.style(Role::Muted),
+            )));
             for note in &preview.notes {
-                let role = if note.contains("not roll back") || note.contains("secrets in") {
+                let role = if note.contains("never rolled back")
+                    || note.contains("not reverted")
+                    || note.contains("undone")
+                    || note.contains("secrets in")
+                {
                     Role::Warn
                 } else {
                     Role::Base
@@ -174,7 +191,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                     theme.style(role),
                 )));
             }
-            let steps: Vec<String> = plan.steps.iter().map(|s| s.name()).collect();
+            let steps: Vec<String> = (0..plan.steps.len()).map(|i| plan.step_name(i)).collect();
             lines.push(Line::from(Span::styled(
                 format!("steps: {}", steps.join(" → ")),
                 theme.style(Role::Muted),

@@ -90,12 +90,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         } else {
             Span::raw(" ")
         };
-        let release = if first {
-            match (env.current_release(), &env.provider_note) {
-                (Some(r), _) => Span::raw(r.id.clone()),
+        // Each deploy unit's release shows on its first service's row.
+        let release = if env.first_of_unit(s) {
+            match (env.current_release(s), &env.provider_note) {
+                (Some(r), _) => Span::raw(r.label()),
                 (None, Some(_)) => Span::styled("n/a", theme.style(Role::Muted)),
                 (None, None) => Span::styled(
-                    env.releases
+                    env.unit_releases(s)
                         .badge()
                         .map_or_else(|| "—".into(), |_| "…".to_string()),
                     theme.style(Role::Muted),

@@ -7,7 +7,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use crate::domain::CredentialSource;
 use crate::state::{EnvView, Panel, State};
-use crate::ui::format::{age, release_style, short_image};
+use crate::ui::format::{age, release_style};
 use crate::ui::panel_block;
 use crate::ui::theme::{Role, Theme};
 
@@ -25,10 +25,19 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         );
         return;
     };
+    let releases = env.unit_releases(state.svc_idx);
+    // Per-service histories name the service whose history this is.
+    let whose = match env
+        .units
+        .get(env.unit_of.get(state.svc_idx).copied().unwrap_or(0))
+    {
+        Some(services) if env.units.len() > 1 => format!("/{}", services.join("+")),
+        _ => String::new(),
+    };
     let title = format!(
-        "{}{}",
+        "{}{whose}{}",
         env.name,
-        env.releases
+        releases
             .badge()
             .filter(|_| env.provider_note.is_none())
             .map(|b| format!(" · {b}"))
@@ -45,7 +54,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         );
         return;
     }
-    let Some(releases) = env.releases.data() else {
+    let Some(releases) = releases.data() else {
         frame.render_widget(
             Paragraph::new(Span::styled(
                 "waiting for the provider…",
@@ -65,8 +74,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             } else {
                 Span::raw(" ")
             }),
-            Cell::from(r.id.clone()),
-            Cell::from(r.image.as_deref().map(short_image).unwrap_or_default()),
+            Cell::from(r.label()),
+            Cell::from(r.artifact_short()),
             Cell::from(Span::styled(
                 r.status.label(),
                 release_style(theme, r.status),
@@ -78,7 +87,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     });
     let widths = [
         Constraint::Length(1),
-        Constraint::Length(4),
+        Constraint::Length(
+            releases
+                .iter()
+                .map(|r| r.label().chars().count())
+                .max()
+                .unwrap_or(3)
+                .clamp(3, 14) as u16,
+        ),
         Constraint::Length(24),
         Constraint::Length(11),
         Constraint::Length(14),

@@ -187,10 +187,10 @@ impl Action {
 
     /// The panel an action belongs to, when its keys may repeat keys of
     /// global actions (`e` sets a secret in Secrets, jumps to the first error elsewhere).
-    pub fn scope(self) -> Option<crate::state::Panel> {
+    pub fn scope(self) -> Option<Panel> {
         match self {
             Action::SecretNew | Action::SecretSet | Action::SecretUnset | Action::SecretRotate => {
-                Some(crate::state::Panel::Secrets)
+                Some(Panel::Secrets)
             }
             _ => None,
         }
@@ -427,7 +427,7 @@ impl Keymap {
 
     /// Which action a key triggers in the focused panel, if any: an action
     /// scoped to that panel wins, actions scoped to other panels never match.
-    pub fn action_in(&self, key: Key, panel: crate::state::Panel) -> Option<Action> {
+    pub fn action_in(&self, key: Key, panel: Panel) -> Option<Action> {
         let bound = |a: &Action| self.bindings.get(a).is_some_and(|keys| keys.contains(&key));
         Action::ALL
             .iter()
@@ -549,6 +549,48 @@ fn vim_extras() -> Vec<(Action, Vec<Key>)> {
         (PageUp, vec![Key::ctrl('u'), Key::ctrl('b')]),
         (PageDown, vec![Key::ctrl('d'), Key::ctrl('f')]),
     ]
+}
+
+/// The five panels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// Env × service grid.
+    Envs,
+    /// Release history of the selected env.
+    Releases,
+    /// Checks of the selected service.
+    Health,
+    /// Log tail of the selected service.
+    Logs,
+    /// Secrets of the selected env.
+    Secrets,
+}
+
+impl Panel {
+    /// Tab order.
+    pub const ORDER: [Panel; 5] = [
+        Panel::Envs,
+        Panel::Releases,
+        Panel::Health,
+        Panel::Logs,
+        Panel::Secrets,
+    ];
+
+    /// Title shown on the panel's border.
+    pub fn title(self) -> &'static str {
+        match self {
+            Panel::Envs => "Environments",
+            Panel::Releases => "Releases",
+            Panel::Health => "Health",
+            Panel::Logs => "Logs",
+            Panel::Secrets => "Secrets",
+        }
+    }
+
+    /// 1-based number used by the jump keys.
+    pub fn number(self) -> usize {
+        Panel::ORDER.iter().position(|p| *p == self).unwrap_or(0) + 1
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod artifact;
+
+pub use artifact::{Artifact, ArtifactKind, CommitRef, FileRef, ImageRef};
+
 /// One vocabulary for health everywhere on screen and in `--json` output
 /// (the same words Argo CD uses, so operators read them without a legend).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -93,15 +97,6 @@ impl ReleaseStatus {
     }
 }
 
-/// What a promotion or rollback deploys: an exact artifact, never "latest".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Artifact {
-    /// Image reference, ideally pinned by digest (`repo@sha256:…`).
-    pub image: String,
-    /// The provider's release id this artifact came from, when known.
-    pub release_id: Option<String>,
-}
-
 /// One entry of an environment's release history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Release {
@@ -109,8 +104,8 @@ pub struct Release {
     pub id: String,
     /// Monotonic number where the provider has one.
     pub version: Option<u64>,
-    /// Image that the release runs.
-    pub image: Option<String>,
+    /// What the release runs (image, commit or file).
+    pub artifact: Option<Artifact>,
     /// Normalised status.
     pub status: ReleaseStatus,
     /// The provider's own status word, kept so nothing is lost.
@@ -123,6 +118,28 @@ pub struct Release {
     pub created_at: DateTime<Utc>,
     /// Whether it is the one serving now.
     pub current: bool,
+}
+
+impl Release {
+    /// What a person calls this release: `v42` where the provider numbers
+    /// releases, else the image tag or short commit, else a short id.
+    pub fn label(&self) -> String {
+        if let Some(v) = self.version {
+            return format!("v{v}");
+        }
+        match &self.artifact {
+            Some(Artifact::Image(ImageRef { tag: Some(t), .. })) => t.clone(),
+            Some(Artifact::Commit(c)) => c.sha[..c.sha.len().min(7)].to_string(),
+            _ => self.id.chars().take(12).collect(),
+        }
+    }
+
+    /// The artifact in short form, or `—`.
+    pub fn artifact_short(&self) -> String {
+        self.artifact
+            .as_ref()
+            .map_or_else(|| "—".to_string(), Artifact::short)
+    }
 }
 
 /// A secret's metadata. The value is never part of this type.
@@ -180,5 +197,27 @@ mod tests {
         assert_eq!(Health::Healthy.worst(Health::Healthy), Health::Healthy);
         assert!(!Health::Healthy.needs_attention());
         assert!(Health::Progressing.needs_attention());
+    }
+
+    #[test]
+    fn a_release_label_is_its_version_else_its_tag_else_a_short_id() {
+        let mut r = Release {
+            id: "UmVsZWFzZS0xMjM0NTY3OA==".into(),
+            version: Some(5),
+            artifact: Some(Artifact::image(
+                "registry.fly.io/app:deployment-01J@sha256:aa",
+            )),
+            status: ReleaseStatus::Live,
+            raw_status: String::new(),
+            author: None,
+            description: String::new(),
+            created_at: Utc::now(),
+            current: true,
+        };
+        assert_eq!(r.label(), "v5");
+        r.version = None;
+        assert_eq!(r.label(), "deployment-01J");
+        r.artifact = None;
+        assert_eq!(r.label(), "UmVsZWFzZS0x");
     }
 }

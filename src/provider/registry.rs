@@ -1,0 +1,150 @@
+//! Which provider client serves which env, and what each call is about: the
+//! one place the TUI, the CLI and the engine get their clients and targets.
+
+use std::sync::Arc;
+
+use super::demo::DemoProvider;
+use super::{CallSink, Capabilities, Provider, Target};
+use crate::actor::Actor;
+use crate::config::{Config, ProviderKind};
+
+/// Providers per env index (None where no client exists yet).
+pub type Providers = Vec<Option<Arc<dyn Provider>>>;
+
+/// What the client for `kind` can do, with its name; None where this build has no client.
+pub fn capabilities_of(kind: ProviderKind) -> Option<(&'static str, Capabilities)> {
+    match kind {
+        ProviderKind::Demo => Some(("demo", DemoProvider::CAPABILITIES)),
+        ProviderKind::Fly => Some(("fly", crate::provider::fly::FlyProvider::CAPABILITIES)),
+        _ => None,
+    }
+}
+
+/// Why an env's provider data is not available, when it is not.
+pub fn provider_note(kind: ProviderKind) -> Option<String> {
+    match capabilities_of(kind) {
+        Some(_) => None,
+        None => Some(format!(
+            "the {} client is not in this build yet; health and metrics come from the configured URLs",
+            kind.label()
+        )),
+    }
+}
+
+/// The provider target of env `e` as a whole (secrets, env-wide calls).
+pub fn target_of(cfg: &Config, e: usize) -> Target {
+    let env = &cfg.envs[e];
+    let (remote, scope) = match (&env.fly, env.provider) {
+        (Some(fly), ProviderKind::Fly) => (fly.app.clone(), fly.process_group.clone()),
+        _ => (env.name().to_string(), None),
+    };
+    Target {
+        env: env.name().to_string(),
+        service: None,
+        remote,
+        scope,
+    }
+}
+
+/// The provider target of service `s` of env `e`: its own `fly = { app }`
+/// where it names one, else the env's, narrowed to the service where the
+/// platform addresses services (the demo control plane).
+pub fn service_target(cfg: &Config, e: usize, s: usize) -> Target {
+    let env = &cfg.envs[e];
+    let svc = &env.services[s];
+    let mut target = target_of(cfg, e);
+    target.service = Some(svc.name().to_string());
+    match env.provider {
+        ProviderKind::Fly => {
+            if let Some(fly) = svc.fly.as_ref().map(|f| f.get_ref()) {
+                if let Some(app) = &fly.app {
+                    target.remote = app.clone();
+                }
+                if fly.process_group.is_some() {
+                    target.scope = fly.process_group.clone();
+                }
+            }
+        }
+        ProviderKind::Demo => target.scope = Some(svc.name().to_string()),
+        _ => {}
+    }
+    target
+}
+
+/// Services that share one provider target deploy, roll back and report
+/// releases together: one unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployUnit {
+    /// Where it deploys (named after its first service).
+    pub target: Target,
+    /// The services it carries, in config order.
+    pub services: Vec<String>,
+}
+
+/// The deploy units of env `e`, in service order.
+pub fn units_of(cfg: &Config, e: usize) -> Vec<DeployUnit> {
+    let mut units: Vec<DeployUnit> = Vec::new();
+    for (s, svc) in cfg.envs[e].services.iter().enumerate() {
+        let target = service_target(cfg, e, s);
+        match units
+            .iter_mut()
+            .find(|u| u.target.remote == target.remote && u.target.scope == target.scope)
+        {
+            Some(unit) => unit.services.push(svc.name().to_string()),
+            None => units.push(DeployUnit {
+                target,
+                services: vec![svc.name().to_string()],
+            }),
+        }
+    }
+    if units.is_empty() {
+        // An env without services still deploys as a whole.
+        units.push(DeployUnit {
+            target: target_of(cfg, e),
+            services: Vec::new(),
+        });
+    }
+    units
+}
+
+/// The unit that carries service `name` of env `e`.
+pub fn unit_of_service(cfg: &Config, e: usize, name: &str) -> Option<DeployUnit> {
+    units_of(cfg, e)
+        .into_iter()
+        .find(|u| u.services.iter().any(|s| s == name))
+}
+
+/// A provider client per env (None where the client is not built yet).
+pub fn providers_for(
+    config: &Config,
+    demo_control_url: Option<&str>,
+    calls: CallSink,
+) -> Providers {
+    let timeout = config.ui.request_timeout.0;
+    let actor = Actor::current().describe();
+    config
+        .envs
+        .iter()
+        .map(|env| match (env.provider, demo_control_url) {
+            (ProviderKind::Demo, Some(url)) => Some(Arc::new(DemoProvider::new(
+                url.to_string(),
+                timeout,
+                calls.clone(),
+                actor.clone(),
+            )) as Arc<dyn Provider>),
+            // The token is read on the first call, off the UI loop; an
+            // unusable account name was already refused by config validation.
+            (ProviderKind::Fly, _) => env.fly.as_ref().and_then(|fly| {
+                crate::provider::fly::configured::provider_for(
+                    fly,
+                    timeout,
+                    calls.clone(),
+                    actor.clone(),
+                )
+                .ok()
+                .map(|p| Arc::new(p) as Arc<dyn Provider>)
+            }),
+            _ => None,
+        })
+        .collect()
+}

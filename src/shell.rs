@@ -1,0 +1,103 @@
+//! Command lines as config writes them: split into words the way a POSIX
+//! shell would (quotes, backslashes), without ever running a shell.
+
+/// A command line that does not parse; the message says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ShellError(pub String);
+
+/// Split `line` into a program and its arguments.
+pub fn parse_command(line: &str) -> Result<(String, Vec<String>), ShellError> {
+    let mut words = split_words(line)?.into_iter();
+    let Some(program) = words.next() else {
+        return Err(ShellError(
+            "the log command is empty: give a program and its arguments, \
+             e.g. `journalctl -u myapp -f`"
+                .to_string(),
+        ));
+    };
+    if program.is_empty() {
+        return Err(ShellError(
+            "the log command's program name is empty (`''`): \
+             start the command with the program to run"
+                .to_string(),
+        ));
+    }
+    Ok((program, words.collect()))
+}
+
+/// Split a command line into words (single and double quotes, backslash escapes).
+pub fn split_words(line: &str) -> Result<Vec<String>, ShellError> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    // A word has started even if it is still empty (e.g. `''`).
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(unterminated('\'')),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err(unterminated('"')),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(unterminated('"')),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(c) => {
+                    in_word = true;
+                    word.push(c);
+                }
+                None => {
+                    return Err(ShellError(
+                        "the log command ends with a lone backslash: remove it, \
+                         or write `\\\\` for a literal backslash"
+                            .to_string(),
+                    ));
+                }
+            },
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+fn unterminated(quote: char) -> ShellError {
+    ShellError(format!(
+        "the log command has an unterminated {quote} quote: add the closing {quote}"
+    ))
+}
