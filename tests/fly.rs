@@ -16,7 +16,9 @@ use shipdeck::domain::{Artifact, Health, ReleaseStatus};
 use shipdeck::provider::fly::{DeployVia, FlyProvider, FlySettings, TokenSource};
 use shipdeck::provider::{CallRecord, CallSink, Provider, ProviderError, Target};
 use shipdeck::secrets::SecretValue;
-use support::fly_fake::{FaultKind, FlyFake, log_entry, pinned, release_node};
+use support::fly_fake::{
+    FaultKind, FlyFake, deployment_image, log_entry, pinned, release_id, release_node,
+};
 use tokio::sync::mpsc;
 
 const TOKEN: &str = "fm2_lJPECAAAAAAAAMtestTOKENsecretPART";
@@ -75,7 +77,7 @@ async fn releases_paginate_and_mark_what_machines_run() {
             release_node(2, "registry.fly.io/shop:deployment-x", "failed"),
             release_node(1, IMG_A, "complete"),
         ];
-        app.current_release = Some("rel_3".into());
+        app.current_release = Some(release_id(3));
     }
     let fly = provider(&fake, "shop");
     let releases = fly.releases(&target("shop"), 10).await.unwrap();
@@ -117,6 +119,61 @@ async fn releases_paginate_and_mark_what_machines_run() {
     assert_eq!(top.description, "deployed through the Machines API");
     assert!(releases[1..].iter().all(|r| !r.current));
     assert_eq!(releases[1].status, ReleaseStatus::Superseded);
+}
+
+/// What a person reads in the history is Fly's `vN`, so every release from
+/// GraphQL carries its `version`, whatever the opaque id looks like; only a
+/// Machines-API-only image (`img:…`) has none.
+#[tokio::test]
+async fn releases_carry_fly_versions_not_graphql_ids() {
+    let fake = FlyFake::start(AUTH).await;
+    let images: Vec<String> = (1..=5).map(|n| deployment_image("shop", n)).collect();
+    fake.add_app("shop", 2, &images[4]);
+    {
+        let mut st = fake.state();
+        st.graphql_page_max = 3;
+        let app = st.apps.get_mut("shop").unwrap();
+        app.releases = (1..=5u64)
+            .rev()
+            .map(|n| release_node(n, &images[n as usize - 1], "complete"))
+            .collect();
+        app.current_release = Some(release_id(5));
+    }
+    assert_eq!(release_id(1), "UmVsZWFzZS0x");
+    assert!(images[0].starts_with("registry.fly.io/shop:deployment-01J"));
+    let fly = provider(&fake, "shop");
+    let releases = fly.releases(&target("shop"), 25).await.unwrap();
+    let got: Vec<(String, Option<u64>)> =
+        releases.iter().map(|r| (r.id.clone(), r.version)).collect();
+    let want: Vec<(String, Option<u64>)> =
+        (1..=5u64).rev().map(|n| (release_id(n), Some(n))).collect();
+    assert_eq!(got, want);
+    assert!(releases[0].current, "v5 runs on the machines");
+    // The GraphQL page size does not change what arrives.
+    assert_eq!(fake.hits(Some(Method::POST), "/graphql").len(), 2);
+    // History images keep flyctl's tags; the serving one is pinned by digest.
+    assert_eq!(releases[1].image.as_deref(), Some(images[3].as_str()));
+    assert_eq!(
+        releases[0].image.as_deref(),
+        Some(pinned(&images[4]).as_str())
+    );
+
+    // A Machines API deploy of an image no Fly release carries: that entry alone has no version.
+    let api_image = deployment_image("shop", 6);
+    for m in fake
+        .state()
+        .apps
+        .get_mut("shop")
+        .unwrap()
+        .machines
+        .values_mut()
+    {
+        m.image = api_image.clone();
+    }
+    let releases = fly.releases(&target("shop"), 25).await.unwrap();
+    assert!(releases[0].id.starts_with("img:") && releases[0].version.is_none());
+    assert!(releases[1..].iter().all(|r| r.version.is_some()));
+    assert_eq!(releases[1].version, Some(5));
 }
 
 #[tokio::test]
@@ -334,7 +391,7 @@ async fn failing_checks_stop_the_rollout_and_rollback_restores() {
         let mut st = fake.state();
         let app = st.apps.get_mut("shop").unwrap();
         app.releases = vec![release_node(1, IMG_A, "complete")];
-        app.current_release = Some("rel_1".into());
+        app.current_release = Some(release_id(1));
         app.machines.get_mut("shop-m2").unwrap().critical_on = Some(IMG_B.into());
     }
     let fly = provider(&fake, "shop");
