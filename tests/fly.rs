@@ -802,6 +802,58 @@ async fn logs_poll_with_next_token() {
     assert_eq!(fly.logs_command(&target("shop"), "web"), "fly logs -a shop");
 }
 
+/// An app that logs JSON or logfmt itself: the line the console gets is the
+/// app's own (its level and message), with Fly's machine added; plain text
+/// keeps Fly's level.
+#[tokio::test]
+async fn app_log_lines_keep_their_own_level_through_fly() {
+    use shipdeck::logs::{Level, parse_line};
+    let fake = FlyFake::start(AUTH).await;
+    fake.add_app("shop", 1, IMG_A);
+    fake.state().apps.get_mut("shop").unwrap().log_pages = vec![vec![
+        log_entry(
+            "shop-m1",
+            "info",
+            r#"{"level":"debug","time":"2026-12-01T10:00:00.000Z","msg":"cache stats","hits":42}"#,
+        ),
+        log_entry(
+            "shop-m1",
+            "info",
+            "ts=2026-12-01T10:00:01Z level=warn msg=\"slow query\" ms=812",
+        ),
+        log_entry("shop-m1", "error", "panic: boom \x1b[2J"),
+    ]];
+    let fly = provider(&fake, "shop");
+    let stream = fly.logs(&target("shop"), "web").await.unwrap();
+    let lines: Vec<String> = tokio::time::timeout(
+        Duration::from_secs(3),
+        stream.take(3).map(|l| l.unwrap()).collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    let read: Vec<_> = lines.iter().map(|l| parse_line(l)).collect();
+    assert_eq!(read[0].level, Some(Level::Debug), "{}", lines[0]);
+    assert_eq!(read[0].msg, "cache stats");
+    assert_eq!(read[0].field("hits"), Some("42"));
+    assert_eq!(read[0].field("fly_instance"), Some("shop-m1"));
+    assert_eq!(read[1].level, Some(Level::Warn), "{}", lines[1]);
+    assert_eq!(read[1].msg, "slow query");
+    assert_eq!(read[2].level, Some(Level::Error));
+    assert_eq!(
+        read[2].msg, "panic: boom \x1b[2J",
+        "raw; the display sanitises"
+    );
+    let mut buf = shipdeck::logs::LogBuffer::new(1 << 16);
+    for l in lines {
+        buf.push(l);
+    }
+    let shown: Vec<String> = buf.iter().map(|e| e.display().text).collect();
+    assert!(
+        shown[2].contains("⟨CSI 2J⟩") && !shown[2].contains('\x1b'),
+        "{shown:?}"
+    );
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn deploy_via_flyctl_passes_the_token_in_env_only() {

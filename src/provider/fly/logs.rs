@@ -1,14 +1,15 @@
 //! Logs by polling `GET {logs_url}/api/v1/apps/{app}/logs?next_token=…`.
-//! Each entry becomes one JSON line (`timestamp`, `level`, `instance`,
-//! `region`, `message`) so the log pipeline's JSON parser reads level and
-//! message. Empty polls back off from 1 s to 10 s; data resets the pause.
+//! Each entry becomes one line for the log pipeline (see [`log_line`]).
+//! Empty polls back off from 1 s to 10 s; data resets the pause.
+//!
+//! [`log_line`]: super::log_line
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde_json::json;
 
+use super::log_line::line;
 use super::machines::query_escape;
 use super::model::{LogEntry, LogsPage};
 use crate::provider::http::{HttpClient, Request};
@@ -108,17 +109,4 @@ fn keep(filter: &Filter, entry: &LogEntry) -> bool {
         (Some(_), None) => false,
         (None, _) => true,
     }
-}
-
-/// One entry as a JSON line (raw: the log pipeline sanitises before display).
-fn line(entry: &LogEntry) -> String {
-    let a = &entry.attributes;
-    json!({
-        "timestamp": a.timestamp,
-        "level": a.level,
-        "instance": a.instance,
-        "region": a.region,
-        "message": a.message.as_deref().unwrap_or(""),
-    })
-    .to_string()
 }

@@ -9,6 +9,7 @@ pub mod flyctl;
 pub mod graphql;
 pub mod identity;
 pub mod lease;
+pub mod log_line;
 pub mod logs;
 pub mod machines;
 pub mod model;
