@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::budget::RefreshPace;
 use super::msg::{Effect, Msg};
 use crate::config::{Config, ProviderKind};
 use crate::health::probe::{probe_client, probe_health, scrape};
@@ -40,12 +41,19 @@ pub struct Runner {
     engine: crate::engine::Engine,
     abort: Option<tokio::sync::watch::Sender<bool>>,
     plan_task: Option<tokio::task::JoinHandle<()>>,
+    /// Per env: one refresh at a time, at least the health interval apart.
+    paces: Vec<Arc<RefreshPace>>,
 }
 
 impl Runner {
     /// A runner sending results to `tx`.
     pub fn new(engine: crate::engine::Engine, tx: UnboundedSender<Msg>) -> Runner {
+        let gap = engine.config.ui.health_interval.0;
+        let paces = (0..engine.config.envs.len())
+            .map(|_| Arc::new(RefreshPace::new(gap)))
+            .collect();
         Runner {
+            paces,
             cfg: engine.config.clone(),
             providers: engine.providers.clone(),
             tx,
@@ -56,9 +64,15 @@ impl Runner {
         }
     }
 
-    /// Start every poller: health, metrics, provider refresh, log streams.
+    /// Start every poller (see [`Runner::start_polls`]) and look up where
+    /// each env's credentials come from.
     pub fn start(&mut self) {
         self.check_credentials();
+        self.start_polls();
+    }
+
+    /// Start the pollers alone: health, metrics, provider refresh, log streams.
+    pub fn start_polls(&mut self) {
         let timeout = self.cfg.ui.request_timeout.0;
         let client = probe_client(timeout);
         // A cap on requests in flight, so hundreds of endpoints never open hundreds of sockets at once.
@@ -177,20 +191,15 @@ impl Runner {
                         .push(tokio::spawn(tail_logs(from, e, s, self.tx.clone())));
                 }
             }
-            if self.providers.get(e).is_some_and(Option::is_some) {
-                let every = self.cfg.ui.refresh_interval.0;
-                let runner_tx = self.tx.clone();
-                let (providers, cfg) = (self.providers.clone(), self.cfg.clone());
-                self.tasks.push(tokio::spawn(async move {
-                    let mut tick = jittered_interval(every);
-                    loop {
-                        tick.tick().await;
-                        if runner_tx.is_closed() {
-                            break;
-                        }
-                        refresh(&providers, &cfg, e, &runner_tx).await;
-                    }
-                }));
+            if let Some(provider) = self.providers.get(e).cloned().flatten() {
+                self.tasks.push(tokio::spawn(refresh_loop(
+                    provider,
+                    target_of(&self.cfg, e),
+                    e,
+                    self.cfg.ui.refresh_interval.0,
+                    self.paces[e].clone(),
+                    self.tx.clone(),
+                )));
             }
         }
     }
@@ -199,11 +208,19 @@ impl Runner {
     pub fn run(&mut self, effect: Effect) {
         match effect {
             Effect::Refresh { env } => {
-                let (providers, cfg, tx) =
-                    (self.providers.clone(), self.cfg.clone(), self.tx.clone());
+                let (Some(provider), Some(pace)) = (
+                    self.providers.get(env).cloned().flatten(),
+                    self.paces.get(env).cloned(),
+                ) else {
+                    return;
+                };
+                let (target, tx) = (target_of(&self.cfg, env), self.tx.clone());
                 self.tasks.retain(|t| !t.is_finished());
                 self.tasks.push(tokio::spawn(async move {
-                    refresh(&providers, &cfg, env, &tx).await
+                    // Queued behind a refresh in flight; joins one already waiting.
+                    if let Some(_turn) = pace.turn().await {
+                        refresh(provider.as_ref(), &target, env, &tx).await;
+                    }
                 }));
             }
             Effect::RunPlan { .. } | Effect::Resume { .. } => {
@@ -293,36 +310,59 @@ fn jittered_interval(every: Duration) -> tokio::time::Interval {
     tick
 }
 
-async fn refresh(providers: &Providers, cfg: &Config, e: usize, tx: &UnboundedSender<Msg>) {
-    let Some(provider) = providers.get(e).cloned().flatten() else {
-        return;
-    };
-    let target = target_of(cfg, e);
-    let (releases, instances, secrets) = tokio::join!(
-        provider.releases(&target, 50),
-        provider.status(&target),
-        async {
-            if provider.capabilities().list_secrets {
-                Some(provider.secrets(&target).await)
-            } else {
-                None
-            }
+/// The console's provider refresh of env `e`, as `Runner::start` runs it: one
+/// [`refresh`] every `every` (refresh interval), queued through `pace` with
+/// the refreshes asked for by hand or after an action. Ends when `tx` closes.
+pub async fn refresh_loop(
+    provider: Arc<dyn Provider>,
+    target: Target,
+    e: usize,
+    every: Duration,
+    pace: Arc<RefreshPace>,
+    tx: UnboundedSender<Msg>,
+) {
+    let mut tick = jittered_interval(every);
+    loop {
+        tick.tick().await;
+        if tx.is_closed() {
+            break;
         }
-    );
-    let _ = tx.send(Msg::Releases {
-        env: e,
-        result: releases.map_err(|err| err.to_string()),
-    });
-    let _ = tx.send(Msg::Instances {
-        env: e,
-        result: instances.map_err(|err| err.to_string()),
-    });
-    if let Some(secrets) = secrets {
-        let _ = tx.send(Msg::Secrets {
-            env: e,
-            result: secrets.map_err(|err| err.to_string()),
-        });
+        if let Some(_turn) = pace.turn().await {
+            refresh(provider.as_ref(), &target, e, &tx).await;
+        }
     }
+}
+
+/// One refresh of env `e`: status first (a provider may hand its machine list
+/// on to the history that follows), then history, with secrets alongside.
+pub async fn refresh(
+    provider: &dyn Provider,
+    target: &Target,
+    e: usize,
+    tx: &UnboundedSender<Msg>,
+) {
+    let status_then_history = async {
+        let instances = provider.status(target).await;
+        let _ = tx.send(Msg::Instances {
+            env: e,
+            result: instances.map_err(|err| err.to_string()),
+        });
+        let releases = provider.releases(target, 50).await;
+        let _ = tx.send(Msg::Releases {
+            env: e,
+            result: releases.map_err(|err| err.to_string()),
+        });
+    };
+    let secrets = async {
+        if provider.capabilities().list_secrets {
+            let secrets = provider.secrets(target).await;
+            let _ = tx.send(Msg::Secrets {
+                env: e,
+                result: secrets.map_err(|err| err.to_string()),
+            });
+        }
+    };
+    tokio::join!(status_then_history, secrets);
 }
 
 /// Where a tail reconnects to: the provider's log API, or a local source.

@@ -113,6 +113,40 @@ pub struct Hit {
     pub nonce: Option<String>,
 }
 
+/// Requests per endpoint, the way a rate-limited API counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// `GET /v1/apps/{app}/machines`.
+    pub machine_lists: usize,
+    /// `GET /v1/apps/{app}/machines/{id}`.
+    pub machine_gets: usize,
+    /// `POST /graphql`.
+    pub graphql: usize,
+    /// `GET /v1/apps/{app}/secrets`.
+    pub secret_lists: usize,
+    /// `GET /api/v1/apps/{app}/logs`.
+    pub log_polls: usize,
+    /// Anything else (updates, leases, waits, secret writes).
+    pub other: usize,
+}
+
+impl Counts {
+    fn add(&mut self, hit: &Hit) {
+        let path = hit.path.split('?').next().unwrap_or(&hit.path);
+        let get = hit.method == Method::GET;
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let slot = match parts.as_slice() {
+            ["graphql"] => &mut self.graphql,
+            ["api", "v1", "apps", _, "logs"] if get => &mut self.log_polls,
+            ["v1", "apps", _, "machines"] if get => &mut self.machine_lists,
+            ["v1", "apps", _, "machines", _] if get => &mut self.machine_gets,
+            ["v1", "apps", _, "secrets"] if get => &mut self.secret_lists,
+            _ => &mut self.other,
+        };
+        *slot += 1;
+    }
+}
+
 /// Everything the fake knows.
 #[derive(Debug, Default)]
 pub struct FakeState {
@@ -255,6 +289,15 @@ impl FlyFake {
             .filter(|h| method.as_ref().is_none_or(|m| *m == h.method) && h.path.contains(part))
             .cloned()
             .collect()
+    }
+
+    /// Requests so far, per endpoint.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for hit in &self.state().hits {
+            counts.add(hit);
+        }
+        counts
     }
 
     /// Image of every machine of `app`, by id.
