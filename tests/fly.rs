@@ -992,3 +992,75 @@ async fn a_machine_that_never_starts_times_out_and_stopped_ones_stay_down() {
     assert_eq!((m1.image.as_str(), m1.state.as_str()), (IMG_B, "stopped"));
     assert!(st.apps["shop"].machines.values().all(|m| m.lease.is_none()));
 }
+
+/// One console refresh of env 0 through `update`, then the screen as text.
+async fn refreshed_screen(
+    fly: &FlyProvider,
+    target: &Target,
+    state: &mut shipdeck::state::State,
+) -> String {
+    use shipdeck::app::keymap::Keymap;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    shipdeck::app::effects::refresh(fly, target, 0, &tx).await;
+    drop(tx);
+    while let Some(msg) = rx.recv().await {
+        shipdeck::app::update(state, msg, &Keymap::default());
+    }
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    let theme = shipdeck::ui::theme::Theme::default();
+    terminal
+        .draw(|f| shipdeck::ui::draw(f, state, &theme, &Keymap::default()))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The console's Environments panel with a Fly env whose service has no
+/// health URL: health comes from the machines' Fly checks (the real refresh
+/// feeding `update`), so passing checks do not flag the env.
+#[tokio::test]
+async fn without_a_probe_the_console_shows_health_from_fly_checks() {
+    let fake = FlyFake::start(AUTH).await;
+    fake.add_app("shop", 2, IMG_A);
+    let text = format!(
+        "[[env]]\nname = \"production\"\nprovider = \"fly\"\n\
+         fly = {{ app = \"shop\", api_url = \"{b}/v1\", graphql_url = \"{b}/graphql\", logs_url = \"{b}\" }}\n\n\
+         [[env.service]]\nname = \"web\"\n",
+        b = fake.base
+    );
+    let cfg = shipdeck::config::Config::parse_str(&text, std::path::Path::new("fly.toml")).unwrap();
+    let mut state = shipdeck::state::State::from_config(&cfg, true, chrono::Utc::now());
+    let fly = provider(&fake, "shop");
+    let target = Target {
+        env: "production".into(),
+        remote: "shop".into(),
+    };
+    assert_eq!(
+        state.envs[0].service_health(0),
+        Health::Unknown,
+        "nothing yet"
+    );
+
+    let shown = refreshed_screen(&fly, &target, &mut state).await;
+    assert_eq!(state.envs[0].service_health(0), Health::Healthy);
+    let row = shown.lines().find(|l| l.contains("production")).unwrap();
+    assert!(row.contains("Healthy"), "{shown}");
+    assert!(!shown.contains("need attention"), "{shown}");
+
+    // One machine's check goes critical: the env is flagged again.
+    fake.machine("shop", "shop-m2", |m| {
+        m.checks = vec![("http".into(), "critical".into(), "500".into())];
+    });
+    let shown = refreshed_screen(&fly, &target, &mut state).await;
+    assert_eq!(state.envs[0].service_health(0), Health::Degraded);
+    let row = shown.lines().find(|l| l.contains("production")).unwrap();
+    assert!(row.contains("Degraded"), "{shown}");
+    assert!(shown.contains("1 env(s) need attention"), "{shown}");
+}
