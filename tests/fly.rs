@@ -16,7 +16,9 @@ use shipdeck::domain::{Artifact, Health, Release, ReleaseStatus};
 use shipdeck::provider::fly::{DeployVia, FlyProvider, FlySettings, TokenSource};
 use shipdeck::provider::{CallRecord, CallSink, Progress, Provider, ProviderError, Target};
 use shipdeck::secrets::SecretValue;
-use support::fly_fake::{FaultKind, FlyFake, log_entry, pinned, release_node};
+use support::fly_fake::{
+    FaultKind, FlyFake, deployment_image, log_entry, pinned, release_id, release_node,
+};
 use tokio::sync::mpsc;
 
 const TOKEN: &str = "fm2_lJPECAAAAAAAAMtestTOKENsecretPART";
@@ -79,7 +81,7 @@ async fn releases_paginate_and_mark_what_machines_run() {
             release_node(2, "registry.fly.io/shop:deployment-x", "failed"),
             release_node(1, IMG_A, "complete"),
         ];
-        app.current_release = Some("rel_3".into());
+        app.current_release = Some(release_id(3));
     }
     let fly = provider(&fake, "shop");
     let releases = fly.releases(&target("shop"), 10).await.unwrap();
@@ -124,6 +126,68 @@ async fn releases_paginate_and_mark_what_machines_run() {
     assert_eq!(top.description, "deployed through the Machines API");
     assert!(releases[1..].iter().all(|r| !r.current));
     assert_eq!(releases[1].status, ReleaseStatus::Superseded);
+}
+
+/// What a person reads in the history is Fly's `vN`, so every release from
+/// GraphQL carries its `version`, whatever the opaque id looks like; only a
+/// Machines-API-only image (`img:…`) has none.
+#[tokio::test]
+async fn releases_carry_fly_versions_not_graphql_ids() {
+    let fake = FlyFake::start(AUTH).await;
+    let images: Vec<String> = (1..=5).map(|n| deployment_image("shop", n)).collect();
+    fake.add_app("shop", 2, &images[4]);
+    {
+        let mut st = fake.state();
+        st.graphql_page_max = 3;
+        let app = st.apps.get_mut("shop").unwrap();
+        app.releases = (1..=5u64)
+            .rev()
+            .map(|n| release_node(n, &images[n as usize - 1], "complete"))
+            .collect();
+        app.current_release = Some(release_id(5));
+    }
+    assert_eq!(release_id(1), "UmVsZWFzZS0x");
+    assert!(images[0].starts_with("registry.fly.io/shop:deployment-01J"));
+    let fly = provider(&fake, "shop");
+    let releases = fly.releases(&target("shop"), 25).await.unwrap();
+    let got: Vec<(String, Option<u64>)> =
+        releases.iter().map(|r| (r.id.clone(), r.version)).collect();
+    let want: Vec<(String, Option<u64>)> =
+        (1..=5u64).rev().map(|n| (release_id(n), Some(n))).collect();
+    assert_eq!(got, want);
+    assert!(releases[0].current, "v5 runs on the machines");
+    // The GraphQL page size does not change what arrives.
+    assert_eq!(fake.hits(Some(Method::POST), "/graphql").len(), 2);
+    // History images keep flyctl's tags; the serving one is pinned by digest.
+    assert_eq!(image_of(&releases[1]).as_deref(), Some(images[3].as_str()));
+    assert_eq!(
+        image_of(&releases[0]).as_deref(),
+        Some(pinned(&images[4]).as_str())
+    );
+    // …and still names the tag it was given, next to the digest.
+    let serving = releases[0].artifact.as_ref().unwrap().as_image().unwrap();
+    assert_eq!(
+        serving.full(),
+        format!("{}@{}", images[4], serving.digest.clone().unwrap())
+    );
+    assert_eq!(releases[0].label(), "v5");
+
+    // A Machines API deploy of an image no Fly release carries: that entry alone has no version.
+    let api_image = deployment_image("shop", 6);
+    for m in fake
+        .state()
+        .apps
+        .get_mut("shop")
+        .unwrap()
+        .machines
+        .values_mut()
+    {
+        m.image = api_image.clone();
+    }
+    let releases = fly.releases(&target("shop"), 25).await.unwrap();
+    assert!(releases[0].id.starts_with("img:") && releases[0].version.is_none());
+    assert!(releases[1..].iter().all(|r| r.version.is_some()));
+    assert_eq!(releases[1].version, Some(5));
 }
 
 #[tokio::test]
@@ -342,7 +406,7 @@ async fn failing_checks_stop_the_rollout_and_rollback_restores() {
         let mut st = fake.state();
         let app = st.apps.get_mut("shop").unwrap();
         app.releases = vec![release_node(1, IMG_A, "complete")];
-        app.current_release = Some("rel_1".into());
+        app.current_release = Some(release_id(1));
         app.machines.get_mut("shop-m2").unwrap().critical_on = Some(IMG_B.into());
     }
     let fly = provider(&fake, "shop");
@@ -760,6 +824,58 @@ async fn logs_poll_with_next_token() {
     assert_eq!(fly.logs_command(&target("shop"), "web"), "fly logs -a shop");
 }
 
+/// An app that logs JSON or logfmt itself: the line the console gets is the
+/// app's own (its level and message), with Fly's machine added; plain text
+/// keeps Fly's level.
+#[tokio::test]
+async fn app_log_lines_keep_their_own_level_through_fly() {
+    use shipdeck::logs::{Level, parse_line};
+    let fake = FlyFake::start(AUTH).await;
+    fake.add_app("shop", 1, IMG_A);
+    fake.state().apps.get_mut("shop").unwrap().log_pages = vec![vec![
+        log_entry(
+            "shop-m1",
+            "info",
+            r#"{"level":"debug","time":"2026-12-01T10:00:00.000Z","msg":"cache stats","hits":42}"#,
+        ),
+        log_entry(
+            "shop-m1",
+            "info",
+            "ts=2026-12-01T10:00:01Z level=warn msg=\"slow query\" ms=812",
+        ),
+        log_entry("shop-m1", "error", "panic: boom \x1b[2J"),
+    ]];
+    let fly = provider(&fake, "shop");
+    let stream = fly.logs(&target("shop"), "web").await.unwrap();
+    let lines: Vec<String> = tokio::time::timeout(
+        Duration::from_secs(3),
+        stream.take(3).map(|l| l.unwrap()).collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    let read: Vec<_> = lines.iter().map(|l| parse_line(l)).collect();
+    assert_eq!(read[0].level, Some(Level::Debug), "{}", lines[0]);
+    assert_eq!(read[0].msg, "cache stats");
+    assert_eq!(read[0].field("hits"), Some("42"));
+    assert_eq!(read[0].field("fly_instance"), Some("shop-m1"));
+    assert_eq!(read[1].level, Some(Level::Warn), "{}", lines[1]);
+    assert_eq!(read[1].msg, "slow query");
+    assert_eq!(read[2].level, Some(Level::Error));
+    assert_eq!(
+        read[2].msg, "panic: boom \x1b[2J",
+        "raw; the display sanitises"
+    );
+    let mut buf = shipdeck::logs::LogBuffer::new(1 << 16);
+    for l in lines {
+        buf.push(l);
+    }
+    let shown: Vec<String> = buf.iter().map(|e| e.display().text).collect();
+    assert!(
+        shown[2].contains("⟨CSI 2J⟩") && !shown[2].contains('\x1b'),
+        "{shown:?}"
+    );
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn deploy_via_flyctl_passes_the_token_in_env_only() {
@@ -978,4 +1094,78 @@ async fn runs_knows_a_tag_and_its_digest_are_one_image() {
     assert!(!fly.runs(&t, &artifact(&pinned(IMG_B))).await.unwrap());
     // The engine alone could not tell: tag against digest is undecided in the data.
     assert_eq!(artifact(IMG_A).same(&artifact(&pinned(IMG_A))), None);
+}
+
+/// One console refresh of env 0 through `update`, then the screen as text.
+async fn refreshed_screen(
+    fly: &FlyProvider,
+    target: &Target,
+    state: &mut shipdeck::state::State,
+) -> String {
+    use shipdeck::keymap::Keymap;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    shipdeck::app::effects::refresh(fly, target, std::slice::from_ref(target), 0, &tx).await;
+    drop(tx);
+    while let Some(msg) = rx.recv().await {
+        shipdeck::app::update(state, msg, &Keymap::default());
+    }
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    let theme = shipdeck::ui::theme::Theme::default();
+    terminal
+        .draw(|f| shipdeck::ui::draw(f, state, &theme, &Keymap::default()))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The console's Environments panel with a Fly env whose service has no
+/// health URL: health comes from the machines' Fly checks (the real refresh
+/// feeding `update`), so passing checks do not flag the env.
+#[tokio::test]
+async fn without_a_probe_the_console_shows_health_from_fly_checks() {
+    let fake = FlyFake::start(AUTH).await;
+    fake.add_app("shop", 2, IMG_A);
+    let text = format!(
+        "[[env]]\nname = \"production\"\nprovider = \"fly\"\n\
+         fly = {{ app = \"shop\", api_url = \"{b}/v1\", graphql_url = \"{b}/graphql\", logs_url = \"{b}\" }}\n\n\
+         [[env.service]]\nname = \"web\"\n",
+        b = fake.base
+    );
+    let cfg = shipdeck::config::Config::parse_str(&text, std::path::Path::new("fly.toml")).unwrap();
+    let mut state = shipdeck::state::State::from_config(&cfg, true, chrono::Utc::now());
+    let fly = provider(&fake, "shop");
+    let target = Target {
+        env: "production".into(),
+        service: None,
+        remote: "shop".into(),
+        scope: None,
+    };
+    assert_eq!(
+        state.envs[0].service_health(0),
+        Health::Unknown,
+        "nothing yet"
+    );
+
+    let shown = refreshed_screen(&fly, &target, &mut state).await;
+    assert_eq!(state.envs[0].service_health(0), Health::Healthy);
+    let row = shown.lines().find(|l| l.contains("production")).unwrap();
+    assert!(row.contains("Healthy"), "{shown}");
+    assert!(!shown.contains("need attention"), "{shown}");
+
+    // One machine's check goes critical: the env is flagged again.
+    fake.machine("shop", "shop-m2", |m| {
+        m.checks = vec![("http".into(), "critical".into(), "500".into())];
+    });
+    let shown = refreshed_screen(&fly, &target, &mut state).await;
+    assert_eq!(state.envs[0].service_health(0), Health::Degraded);
+    let row = shown.lines().find(|l| l.contains("production")).unwrap();
+    assert!(row.contains("Degraded"), "{shown}");
+    assert!(shown.contains("1 env(s) need attention"), "{shown}");
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::budget::RefreshPace;
 use super::msg::{Effect, Msg};
 use crate::config::Config;
 use crate::health::probe::{probe_client, probe_health, scrape};
@@ -30,12 +31,19 @@ pub struct Runner {
     /// The running rotation's abort switch (apart, so a rotation never takes a plan's).
     rotation_abort: Option<tokio::sync::watch::Sender<bool>>,
     plan_task: Option<tokio::task::JoinHandle<()>>,
+    /// Per env: one refresh at a time, at least the health interval apart.
+    paces: Vec<Arc<RefreshPace>>,
 }
 
 impl Runner {
     /// A runner sending results to `tx`.
     pub fn new(engine: crate::engine::Engine, tx: UnboundedSender<Msg>) -> Runner {
+        let gap = engine.config.ui.health_interval.0;
+        let paces = (0..engine.config.envs.len())
+            .map(|_| Arc::new(RefreshPace::new(gap)))
+            .collect();
         Runner {
+            paces,
             cfg: engine.config.clone(),
             providers: engine.providers.clone(),
             tx,
@@ -47,9 +55,15 @@ impl Runner {
         }
     }
 
-    /// Start every poller: health, metrics, provider refresh, log streams.
+    /// Start every poller (see [`Runner::start_polls`]) and look up where
+    /// each env's credentials come from.
     pub fn start(&mut self) {
         self.check_credentials();
+        self.start_polls();
+    }
+
+    /// Start the pollers alone: health, metrics, provider refresh, log streams.
+    pub fn start_polls(&mut self) {
         let timeout = self.cfg.ui.request_timeout.0;
         let client = probe_client(timeout);
         // A cap on requests in flight, so hundreds of endpoints never open hundreds of sockets at once.
@@ -170,20 +184,16 @@ impl Runner {
                         .push(tokio::spawn(tail_logs(from, e, s, self.tx.clone())));
                 }
             }
-            if self.providers.get(e).is_some_and(Option::is_some) {
-                let every = self.cfg.ui.refresh_interval.0;
-                let runner_tx = self.tx.clone();
-                let (providers, cfg) = (self.providers.clone(), self.cfg.clone());
-                self.tasks.push(tokio::spawn(async move {
-                    let mut tick = jittered_interval(every);
-                    loop {
-                        tick.tick().await;
-                        if runner_tx.is_closed() {
-                            break;
-                        }
-                        refresh(&providers, &cfg, e, &runner_tx).await;
-                    }
-                }));
+            if let Some(provider) = self.providers.get(e).cloned().flatten() {
+                self.tasks.push(tokio::spawn(refresh_loop(
+                    provider,
+                    target_of(&self.cfg, e),
+                    unit_targets(&self.cfg, e),
+                    e,
+                    self.cfg.ui.refresh_interval.0,
+                    self.paces[e].clone(),
+                    self.tx.clone(),
+                )));
             }
         }
     }
@@ -194,10 +204,22 @@ impl Runner {
         self.tasks.retain(|t| !t.is_finished());
         match effect {
             Effect::Refresh { env } => {
-                let (providers, cfg, tx) =
-                    (self.providers.clone(), self.cfg.clone(), self.tx.clone());
+                let (Some(provider), Some(pace)) = (
+                    self.providers.get(env).cloned().flatten(),
+                    self.paces.get(env).cloned(),
+                ) else {
+                    return;
+                };
+                let (target, units, tx) = (
+                    target_of(&self.cfg, env),
+                    unit_targets(&self.cfg, env),
+                    self.tx.clone(),
+                );
                 self.tasks.push(tokio::spawn(async move {
-                    refresh(&providers, &cfg, env, &tx).await
+                    // Queued behind a refresh in flight; joins one already waiting.
+                    if let Some(_turn) = pace.turn().await {
+                        refresh(provider.as_ref(), &target, &units, env, &tx).await;
+                    }
                 }));
             }
             Effect::RunPlan { .. } | Effect::Resume { .. } => {
@@ -296,40 +318,70 @@ fn jittered_interval(every: Duration) -> tokio::time::Interval {
     tick
 }
 
-async fn refresh(providers: &Providers, cfg: &Config, e: usize, tx: &UnboundedSender<Msg>) {
-    let Some(provider) = providers.get(e).cloned().flatten() else {
-        return;
-    };
-    let target = target_of(cfg, e);
-    let units = units_of(cfg, e);
-    let (releases, instances, secrets) = tokio::join!(
-        futures::future::join_all(units.iter().map(|u| provider.releases(&u.target, 50))),
-        provider.status(&target),
-        async {
-            if provider.capabilities().list_secrets {
-                Some(provider.secrets(&target).await)
-            } else {
-                None
-            }
+/// The console's provider refresh of env `e`, as `Runner::start` runs it: one
+/// [`refresh`] every `every` (refresh interval), queued through `pace` with
+/// the refreshes asked for by hand or after an action. Ends when `tx` closes.
+pub async fn refresh_loop(
+    provider: Arc<dyn Provider>,
+    target: Target,
+    units: Vec<Target>,
+    e: usize,
+    every: Duration,
+    pace: Arc<RefreshPace>,
+    tx: UnboundedSender<Msg>,
+) {
+    let mut tick = jittered_interval(every);
+    loop {
+        tick.tick().await;
+        if tx.is_closed() {
+            break;
         }
-    );
-    for (unit, result) in releases.into_iter().enumerate() {
-        let _ = tx.send(Msg::Releases {
-            env: e,
-            unit,
-            result: result.map_err(|err| err.to_string()),
-        });
+        if let Some(_turn) = pace.turn().await {
+            refresh(provider.as_ref(), &target, &units, e, &tx).await;
+        }
     }
-    let _ = tx.send(Msg::Instances {
-        env: e,
-        result: instances.map_err(|err| err.to_string()),
-    });
-    if let Some(secrets) = secrets {
-        let _ = tx.send(Msg::Secrets {
+}
+
+/// One refresh of env `e`: status first (a provider may hand its machine list
+/// on to the history that follows), then each deploy unit's history, with
+/// secrets alongside.
+pub async fn refresh(
+    provider: &dyn Provider,
+    target: &Target,
+    units: &[Target],
+    e: usize,
+    tx: &UnboundedSender<Msg>,
+) {
+    let status_then_history = async {
+        let instances = provider.status(target).await;
+        let _ = tx.send(Msg::Instances {
             env: e,
-            result: secrets.map_err(|err| err.to_string()),
+            result: instances.map_err(|err| err.to_string()),
         });
-    }
+        for (unit, unit_target) in units.iter().enumerate() {
+            let releases = provider.releases(unit_target, 50).await;
+            let _ = tx.send(Msg::Releases {
+                env: e,
+                unit,
+                result: releases.map_err(|err| err.to_string()),
+            });
+        }
+    };
+    let secrets = async {
+        if provider.capabilities().list_secrets {
+            let secrets = provider.secrets(target).await;
+            let _ = tx.send(Msg::Secrets {
+                env: e,
+                result: secrets.map_err(|err| err.to_string()),
+            });
+        }
+    };
+    tokio::join!(status_then_history, secrets);
+}
+
+/// The targets of env `e`'s deploy units, in the order `Msg::Releases` numbers them.
+pub fn unit_targets(cfg: &crate::config::Config, e: usize) -> Vec<Target> {
+    units_of(cfg, e).into_iter().map(|u| u.target).collect()
 }
 
 /// Where a tail reconnects to: the provider's log API, or a local source.

@@ -7,5 +7,5 @@ pub mod ring;
 pub mod source;
 pub mod sources;
 
-pub use parse::{Level, LogRecord, parse_line};
+pub use parse::{Level, LogRecord, parse_line, parse_structured};
 pub use ring::{Display, LogBuffer, LogEntry, quick_level};

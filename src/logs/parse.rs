@@ -141,15 +141,7 @@ impl LogRecord {
 
 /// Parse one line: JSON object (pino: level number, time ms, msg; zap: level word, ts float secs, msg; logrus: level, time, msg; bunyan: level number, time, msg, v/name/hostname/pid; also "message"/"@timestamp"/"severity"), else logfmt (key=value with "quoted values" containing spaces and \" escapes; a line counts as logfmt only if it has at least 2 key=value pairs and a msg/message/level key), else plain (level guessed from a leading word like ERROR/WARN/INFO or `[error]`, msg = whole line).
 pub fn parse_line(line: &str) -> LogRecord {
-    let first = line.bytes().find(|b| !b.is_ascii_whitespace());
-    if first == Some(b'{')
-        && let Some(rec) = parse_json(line)
-    {
-        return rec;
-    }
-    if line.as_bytes().contains(&b'=')
-        && let Some(rec) = parse_logfmt(line)
-    {
+    if let Some(rec) = parse_structured(line) {
         return rec;
     }
     LogRecord {
@@ -159,6 +151,21 @@ pub fn parse_line(line: &str) -> LogRecord {
         msg: line.to_owned(),
         fields: Vec::new(),
     }
+}
+
+/// The JSON or logfmt reading of a line, as [`parse_line`] makes it; None
+/// when the line is neither (and would be read as plain text).
+pub fn parse_structured(line: &str) -> Option<LogRecord> {
+    let first = line.bytes().find(|b| !b.is_ascii_whitespace());
+    if first == Some(b'{')
+        && let Some(rec) = parse_json(line)
+    {
+        return Some(rec);
+    }
+    if line.as_bytes().contains(&b'=') {
+        return parse_logfmt(line);
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------

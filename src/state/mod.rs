@@ -1,6 +1,7 @@
 //! Everything the screen shows, as plain data. `app::update` changes it,
 //! `ui::draw` reads it; neither does I/O.
 
+pub mod provider_health;
 mod rollout;
 mod secret_form;
 pub mod secrets_ui;
@@ -142,13 +143,22 @@ impl EnvView {
             .all(|u| Some(*u) != unit)
     }
 
-    /// Health of one service: the probe, overridden by instances that are starting or missing.
+    /// Health of one service: the probe, overridden by instances that are
+    /// starting or all stopped; with no probe configured, the provider's word
+    /// on its instances ([`provider_health::health_of`]).
     pub fn service_health(&self, idx: usize) -> Health {
         let Some(svc) = self.services.get(idx) else {
             return Health::Unknown;
         };
+        let only = self.services.len() == 1;
+        if !svc.has_health {
+            let mine = self.instances.data().map_or_else(Vec::new, |all| {
+                provider_health::instances_of(all, &svc.name, only)
+            });
+            return provider_health::health_of(&mine);
+        }
         if let Some(instances) = self.instances.data() {
-            let mine: Vec<&Instance> = instances.iter().filter(|i| i.service == svc.name).collect();
+            let mine: Vec<&Instance> = provider_health::instances_of(instances, &svc.name, only);
             if mine.iter().any(|i| i.health == Health::Progressing) {
                 return Health::Progressing;
             }

@@ -113,6 +113,40 @@ pub struct Hit {
     pub nonce: Option<String>,
 }
 
+/// Requests per endpoint, the way a rate-limited API counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// `GET /v1/apps/{app}/machines`.
+    pub machine_lists: usize,
+    /// `GET /v1/apps/{app}/machines/{id}`.
+    pub machine_gets: usize,
+    /// `POST /graphql`.
+    pub graphql: usize,
+    /// `GET /v1/apps/{app}/secrets`.
+    pub secret_lists: usize,
+    /// `GET /api/v1/apps/{app}/logs`.
+    pub log_polls: usize,
+    /// Anything else (updates, leases, waits, secret writes).
+    pub other: usize,
+}
+
+impl Counts {
+    fn add(&mut self, hit: &Hit) {
+        let path = hit.path.split('?').next().unwrap_or(&hit.path);
+        let get = hit.method == Method::GET;
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let slot = match parts.as_slice() {
+            ["graphql"] => &mut self.graphql,
+            ["api", "v1", "apps", _, "logs"] if get => &mut self.log_polls,
+            ["v1", "apps", _, "machines"] if get => &mut self.machine_lists,
+            ["v1", "apps", _, "machines", _] if get => &mut self.machine_gets,
+            ["v1", "apps", _, "secrets"] if get => &mut self.secret_lists,
+            _ => &mut self.other,
+        };
+        *slot += 1;
+    }
+}
+
 /// Everything the fake knows.
 #[derive(Debug, Default)]
 pub struct FakeState {
@@ -255,6 +289,15 @@ impl FlyFake {
             .filter(|h| method.as_ref().is_none_or(|m| *m == h.method) && h.path.contains(part))
             .cloned()
             .collect()
+    }
+
+    /// Requests so far, per endpoint.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for hit in &self.state().hits {
+            counts.add(hit);
+        }
+        counts
     }
 
     /// Image of every machine of `app`, by id.
@@ -703,9 +746,10 @@ async fn graphql(State(st): St, body: Bytes) -> Response {
         if s.graphql_page_max > 0 {
             first = first.min(s.graphql_page_max);
         }
+        // Cursors are opaque base64 offsets, like Relay connections hand out.
         let start: usize = vars["cursor"]
             .as_str()
-            .and_then(|c| c.parse().ok())
+            .and_then(|c| (0..=app.releases.len()).find(|n| cursor(*n) == c))
             .unwrap_or(0);
         let end = (start + first).min(app.releases.len());
         let nodes = app.releases[start.min(end)..end].to_vec();
@@ -718,7 +762,7 @@ async fn graphql(State(st): St, body: Bytes) -> Response {
             "currentReleaseUnprocessed": current,
             "releasesUnprocessed": {
                 "nodes": nodes,
-                "pageInfo": {"hasNextPage": end < app.releases.len(), "endCursor": end.to_string()},
+                "pageInfo": {"hasNextPage": end < app.releases.len(), "endCursor": cursor(end)},
             },
         }}}))
         .into_response();
@@ -730,6 +774,11 @@ async fn graphql(State(st): St, body: Bytes) -> Response {
         .into_response();
     }
     Json(json!({"data": null, "errors": [{"message": "unknown query"}]})).into_response()
+}
+
+/// The opaque Relay cursor after `offset` nodes.
+fn cursor(offset: usize) -> String {
+    base64(format!("arrayconnection:{offset}").as_bytes())
 }
 
 async fn logs(
@@ -771,18 +820,62 @@ pub fn log_entry(instance: &str, level: &str, message: &str) -> Value {
     })
 }
 
-/// A GraphQL release node.
+/// Standard base64 (with padding), as Fly's GraphQL node ids and cursors use it.
+pub fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Fly's opaque GraphQL id of release `version`: base64 of `Release-N`
+/// (`UmVsZWFzZS0x` for v1), never the version itself.
+pub fn release_id(version: u64) -> String {
+    base64(format!("Release-{version}").as_bytes())
+}
+
+/// The image flyctl pushes for a build: `registry.fly.io/APP:deployment-<ULID>`,
+/// a ULID-like tag derived from `n` so tests stay reproducible.
+pub fn deployment_image(app: &str, n: u64) -> String {
+    const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let hash = Sha256::digest(format!("{app}/{n}").as_bytes());
+    let tail: String = hash
+        .iter()
+        .take(16)
+        .map(|b| CROCKFORD[(*b & 31) as usize] as char)
+        .collect();
+    // The ULID's time part: 01J… for deploys made in 2024-2026.
+    format!(
+        "registry.fly.io/{app}:deployment-01JD{:06}{tail}",
+        n % 1_000_000
+    )
+}
+
+/// A GraphQL release node as `releasesUnprocessed` returns it (opaque id, `version` number).
 pub fn release_node(version: u64, image: &str, status: &str) -> Value {
     json!({
-        "id": format!("rel_{version}"),
+        "id": release_id(version),
         "version": version,
-        "description": format!("Deploy v{version}"),
+        "description": format!("Deploy image {image}"),
         "reason": "deploy",
         "status": status,
         "imageRef": image,
-        "stable": true,
-        "user": {"email": "dev@example.com", "name": "Dev"},
-        "createdAt": format!("2026-11-{:02}T10:00:00Z", version.min(28)),
+        "stable": status == "complete",
+        "inProgress": status == "running",
+        "user": {"id": base64(b"User-1"), "email": "dev@example.com", "name": "Dev"},
+        "createdAt": format!("2026-11-{:02}T10:00:00Z", version.clamp(1, 28)),
     })
 }
 

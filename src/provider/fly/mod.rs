@@ -7,8 +7,10 @@ pub mod auth;
 pub mod configured;
 pub mod flyctl;
 pub mod graphql;
+pub mod handoff;
 pub mod identity;
 pub mod lease;
+pub mod log_line;
 pub mod logs;
 pub mod machines;
 pub mod model;
@@ -53,6 +55,8 @@ pub struct FlyProvider {
     session: OnceCell<Session>,
     /// Secrets version of the last set per app, for `min_secrets_version` on the next update.
     secrets_version: Mutex<HashMap<String, u64>>,
+    /// The machine list `status()` fetched, for the `releases()` that follows it.
+    handoff: handoff::Handoff,
 }
 
 impl std::fmt::Debug for FlyProvider {
@@ -76,6 +80,7 @@ impl FlyProvider {
         actor: String,
     ) -> FlyProvider {
         FlyProvider {
+            handoff: handoff::Handoff::new(settings.machines_ttl),
             settings,
             token_source: token,
             timeout,
@@ -174,6 +179,8 @@ impl FlyProvider {
         force: bool,
         progress: &Progress,
     ) -> Result<rollout::Outcome, ProviderError> {
+        // The machines are about to change: no list from before may serve a later read.
+        self.handoff.clear();
         let machines = self.machines(target).await?;
         let min_secrets_version = self
             .secrets_version
@@ -237,18 +244,25 @@ impl Provider for FlyProvider {
 
     async fn releases(&self, target: &Target, limit: usize) -> Result<Vec<Release>, ProviderError> {
         let s = self.session().await?;
-        let machines = self.machines(target).await?;
-        // Fly's history and what the machines run, fetched side by side.
-        let ((fly, current), running) = tokio::try_join!(
-            releases::fetch(&s.http, &self.settings.graphql_url, self.app(target), limit),
-            machines.list(self.group(target)),
-        )?;
+        let group = self.group(target);
+        let fetch = releases::fetch(&s.http, &self.settings.graphql_url, self.app(target), limit);
+        // What the machines run: the list `status()` fetched a moment ago in the
+        // same refresh, else a fresh one side by side with Fly's history.
+        let ((fly, current), running) = match self.handoff.take(self.app(target), group) {
+            Some(running) => (fetch.await?, running),
+            None => {
+                let machines = self.machines(target).await?;
+                tokio::try_join!(fetch, machines.list(group))?
+            }
+        };
         Ok(releases::merge(fly, current.as_deref(), &running, limit))
     }
 
     async fn status(&self, target: &Target) -> Result<Vec<Instance>, ProviderError> {
         let machines = self.machines(target).await?;
-        let list = machines.list(self.group(target)).await?;
+        let group = self.group(target);
+        let list = machines.list(group).await?;
+        self.handoff.offer(self.app(target), group, &list);
         Ok(list.iter().map(status::instance).collect())
     }
 

@@ -27,6 +27,9 @@ pub struct FlySettings {
     pub lease_ttl: Duration,
     /// The flyctl program: a name looked up on `PATH`, or a path.
     pub flyctl: PathBuf,
+    /// How long a machine list from `status()` may serve the `releases()` right
+    /// after it (zero: never); keep it at or below the health interval.
+    pub machines_ttl: Duration,
 }
 
 impl FlySettings {
@@ -42,6 +45,7 @@ impl FlySettings {
             wait_timeout: Duration::from_secs(300),
             lease_ttl: Duration::from_secs(60),
             flyctl: PathBuf::from("flyctl"),
+            machines_ttl: Duration::from_secs(1),
         }
     }
 
