@@ -1104,7 +1104,11 @@ async fn refreshed_screen(
 ) -> String {
     use shipdeck::keymap::Keymap;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    shipdeck::app::effects::refresh(fly, target, std::slice::from_ref(target), 0, &tx).await;
+    let unit = shipdeck::provider::registry::DeployUnit {
+        target: target.clone(),
+        services: Vec::new(),
+    };
+    shipdeck::app::effects::refresh(fly, target, &[unit], 0, &tx).await;
     drop(tx);
     while let Some(msg) = rx.recv().await {
         shipdeck::app::update(state, msg, &Keymap::default());

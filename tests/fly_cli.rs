@@ -332,3 +332,127 @@ async fn rollback_to_a_tagged_release_passes_its_own_post_check() {
         .count();
     assert_eq!(machines, 3, "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_fly_app_per_service_promotes_stage_by_stage() {
+    let fake = FlyFake::start(&format!("FlyV1 {TOKEN}")).await;
+    let api_new = "registry.fly.io/shop-api:deployment-new";
+    let web_new = "registry.fly.io/shop-web:deployment-new";
+    fake.add_app("shop-api-staging", 2, api_new);
+    fake.add_app("shop-web-staging", 1, web_new);
+    fake.add_app(
+        "shop-api-production",
+        2,
+        "registry.fly.io/shop-api:deployment-old",
+    );
+    fake.add_app(
+        "shop-web-production",
+        2,
+        "registry.fly.io/shop-web:deployment-old",
+    );
+    let home = tempfile::tempdir().unwrap();
+    let urls = format!(
+        "api_url = \"{b}/v1\", graphql_url = \"{b}/graphql\", logs_url = \"{b}\", wait_timeout = \"5s\"",
+        b = fake.base
+    );
+    let env = |name: &str, promote: &str| {
+        format!(
+            r#"
+[[env]]
+name = "{name}"
+provider = "fly"
+{promote}
+fly = {{ app = "shop-api-{name}", {urls} }}
+
+[env.gates]
+health = false
+samples = 1
+interval = "100ms"
+stabilize = "1s"
+
+[env.rollout]
+stages = [["api"], ["web"]]
+
+[[env.service]]
+name = "api"
+fly = {{ app = "shop-api-{name}" }}
+
+[[env.service]]
+name = "web"
+fly = {{ app = "shop-web-{name}" }}
+"#
+        )
+    };
+    let text_cfg = env("staging", "promote_to = \"production\"") + &env("production", "");
+    std::fs::write(home.path().join("shipdeck.toml"), text_cfg).unwrap();
+
+    let out = shipdeck(
+        home.path(),
+        &["promote", "staging", "production", "--yes", "--json"],
+        Some(TOKEN),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    // Each app got exactly what its counterpart runs in staging, pinned by digest.
+    for (app, image) in [
+        ("shop-api-production", api_new),
+        ("shop-web-production", web_new),
+    ] {
+        let want = support::fly_fake::pinned(image);
+        assert!(
+            fake.images(app).values().all(|i| *i == want),
+            "{app}: {:?}",
+            fake.images(app)
+        );
+    }
+    // api's stage finished before web's began, each naming its service.
+    let started: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "step_started")
+        .filter_map(|e| e["step"].as_str())
+        .collect();
+    let at = |s: &str| {
+        started
+            .iter()
+            .position(|x| *x == s)
+            .unwrap_or_else(|| panic!("{s}: {started:?}"))
+    };
+    assert!(at("api: stabilize 1s") < at("web: deploy"), "{started:?}");
+    let progress: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "deploy_progress" && e["progress"]["state"] == "done")
+        .map(|e| {
+            (
+                e["services"][0].as_str().unwrap().to_string(),
+                e["progress"]["unit"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(progress.len(), 4, "one report per machine: {progress:?}");
+    assert_eq!(progress.iter().filter(|(s, _)| s == "api").count(), 2);
+    let plan = &events[0]["plan"];
+    assert_eq!(plan["units"].as_array().unwrap().len(), 2, "{plan}");
+
+    // Status names each service's own release.
+    let out = shipdeck(
+        home.path(),
+        &["status", "production", "--json"],
+        Some(TOKEN),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let services = v[0]["services"].as_array().unwrap();
+    for (svc, image) in [("api", api_new), ("web", web_new)] {
+        let s = services.iter().find(|s| s["name"] == svc).unwrap();
+        let digest = support::fly_fake::pinned(image);
+        let digest = digest.split('@').nth(1).unwrap();
+        assert!(
+            s["artifact"].as_str().unwrap().ends_with(digest),
+            "{svc}: {s}"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use super::msg::{Effect, Msg};
 use crate::config::Config;
 use crate::health::probe::{probe_client, probe_health, scrape};
 use crate::health::prometheus::{MetricNames, window};
-use crate::provider::registry::{Providers, target_of, units_of};
+use crate::provider::registry::{DeployUnit, Providers, target_of, units_of};
 use crate::provider::{Provider, Target};
 use crate::state::StreamState;
 
@@ -188,7 +188,7 @@ impl Runner {
                 self.tasks.push(tokio::spawn(refresh_loop(
                     provider,
                     target_of(&self.cfg, e),
-                    unit_targets(&self.cfg, e),
+                    units_of(&self.cfg, e),
                     e,
                     self.cfg.ui.refresh_interval.0,
                     self.paces[e].clone(),
@@ -212,7 +212,7 @@ impl Runner {
                 };
                 let (target, units, tx) = (
                     target_of(&self.cfg, env),
-                    unit_targets(&self.cfg, env),
+                    units_of(&self.cfg, env),
                     self.tx.clone(),
                 );
                 self.tasks.push(tokio::spawn(async move {
@@ -324,7 +324,7 @@ fn jittered_interval(every: Duration) -> tokio::time::Interval {
 pub async fn refresh_loop(
     provider: Arc<dyn Provider>,
     target: Target,
-    units: Vec<Target>,
+    units: Vec<DeployUnit>,
     e: usize,
     every: Duration,
     pace: Arc<RefreshPace>,
@@ -342,24 +342,43 @@ pub async fn refresh_loop(
     }
 }
 
-/// One refresh of env `e`: status first (a provider may hand its machine list
-/// on to the history that follows), then each deploy unit's history, with
-/// secrets alongside.
+/// One refresh of env `e`: per deploy unit, status first (a provider may
+/// hand its machine list on to the history that follows), then history;
+/// the env's secrets alongside. Instances of a unit that carries one service
+/// are that service's, whatever the platform calls them (a Fly process group).
 pub async fn refresh(
     provider: &dyn Provider,
-    target: &Target,
-    units: &[Target],
+    env_target: &Target,
+    units: &[DeployUnit],
     e: usize,
     tx: &UnboundedSender<Msg>,
 ) {
     let status_then_history = async {
-        let instances = provider.status(target).await;
-        let _ = tx.send(Msg::Instances {
-            env: e,
-            result: instances.map_err(|err| err.to_string()),
-        });
-        for (unit, unit_target) in units.iter().enumerate() {
-            let releases = provider.releases(unit_target, 50).await;
+        let known: Vec<&String> = units.iter().flat_map(|u| &u.services).collect();
+        let mut instances: Vec<crate::domain::Instance> = Vec::new();
+        let mut failed = None;
+        let mut histories = Vec::new();
+        for unit in units {
+            match provider.status(&unit.target).await {
+                Ok(list) => instances.extend(list.into_iter().map(|mut i| {
+                    if let [only] = unit.services.as_slice()
+                        && !known.contains(&&i.service)
+                    {
+                        i.service = only.clone();
+                    }
+                    i
+                })),
+                Err(err) => failed = Some(err),
+            }
+            histories.push(provider.releases(&unit.target, 50).await);
+        }
+        // One unit that answers is enough to show; none answering is the error.
+        let result = match failed {
+            Some(err) if instances.is_empty() => Err(err.to_string()),
+            _ => Ok(instances),
+        };
+        let _ = tx.send(Msg::Instances { env: e, result });
+        for (unit, releases) in histories.into_iter().enumerate() {
             let _ = tx.send(Msg::Releases {
                 env: e,
                 unit,
@@ -369,7 +388,7 @@ pub async fn refresh(
     };
     let secrets = async {
         if provider.capabilities().list_secrets {
-            let secrets = provider.secrets(target).await;
+            let secrets = provider.secrets(env_target).await;
             let _ = tx.send(Msg::Secrets {
                 env: e,
                 result: secrets.map_err(|err| err.to_string()),
@@ -377,11 +396,6 @@ pub async fn refresh(
         }
     };
     tokio::join!(status_then_history, secrets);
-}
-
-/// The targets of env `e`'s deploy units, in the order `Msg::Releases` numbers them.
-pub fn unit_targets(cfg: &crate::config::Config, e: usize) -> Vec<Target> {
-    units_of(cfg, e).into_iter().map(|u| u.target).collect()
 }
 
 /// Where a tail reconnects to: the provider's log API, or a local source.
