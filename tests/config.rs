@@ -106,6 +106,36 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ),
     ("broken_toml.toml", "1:7", "", "expected `]`"),
     (
+        "stage_unknown_service.toml",
+        "12:20",
+        "`env[0].rollout.stages[1]`",
+        "stage names `frontend`, which is no service of env `production`",
+    ),
+    (
+        "stage_twice.toml",
+        "12:20",
+        "`env[0].rollout.stages[1]`",
+        "service `api` is in two stages",
+    ),
+    (
+        "stage_missing_service.toml",
+        "12:11",
+        "`env[0].rollout.stages`",
+        "service `web` is in no stage",
+    ),
+    (
+        "stage_empty.toml",
+        "12:11",
+        "`env[0].rollout.stages[0]`",
+        "an empty stage deploys nothing",
+    ),
+    (
+        "service_fly_on_demo.toml",
+        "7:7",
+        "`env[0].service[0].fly`",
+        "names a Fly app but env `staging` uses provider \"demo\"",
+    ),
+    (
         "logs_two_sources.toml",
         "7:8",
         "`env[0].service[0].logs`",
@@ -196,6 +226,7 @@ fn example_config_loads_and_documents_every_section() {
         "tool",
         "current",
         "migrate_command",
+        "stages",
     ] {
         assert!(
             text.contains(key),

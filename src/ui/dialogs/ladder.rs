@@ -18,6 +18,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     };
     let plan = &rollout.plan;
     let mut lines = Vec::new();
+    // Names line up however long a stage's names make them.
+    let width = rollout
+        .steps
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(22);
     for step in &rollout.steps {
         let (icon, role) = match &step.state {
             StepState::Pending => ("·", Role::Muted),
@@ -36,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         };
         lines.push(Line::from(vec![
             Span::styled(format!(" {icon} "), theme.style(role)),
-            Span::styled(format!("{:<22}", step.name), theme.style(role)),
+            Span::styled(format!("{:<width$}", step.name), theme.style(role)),
             Span::styled(format!("{elapsed}  "), theme.style(Role::Muted)),
             Span::raw(step.detail.clone()),
         ]));
