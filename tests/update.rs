@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use shipdeck::app::{Effect, Msg, update};
 use shipdeck::config::Config;
 use shipdeck::keymap::{Action, Keymap};
+use shipdeck::provider::ProviderError;
 use shipdeck::state::{Modal, Panel, State};
 
 fn state(read_only: bool) -> State {
@@ -161,16 +162,67 @@ fn failed_refresh_keeps_the_last_good_data() {
         &mut s,
         Msg::Secrets {
             env: 0,
-            result: Err("timeout \u{1b}[2J".into()),
+            result: Err(ProviderError::Unreachable {
+                target: "api.example".into(),
+                reason: "timeout \u{1b}[2J".into(),
+            }),
         },
         &Keymap::default(),
     );
     assert!(s.envs[0].secrets.data().is_some());
     let badge = s.envs[0].secrets.badge().unwrap();
     assert!(
-        badge.contains("refresh failed") && !badge.contains('\u{1b}'),
+        badge.contains("unreachable") && badge.contains("timeout") && !badge.contains('\u{1b}'),
         "{badge}"
     );
+}
+
+#[test]
+fn a_refused_credential_a_rate_limit_and_a_held_lease_read_differently() {
+    let cases = [
+        (
+            ProviderError::Auth {
+                provider: "fly".into(),
+                status: 401,
+            },
+            "credential refused: ",
+            "shipdeck auth set fly",
+        ),
+        (
+            ProviderError::RateLimited {
+                target: "api.machines.dev".into(),
+                retry_after: Some(std::time::Duration::from_secs(30)),
+            },
+            "rate limited: ",
+            "retry after 30s",
+        ),
+        (
+            ProviderError::Held {
+                what: "machine 3d8d".into(),
+                owner: "lee@acme.dev".into(),
+                until: "12:04".into(),
+            },
+            "held: ",
+            "lee@acme.dev",
+        ),
+    ];
+    for (error, lead, words) in cases {
+        let mut s = state(false);
+        update(
+            &mut s,
+            Msg::Releases {
+                env: 0,
+                unit: 0,
+                result: Err(error.clone()),
+            },
+            &Keymap::default(),
+        );
+        let badge = s.envs[0].releases[0].badge().unwrap();
+        assert!(
+            badge.starts_with(lead) && badge.contains(words),
+            "{error:?}: {badge}"
+        );
+    }
 }
 
 #[test]

@@ -374,7 +374,7 @@ pub async fn refresh(
         }
         // One unit that answers is enough to show; none answering is the error.
         let result = match failed {
-            Some(err) if instances.is_empty() => Err(err.to_string()),
+            Some(err) if instances.is_empty() => Err(err),
             _ => Ok(instances),
         };
         let _ = tx.send(Msg::Instances { env: e, result });
@@ -382,7 +382,7 @@ pub async fn refresh(
             let _ = tx.send(Msg::Releases {
                 env: e,
                 unit,
-                result: releases.map_err(|err| err.to_string()),
+                result: releases,
             });
         }
     };
@@ -391,7 +391,7 @@ pub async fn refresh(
             let secrets = provider.secrets(env_target).await;
             let _ = tx.send(Msg::Secrets {
                 env: e,
-                result: secrets.map_err(|err| err.to_string()),
+                result: secrets,
             });
         }
     };

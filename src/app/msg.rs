@@ -56,21 +56,21 @@ pub enum Msg {
         /// Deploy unit index (see `provider::registry::units_of`).
         unit: usize,
         /// Result (error already rendered).
-        result: Result<Vec<Release>, String>,
+        result: Result<Vec<Release>, crate::provider::ProviderError>,
     },
     /// Secret metadata arrived.
     Secrets {
         /// Env index.
         env: usize,
         /// Result.
-        result: Result<Vec<SecretMeta>, String>,
+        result: Result<Vec<SecretMeta>, crate::provider::ProviderError>,
     },
     /// Instances arrived.
     Instances {
         /// Env index.
         env: usize,
         /// Result.
-        result: Result<Vec<Instance>, String>,
+        result: Result<Vec<Instance>, crate::provider::ProviderError>,
     },
     /// Log lines arrived (batched).
     LogLines {

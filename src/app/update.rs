@@ -91,21 +91,21 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
                 .get_mut(env)
                 .and_then(|view| view.releases.get_mut(unit))
             {
-                load.apply(result.map_err(|e| sanitize(&e)), now);
+                load.apply_provider(result, now);
             }
             (vec![], true)
         }
         Msg::Secrets { env, result } => {
             let now = state.now;
             if let Some(view) = state.envs.get_mut(env) {
-                view.secrets.apply(result.map_err(|e| sanitize(&e)), now);
+                view.secrets.apply_provider(result, now);
             }
             (vec![], true)
         }
         Msg::Instances { env, result } => {
             let now = state.now;
             if let Some(view) = state.envs.get_mut(env) {
-                view.instances.apply(result.map_err(|e| sanitize(&e)), now);
+                view.instances.apply_provider(result, now);
             }
             (vec![], true)
         }

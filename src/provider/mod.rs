@@ -243,7 +243,56 @@ pub enum ProviderError {
     },
 }
 
+/// What kind of failure a provider call met, so each surface can treat it
+/// its own way (a refused credential needs `auth set`, a rate limit waits,
+/// a lease held by someone else names them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The credential was refused or is missing.
+    Auth,
+    /// The platform asks us to slow down.
+    RateLimited,
+    /// Someone else holds what we need.
+    Held,
+    /// The API could not be reached or did not answer in time.
+    Unreachable,
+    /// What was asked for does not exist.
+    NotFound,
+    /// Anything else.
+    Other,
+}
+
+impl FailureKind {
+    /// The words a panel title leads with.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Auth => "credential refused",
+            FailureKind::RateLimited => "rate limited",
+            FailureKind::Held => "held",
+            FailureKind::Unreachable => "unreachable",
+            FailureKind::NotFound => "not found",
+            FailureKind::Other => "refresh failed",
+        }
+    }
+}
+
 impl ProviderError {
+    /// Its kind.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            ProviderError::Auth { .. } | ProviderError::Credential { .. } => FailureKind::Auth,
+            ProviderError::RateLimited { .. } => FailureKind::RateLimited,
+            ProviderError::Held { .. } => FailureKind::Held,
+            ProviderError::Unreachable { .. } | ProviderError::Timeout { .. } => {
+                FailureKind::Unreachable
+            }
+            ProviderError::NotFound { .. } => FailureKind::NotFound,
+            ProviderError::Rollout { reason, .. } => reason.kind(),
+            _ => FailureKind::Other,
+        }
+    }
+
     /// Whether a failed deploy provably changed nothing, so there is nothing
     /// to revert: cancelled before its first unit, or stopped taking the
     /// first machine's lease.

@@ -41,6 +41,8 @@ pub enum Load<T> {
     Failed {
         /// Why (sanitised).
         error: String,
+        /// What kind of failure, where the source says (a provider call).
+        kind: Option<crate::provider::FailureKind>,
         /// When.
         at: DateTime<Utc>,
         /// The last good data, still shown.
@@ -60,24 +62,53 @@ impl<T> Load<T> {
 
     /// Record a new result, keeping the last good data on failure.
     pub fn apply(&mut self, result: Result<T, String>, at: DateTime<Utc>) {
+        self.record(result.map_err(|e| (e, None)), at);
+    }
+
+    /// Record a provider call's result: the error keeps its kind, its text is sanitised.
+    pub fn apply_provider(
+        &mut self,
+        result: Result<T, crate::provider::ProviderError>,
+        at: DateTime<Utc>,
+    ) {
+        self.record(
+            result.map_err(|e| (crate::sanitize::sanitize(&e.to_string()), Some(e.kind()))),
+            at,
+        );
+    }
+
+    fn record(
+        &mut self,
+        result: Result<T, (String, Option<crate::provider::FailureKind>)>,
+        at: DateTime<Utc>,
+    ) {
         *self = match result {
             Ok(data) => Load::Loaded { data, at },
-            Err(error) => {
+            Err((error, kind)) => {
                 let last = match std::mem::replace(self, Load::Idle) {
                     Load::Loaded { data, .. } => Some(data),
                     Load::Failed { last, .. } => last,
                     _ => None,
                 };
-                Load::Failed { error, at, last }
+                Load::Failed {
+                    error,
+                    kind,
+                    at,
+                    last,
+                }
             }
         };
     }
 
-    /// A short status for the panel title.
+    /// A short status for the panel title, led by the kind of failure
+    /// (`credential refused: …`, `rate limited: …`).
     pub fn badge(&self) -> Option<String> {
         match self {
             Load::Idle | Load::Loading => Some("loading…".into()),
-            Load::Failed { error, .. } => Some(format!("refresh failed: {error}")),
+            Load::Failed { error, kind, .. } => Some(format!(
+                "{}: {error}",
+                kind.map_or("refresh failed", crate::provider::FailureKind::label)
+            )),
             Load::Loaded { .. } => None,
         }
     }
