@@ -418,24 +418,11 @@ impl<'a> Run<'a> {
         let mut lines = Vec::new();
         for u in 0..self.plan.units.len() {
             let unit = &self.plan.units[u];
-            let (name, artifact) = (unit.name(), unit.artifact.clone());
-            let to = unit
-                .release
-                .as_ref()
-                .map_or_else(|| artifact.short(), Release::label);
-            let from = unit
-                .previous
-                .as_ref()
-                .map_or_else(|| "nothing".to_string(), Release::label);
-            match self.provider.runs(&self.target(u), &artifact).await {
+            let (name, to, from) = (unit.name(), unit.to_label(), unit.from_label());
+            match self.unit_runs(u).await {
                 Ok(true) => lines.push(format!("{name}: already runs {to}, its deploy is skipped")),
                 Ok(false) => lines.push(format!("{name}: {from} → {to}")),
-                Err(e) => {
-                    return StepResult::Failed(format!(
-                        "cannot read what {name} of `{}` runs: {e}",
-                        self.plan.target_env
-                    ));
-                }
+                Err(e) => return StepResult::Failed(e),
             }
         }
         StepResult::Ok(lines.join("; "))
@@ -466,6 +453,21 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Whether unit `u` runs its artifact, as the provider sees it.
+    async fn unit_runs(&self, u: usize) -> Result<bool, String> {
+        let unit = &self.plan.units[u];
+        self.provider
+            .runs(&self.target(u), &unit.artifact)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot read what {} of `{}` runs: {e}",
+                    unit.name(),
+                    self.plan.target_env
+                )
+            })
+    }
+
     /// Deploy every unit of `stage` that does not run its artifact yet.
     async fn deploy(&mut self, index: usize, stage: usize) -> StepResult {
         let units = self
@@ -484,7 +486,7 @@ impl<'a> Run<'a> {
             }
             let target = self.target(u);
             let unit = self.plan.units[u].clone();
-            match self.provider.runs(&target, &unit.artifact).await {
+            match self.unit_runs(u).await {
                 Ok(true) => {
                     // Idempotent: a resumed plan whose deploy already landed does not deploy twice.
                     if !unit.unchanged && !self.changed.contains(&u) {
@@ -663,21 +665,17 @@ impl<'a> Run<'a> {
         let mut running = Vec::new();
         for u in 0..self.plan.units.len() {
             let unit = &self.plan.units[u];
-            let (name, artifact) = (unit.name(), unit.artifact.clone());
-            let label = unit
-                .release
-                .as_ref()
-                .map_or_else(|| artifact.short(), Release::label);
-            match self.provider.runs(&self.target(u), &artifact).await {
+            let (name, label) = (unit.name(), unit.to_label());
+            match self.unit_runs(u).await {
                 Ok(true) => running.push(format!("{name} runs {label}")),
                 Ok(false) => {
                     return StepResult::Failed(format!(
                         "{name} of `{}` is not running {} ({label})",
                         self.plan.target_env,
-                        artifact.full()
+                        unit.artifact.full()
                     ));
                 }
-                Err(e) => return StepResult::Failed(format!("cannot read what {name} runs: {e}")),
+                Err(e) => return StepResult::Failed(e),
             }
         }
         let running = running.join(", ");

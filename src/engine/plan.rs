@@ -138,6 +138,20 @@ impl UnitPlan {
         }
     }
 
+    /// What it goes to: the release's label (`v44`), else the artifact in short.
+    pub fn to_label(&self) -> String {
+        self.release
+            .as_ref()
+            .map_or_else(|| self.artifact.short(), Release::label)
+    }
+
+    /// What it ran before: the previous release's label, or `nothing`.
+    pub fn from_label(&self) -> String {
+        self.previous
+            .as_ref()
+            .map_or_else(|| "nothing".to_string(), Release::label)
+    }
+
     /// `api` or `api+worker`, or `all services` for an env without services.
     pub fn name(&self) -> String {
         if self.services.is_empty() {
@@ -218,22 +232,8 @@ impl Plan {
             l.join(",")
         };
         (
-            join(
-                self.units
-                    .iter()
-                    .map(|u| u.previous.as_ref().map_or("nothing".into(), Release::label))
-                    .collect(),
-            ),
-            join(
-                self.units
-                    .iter()
-                    .map(|u| {
-                        u.release
-                            .as_ref()
-                            .map_or_else(|| u.artifact.short(), Release::label)
-                    })
-                    .collect(),
-            ),
+            join(self.units.iter().map(UnitPlan::from_label).collect()),
+            join(self.units.iter().map(UnitPlan::to_label).collect()),
         )
     }
 }
