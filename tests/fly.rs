@@ -1104,11 +1104,14 @@ async fn refreshed_screen(
 ) -> String {
     use shipdeck::keymap::Keymap;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let unit = shipdeck::provider::registry::DeployUnit {
-        target: target.clone(),
-        services: Vec::new(),
+    let plan = shipdeck::app::effects::RefreshPlan {
+        units: vec![shipdeck::provider::registry::DeployUnit {
+            target: target.clone(),
+            services: Vec::new(),
+        }],
+        secret_scopes: vec![target.clone()],
     };
-    shipdeck::app::effects::refresh(fly, target, &[unit], 0, &tx).await;
+    shipdeck::app::effects::refresh(fly, &plan, 0, &tx).await;
     drop(tx);
     while let Some(msg) = rx.recv().await {
         shipdeck::app::update(state, msg, &Keymap::default());

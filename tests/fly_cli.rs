@@ -437,6 +437,60 @@ fly = {{ app = "shop-web-{name}" }}
     let plan = &events[0]["plan"];
     assert_eq!(plan["units"].as_array().unwrap().len(), 2, "{plan}");
 
+    // Secrets live per app: each service lists and sets its own.
+    {
+        let mut st = fake.state();
+        st.apps
+            .get_mut("shop-web-production")
+            .unwrap()
+            .secrets
+            .insert(
+                "SESSION_KEY".into(),
+                ("c0ffee00".into(), "2026-11-01T10:00:00Z".into()),
+            );
+    }
+    let out = shipdeck(
+        home.path(),
+        &[
+            "secrets",
+            "production",
+            "list",
+            "--service",
+            "web",
+            "--json",
+        ],
+        Some(TOKEN),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("SESSION_KEY"), "{}", text(&out));
+    let out = shipdeck(
+        home.path(),
+        &[
+            "secrets",
+            "production",
+            "list",
+            "--service",
+            "api",
+            "--json",
+        ],
+        Some(TOKEN),
+    )
+    .await;
+    assert!(
+        !text(&out).contains("SESSION_KEY"),
+        "the api's app has its own: {}",
+        text(&out)
+    );
+    let out = shipdeck(
+        home.path(),
+        &["secrets", "production", "list", "--service", "db"],
+        Some(TOKEN),
+    )
+    .await;
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).contains("no service `db`"), "{}", text(&out));
+
     // Status names each service's own release.
     let out = shipdeck(
         home.path(),

@@ -70,7 +70,7 @@ async fn an_echoed_value_never_reaches_screen_command_log_or_audit() {
 
     let err = engine
         .secret_set(
-            "dev",
+            shipdeck::engine::secrets::SecretsAt::env("dev"),
             "STRIPE_SECRET_KEY",
             SecretValue::new(VALUE.into()),
             false,

@@ -99,10 +99,10 @@ fn populated() -> State {
         if env.name != "production" {
             secrets.push(secret("RESEND_API_KEY", "77aa77aa77aa77aa"));
         }
-        env.secrets = Load::Loaded {
+        env.secrets = vec![Load::Loaded {
             data: secrets,
             at: now(),
-        };
+        }];
         for (i, svc) in env.services.iter_mut().enumerate() {
             let body: &[u8] = if bad && i == 0 { failing } else { healthy };
             let code = if bad && i == 0 { 503 } else { 200 };

@@ -154,6 +154,7 @@ fn failed_refresh_keeps_the_last_good_data() {
         &mut s,
         Msg::Secrets {
             env: 0,
+            scope: 0,
             result: Ok(vec![]),
         },
         &Keymap::default(),
@@ -162,6 +163,7 @@ fn failed_refresh_keeps_the_last_good_data() {
         &mut s,
         Msg::Secrets {
             env: 0,
+            scope: 0,
             result: Err(ProviderError::Unreachable {
                 target: "api.example".into(),
                 reason: "timeout \u{1b}[2J".into(),
@@ -169,8 +171,8 @@ fn failed_refresh_keeps_the_last_good_data() {
         },
         &Keymap::default(),
     );
-    assert!(s.envs[0].secrets.data().is_some());
-    let badge = s.envs[0].secrets.badge().unwrap();
+    assert!(s.envs[0].secrets[0].data().is_some());
+    let badge = s.envs[0].secrets[0].badge().unwrap();
     assert!(
         badge.contains("unreachable") && badge.contains("timeout") && !badge.contains('\u{1b}'),
         "{badge}"

@@ -12,7 +12,7 @@ use super::msg::{Effect, Msg};
 use crate::config::Config;
 use crate::health::probe::{probe_client, probe_health, scrape};
 use crate::health::prometheus::{MetricNames, window};
-use crate::provider::registry::{DeployUnit, Providers, target_of, units_of};
+use crate::provider::registry::{DeployUnit, Providers, secret_scopes, target_of, units_of};
 use crate::provider::{Provider, Target};
 use crate::state::StreamState;
 
@@ -187,8 +187,7 @@ impl Runner {
             if let Some(provider) = self.providers.get(e).cloned().flatten() {
                 self.tasks.push(tokio::spawn(refresh_loop(
                     provider,
-                    target_of(&self.cfg, e),
-                    units_of(&self.cfg, e),
+                    RefreshPlan::of(&self.cfg, e),
                     e,
                     self.cfg.ui.refresh_interval.0,
                     self.paces[e].clone(),
@@ -210,15 +209,11 @@ impl Runner {
                 ) else {
                     return;
                 };
-                let (target, units, tx) = (
-                    target_of(&self.cfg, env),
-                    units_of(&self.cfg, env),
-                    self.tx.clone(),
-                );
+                let (plan, tx) = (RefreshPlan::of(&self.cfg, env), self.tx.clone());
                 self.tasks.push(tokio::spawn(async move {
                     // Queued behind a refresh in flight; joins one already waiting.
                     if let Some(_turn) = pace.turn().await {
-                        refresh(provider.as_ref(), &target, &units, env, &tx).await;
+                        refresh(provider.as_ref(), &plan, env, &tx).await;
                     }
                 }));
             }
@@ -323,8 +318,7 @@ fn jittered_interval(every: Duration) -> tokio::time::Interval {
 /// the refreshes asked for by hand or after an action. Ends when `tx` closes.
 pub async fn refresh_loop(
     provider: Arc<dyn Provider>,
-    target: Target,
-    units: Vec<DeployUnit>,
+    plan: RefreshPlan,
     e: usize,
     every: Duration,
     pace: Arc<RefreshPace>,
@@ -337,7 +331,30 @@ pub async fn refresh_loop(
             break;
         }
         if let Some(_turn) = pace.turn().await {
-            refresh(provider.as_ref(), &target, &units, e, &tx).await;
+            refresh(provider.as_ref(), &plan, e, &tx).await;
+        }
+    }
+}
+
+/// What one refresh of an env reads: each deploy unit's status and history,
+/// and each place it keeps secrets.
+#[derive(Debug, Clone)]
+pub struct RefreshPlan {
+    /// Deploy units, in the order `Msg::Releases` numbers them.
+    pub units: Vec<DeployUnit>,
+    /// Secret places, in the order `Msg::Secrets` numbers them.
+    pub secret_scopes: Vec<Target>,
+}
+
+impl RefreshPlan {
+    /// The plan for env `e` of `cfg`.
+    pub fn of(cfg: &crate::config::Config, e: usize) -> RefreshPlan {
+        RefreshPlan {
+            units: units_of(cfg, e),
+            secret_scopes: secret_scopes(cfg, e)
+                .into_iter()
+                .map(|s| s.target)
+                .collect(),
         }
     }
 }
@@ -348,11 +365,11 @@ pub async fn refresh_loop(
 /// are that service's, whatever the platform calls them (a Fly process group).
 pub async fn refresh(
     provider: &dyn Provider,
-    env_target: &Target,
-    units: &[DeployUnit],
+    plan: &RefreshPlan,
     e: usize,
     tx: &UnboundedSender<Msg>,
 ) {
+    let (units, secret_scopes) = (&plan.units, &plan.secret_scopes);
     let status_then_history = async {
         let known: Vec<&String> = units.iter().flat_map(|u| &u.services).collect();
         let mut instances: Vec<crate::domain::Instance> = Vec::new();
@@ -388,11 +405,14 @@ pub async fn refresh(
     };
     let secrets = async {
         if provider.capabilities().list_secrets {
-            let secrets = provider.secrets(env_target).await;
-            let _ = tx.send(Msg::Secrets {
-                env: e,
-                result: secrets,
-            });
+            for (scope, target) in secret_scopes.iter().enumerate() {
+                let secrets = provider.secrets(target).await;
+                let _ = tx.send(Msg::Secrets {
+                    env: e,
+                    scope,
+                    result: secrets,
+                });
+            }
         }
     };
     tokio::join!(status_then_history, secrets);

@@ -62,6 +62,8 @@ pub enum Msg {
     Secrets {
         /// Env index.
         env: usize,
+        /// Which place of the env (see `provider::registry::secret_scopes`).
+        scope: usize,
         /// Result.
         result: Result<Vec<SecretMeta>, crate::provider::ProviderError>,
     },
@@ -150,6 +152,8 @@ pub enum Effect {
     SecretSet {
         /// Env name.
         env: String,
+        /// The service whose secret it is, where secrets live per service.
+        service: Option<String>,
         /// Secret name.
         name: String,
         /// New value.
@@ -161,6 +165,8 @@ pub enum Effect {
     SecretUnset {
         /// Env name.
         env: String,
+        /// The service whose secret it is, where secrets live per service.
+        service: Option<String>,
         /// Secret name.
         name: String,
         /// Typed confirmation for protected envs.
@@ -177,6 +183,8 @@ pub enum Effect {
     RestoreSecret {
         /// Env name.
         env: String,
+        /// The service whose secret it is, where secrets live per service.
+        service: Option<String>,
         /// Secret name.
         name: String,
         /// The value to restore.

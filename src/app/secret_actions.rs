@@ -15,7 +15,7 @@ use crate::state::secrets_ui::{
 fn selected_name(state: &State) -> Option<String> {
     state
         .env()
-        .and_then(|e| e.secrets.data())
+        .and_then(|e| e.secrets_of(state.svc_idx).data())
         .and_then(|list| list.get(state.secret_idx))
         .map(|s| s.name.clone())
 }
@@ -77,12 +77,15 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
     if state.secrets_ui.form.is_some() {
         return on_form_key(state, key);
     }
+    // Modals keep the selection: the service is the one the action opened on.
+    let service = state.secret_service();
     if let Some(mut confirm) = state.secrets_ui.unset.take() {
         return match key.code {
             KeyCode::Esc => vec![],
             KeyCode::Enter | KeyCode::Char('y') if !confirm.protected => {
                 vec![Effect::SecretUnset {
                     env: confirm.env,
+                    service,
                     name: confirm.name,
                     typed: None,
                 }]
@@ -90,6 +93,7 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             KeyCode::Enter if confirm.typed == confirm.env => vec![Effect::SecretUnset {
                 typed: Some(confirm.typed.clone()),
                 env: confirm.env,
+                service,
                 name: confirm.name,
             }],
             KeyCode::Backspace => {
@@ -123,6 +127,7 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
                 Some(previous) => {
                     vec![Effect::RestoreSecret {
                         env,
+                        service,
                         name,
                         previous,
                     }]
@@ -168,9 +173,11 @@ fn on_form_key(state: &mut State, key: Key) -> Vec<Effect> {
             let typed = form.confirm_text();
             let envs = form.chosen_envs();
             let (value, previous) = form.take_values();
+            let service = state.secret_service();
             match form.kind {
                 FormKind::New | FormKind::Set => vec![Effect::SecretSet {
                     env: form.env.clone(),
+                    service,
                     name,
                     value,
                     typed,
@@ -188,6 +195,7 @@ fn on_form_key(state: &mut State, key: Key) -> Vec<Effect> {
                             value,
                             previous,
                             restore_on_fail: false,
+                            service,
                         }),
                         typed: typed
                             .map(|t| t.split(',').map(str::to_string).collect())

@@ -6,6 +6,7 @@ use tokio::task::JoinHandle;
 
 use super::msg::{Effect, Msg};
 use crate::engine::Engine;
+use crate::engine::secrets::SecretsAt;
 
 /// Run one secret effect; `abort` receives a rotation's abort switch. Returns
 /// the effect back when it is not a secret effect.
@@ -19,17 +20,31 @@ pub fn run(
     match effect {
         Effect::SecretSet {
             env,
+            service,
             name,
             value,
             typed,
         } => Ok(tokio::spawn(async move {
+            let at = SecretsAt {
+                env: &env,
+                service: service.as_deref(),
+            };
             let result = engine
-                .secret_set(&env, &name, value, false, typed.as_deref())
+                .secret_set(at, &name, value, false, typed.as_deref())
                 .await;
             let _ = tx.send(changed(env, &name, "set", result));
         })),
-        Effect::SecretUnset { env, name, typed } => Ok(tokio::spawn(async move {
-            let result = engine.secret_unset(&env, &name, typed.as_deref()).await;
+        Effect::SecretUnset {
+            env,
+            service,
+            name,
+            typed,
+        } => Ok(tokio::spawn(async move {
+            let at = SecretsAt {
+                env: &env,
+                service: service.as_deref(),
+            };
+            let result = engine.secret_unset(at, &name, typed.as_deref()).await;
             let _ = tx.send(changed(env, &name, "unset", result));
         })),
         Effect::Rotate { req, typed } => {
@@ -42,12 +57,17 @@ pub fn run(
         }
         Effect::RestoreSecret {
             env,
+            service,
             name,
             previous,
         } => Ok(tokio::spawn(async move {
             let events = forward(tx.clone());
+            let at = SecretsAt {
+                env: &env,
+                service: service.as_deref(),
+            };
             let result = engine
-                .restore_secret(&env, &name, previous, &events)
+                .restore_secret(at, &name, previous, &events)
                 .await
                 .map_err(crate::engine::EngineError::Refused);
             let _ = tx.send(changed(

@@ -95,10 +95,14 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
             }
             (vec![], true)
         }
-        Msg::Secrets { env, result } => {
+        Msg::Secrets { env, scope, result } => {
             let now = state.now;
-            if let Some(view) = state.envs.get_mut(env) {
-                view.secrets.apply_provider(result, now);
+            if let Some(load) = state
+                .envs
+                .get_mut(env)
+                .and_then(|view| view.secrets.get_mut(scope))
+            {
+                load.apply_provider(result, now);
             }
             (vec![], true)
         }
@@ -423,10 +427,7 @@ fn move_selection(state: &mut State, delta: i64) {
             state.check_idx = clamp_step(state.check_idx, delta, len);
         }
         Panel::Secrets => {
-            let len = state
-                .env()
-                .and_then(|e| e.secrets.data())
-                .map_or(0, Vec::len);
+            let len = state.secrets().and_then(Load::data).map_or(0, Vec::len);
             state.secret_idx = clamp_step(state.secret_idx, delta, len);
         }
         Panel::Logs => {

@@ -3,6 +3,7 @@
 //! Values come from stdin (or a masked prompt on a terminal), or are
 //! generated; they are never taken from argv and never printed.
 
+use crate::engine::secrets::SecretsAt;
 use std::io::IsTerminal;
 
 use tokio::sync::{mpsc, watch};
@@ -33,6 +34,9 @@ pub struct SecretsFlags {
     /// rotate: the environment variable that holds the previous value, to restore on a failed gate.
     #[arg(long, value_name = "VAR")]
     pub previous_from_env: Option<String>,
+    /// The service whose secrets these are, where an env keeps them per service (a Fly app each).
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
 }
 
 /// What `secrets` was asked to do.
@@ -100,8 +104,8 @@ pub async fn secrets(
         return EXIT_FAILED;
     };
     match op {
-        Op::List(env) => list(&engine, &env, confirm.json).await,
-        Op::Diff(a, b) => diff(&engine, &a, &b, confirm.json).await,
+        Op::List(env) => list(&engine, &env, flags.service.as_deref(), confirm.json).await,
+        Op::Diff(a, b) => diff(&engine, &a, &b, flags.service.as_deref(), confirm.json).await,
         Op::Set(env, name) => {
             let Some(value) = value_for(&name, &flags) else {
                 return EXIT_USAGE;
@@ -109,8 +113,12 @@ pub async fn secrets(
             if !confirmed(&engine, &env, &format!("set {name}"), &confirm) {
                 return EXIT_USAGE;
             }
+            let at = SecretsAt {
+                env: &env,
+                service: flags.service.as_deref(),
+            };
             let result = engine
-                .secret_set(&env, &name, value, flags.stage, confirm.typed.as_deref())
+                .secret_set(at, &name, value, flags.stage, confirm.typed.as_deref())
                 .await;
             report(result, &env, &name, "set", confirm.json)
         }
@@ -118,8 +126,12 @@ pub async fn secrets(
             if !confirmed(&engine, &env, &format!("unset {name}"), &confirm) {
                 return EXIT_USAGE;
             }
+            let at = SecretsAt {
+                env: &env,
+                service: flags.service.as_deref(),
+            };
             let result = engine
-                .secret_unset(&env, &name, confirm.typed.as_deref())
+                .secret_unset(at, &name, confirm.typed.as_deref())
                 .await;
             report(result, &env, &name, "unset", confirm.json)
         }
@@ -127,8 +139,8 @@ pub async fn secrets(
     }
 }
 
-async fn list(engine: &Engine, env: &str, json: bool) -> u8 {
-    match engine.secrets_list(env).await {
+async fn list(engine: &Engine, env: &str, service: Option<&str>, json: bool) -> u8 {
+    match engine.secrets_list(env, service).await {
         Ok(list) if json => {
             println!(
                 "{}",
@@ -154,8 +166,8 @@ async fn list(engine: &Engine, env: &str, json: bool) -> u8 {
     }
 }
 
-async fn diff(engine: &Engine, a: &str, b: &str, json: bool) -> u8 {
-    match engine.secrets_diff(a, b).await {
+async fn diff(engine: &Engine, a: &str, b: &str, service: Option<&str>, json: bool) -> u8 {
+    match engine.secrets_diff(a, b, service).await {
         Ok(d) if json => {
             println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
             EXIT_OK
@@ -284,6 +296,7 @@ async fn rotate(
         value,
         restore_on_fail: previous.is_some(),
         previous,
+        service: flags.service.clone(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (_abort_tx, abort_rx) = watch::channel(false);

@@ -443,17 +443,25 @@ impl Engine {
         let mut notes = Vec::new();
         let mut secrets_missing = Vec::new();
         if src.capabilities().list_secrets && dst.capabilities().list_secrets {
-            let (src_target, dst_target) = (
-                crate::provider::registry::target_of(&self.config, from_idx),
-                crate::provider::registry::target_of(&self.config, to_idx),
-            );
-            let (a, b) = tokio::join!(src.secrets(&src_target), dst.secrets(&dst_target));
-            if let (Ok(a), Ok(b)) = (a, b) {
-                secrets_missing = a
-                    .iter()
-                    .filter(|s| !b.iter().any(|t| t.name == s.name))
-                    .map(|s| s.name.clone())
-                    .collect();
+            // Per place the target keeps secrets (one per Fly app), against
+            // where the same service keeps them in the source.
+            let scopes = crate::provider::registry::secret_scopes(&self.config, to_idx);
+            let per_service = scopes.len() > 1;
+            for scope in scopes {
+                let service = scope.services.first().map(String::as_str);
+                let src_target =
+                    crate::provider::registry::secret_target(&self.config, from_idx, service);
+                let (a, b) = tokio::join!(src.secrets(&src_target), dst.secrets(&scope.target));
+                if let (Ok(a), Ok(b)) = (a, b) {
+                    secrets_missing.extend(
+                        a.iter()
+                            .filter(|s| !b.iter().any(|t| t.name == s.name))
+                            .map(|s| match (per_service, service) {
+                                (true, Some(svc)) => format!("{svc}: {}", s.name),
+                                _ => s.name.clone(),
+                            }),
+                    );
+                }
             }
         }
         for unit in units.iter().filter(|u| u.unchanged) {

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use super::executor::{WaitEnd, wait_instances};
 use super::gates::{GateEnd, GateMode, run_gate};
 use super::lock::{self, LockHolder};
+use super::secrets::SecretsAt;
 use super::secrets::invalid_name;
 use super::{Engine, EngineError, StepStatus};
 use crate::secrets::SecretValue;
@@ -31,6 +32,9 @@ pub struct RotationRequest {
     pub previous: Option<SecretValue>,
     /// Put `previous` back automatically when a gate fails (headless); the TUI asks instead.
     pub restore_on_fail: bool,
+    /// The service whose secret it is, where secrets live per service (a Fly
+    /// app of its own); None: the env's own secrets.
+    pub service: Option<String>,
 }
 
 /// One step of one env's rotation.
@@ -304,7 +308,15 @@ impl Engine {
                     let restored = if req.restore_on_fail {
                         match &req.previous {
                             Some(previous) => self
-                                .restore_secret(env, &req.name, previous.clone(), events)
+                                .restore_secret(
+                                    SecretsAt {
+                                        env,
+                                        service: req.service.as_deref(),
+                                    },
+                                    &req.name,
+                                    previous.clone(),
+                                    events,
+                                )
                                 .await
                                 .is_ok(),
                             None => false,
@@ -393,7 +405,16 @@ impl Engine {
         abort: &mut watch::Receiver<bool>,
     ) -> EnvEnd {
         if let Err(reason) = self
-            .set_and_apply(env, &req.name, value, events, abort)
+            .set_and_apply(
+                SecretsAt {
+                    env,
+                    service: req.service.as_deref(),
+                },
+                &req.name,
+                value,
+                events,
+                abort,
+            )
             .await
         {
             return reason;
@@ -446,17 +467,20 @@ impl Engine {
     /// Set the value (staged where possible), apply it and wait for the instances.
     async fn set_and_apply(
         &self,
-        env: &str,
+        at: SecretsAt<'_>,
         name: &str,
         value: SecretValue,
         events: &mpsc::UnboundedSender<RotationEvent>,
         abort: &mut watch::Receiver<bool>,
     ) -> Result<(), EnvEnd> {
+        let env = at.env;
         let (idx, cfg) = self.env(env).map_err(|e| EnvEnd::Failed(e.to_string()))?;
         let provider = self
             .provider(idx)
             .map_err(|e| EnvEnd::Failed(e.to_string()))?;
-        let target = self.target(idx);
+        let target = self
+            .secret_target(idx, at.service)
+            .map_err(|e| EnvEnd::Failed(e.to_string()))?;
         let stage = provider.capabilities().stage_secrets;
         step(events, env, RotationStep::Set, None);
         if let Err(e) = provider
@@ -547,17 +571,18 @@ impl Engine {
     /// Put a previous value back in one env (after a failed gate), apply it and wait.
     pub async fn restore_secret(
         &self,
-        env: &str,
+        at: SecretsAt<'_>,
         name: &str,
         previous: SecretValue,
         events: &mpsc::UnboundedSender<RotationEvent>,
     ) -> Result<(), String> {
+        let env = at.env;
         crate::redact::remember(&previous);
         step(events, env, RotationStep::Restore, None);
         let started = Instant::now();
         let (_tx, mut no_abort) = watch::channel(false);
         let result = self
-            .set_and_apply(env, name, previous, events, &mut no_abort)
+            .set_and_apply(at, name, previous, events, &mut no_abort)
             .await
             .map_err(|end| match end {
                 EnvEnd::Failed(r) | EnvEnd::GateFailed(r) => r,

@@ -84,19 +84,71 @@ pub fn diff(a: &str, left: &[SecretMeta], b: &str, right: &[SecretMeta]) -> Secr
     out
 }
 
+/// Which secrets a change is about: an env's, or one service's where the
+/// provider keeps them per service (a Fly app of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretsAt<'a> {
+    /// The env.
+    pub env: &'a str,
+    /// The service, when it matters.
+    pub service: Option<&'a str>,
+}
+
+impl<'a> SecretsAt<'a> {
+    /// The env's own secrets.
+    pub fn env(env: &'a str) -> SecretsAt<'a> {
+        SecretsAt { env, service: None }
+    }
+}
+
 impl Engine {
-    /// An env's secret names and metadata (never values).
-    pub async fn secrets_list(&self, env: &str) -> Result<Vec<SecretMeta>, EngineError> {
+    /// Where `service`'s secrets live in env `idx` (the env's, without a
+    /// service); an unknown service is refused with the env's services.
+    pub(super) fn secret_target(
+        &self,
+        idx: usize,
+        service: Option<&str>,
+    ) -> Result<crate::provider::Target, EngineError> {
+        let cfg = &self.config.envs[idx];
+        if let Some(name) = service
+            && !cfg.services.iter().any(|s| s.name() == name)
+        {
+            let names: Vec<&str> = cfg.services.iter().map(|s| s.name()).collect();
+            return Err(EngineError::NoService {
+                env: cfg.name().into(),
+                service: name.into(),
+                services: names.join(", "),
+            });
+        }
+        Ok(crate::provider::registry::secret_target(
+            &self.config,
+            idx,
+            service,
+        ))
+    }
+
+    /// An env's (or one service's) secret names and metadata (never values).
+    pub async fn secrets_list(
+        &self,
+        env: &str,
+        service: Option<&str>,
+    ) -> Result<Vec<SecretMeta>, EngineError> {
         let (idx, _) = self.env(env)?;
         let provider = self.provider(idx)?;
-        let mut list = provider.secrets(&self.target(idx)).await?;
+        let mut list = provider.secrets(&self.secret_target(idx, service)?).await?;
         list.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(list)
     }
 
-    /// Compare two envs' secrets.
-    pub async fn secrets_diff(&self, a: &str, b: &str) -> Result<SecretDiff, EngineError> {
-        let (left, right) = tokio::join!(self.secrets_list(a), self.secrets_list(b));
+    /// Compare two envs' secrets (of one service where they live per service).
+    pub async fn secrets_diff(
+        &self,
+        a: &str,
+        b: &str,
+        service: Option<&str>,
+    ) -> Result<SecretDiff, EngineError> {
+        let (left, right) =
+            tokio::join!(self.secrets_list(a, service), self.secrets_list(b, service));
         Ok(diff(a, &left?, b, &right?))
     }
 
@@ -104,34 +156,35 @@ impl Engine {
     /// Protected envs need `typed` = the env name.
     pub async fn secret_set(
         &self,
-        env: &str,
+        at: SecretsAt<'_>,
         name: &str,
         value: SecretValue,
         stage: bool,
         typed: Option<&str>,
     ) -> Result<(), EngineError> {
-        self.secret_change(env, name, Some(value), stage, typed)
+        self.secret_change(at, name, Some(value), stage, typed)
             .await
     }
 
     /// Unset one secret. Protected envs need `typed` = the env name.
     pub async fn secret_unset(
         &self,
-        env: &str,
+        at: SecretsAt<'_>,
         name: &str,
         typed: Option<&str>,
     ) -> Result<(), EngineError> {
-        self.secret_change(env, name, None, false, typed).await
+        self.secret_change(at, name, None, false, typed).await
     }
 
     async fn secret_change(
         &self,
-        env: &str,
+        at: SecretsAt<'_>,
         name: &str,
         value: Option<SecretValue>,
         stage: bool,
         typed: Option<&str>,
     ) -> Result<(), EngineError> {
+        let env = at.env;
         if let Some(why) = invalid_name(name) {
             return Err(EngineError::Refused(why));
         }
@@ -157,10 +210,11 @@ impl Engine {
         }
         let (idx, _) = self.env(env)?;
         let provider = self.provider(idx)?;
+        let target = self.secret_target(idx, at.service)?;
         let stage = stage && provider.capabilities().stage_secrets;
         let started = Instant::now();
         let result = provider
-            .set_secrets(&self.target(idx), vec![(name.to_string(), value)], stage)
+            .set_secrets(&target, vec![(name.to_string(), value)], stage)
             .await;
         let detail = match &result {
             Ok(()) if stage => format!("{name} (staged)"),

@@ -107,6 +107,44 @@ pub fn units_of(cfg: &Config, e: usize) -> Vec<DeployUnit> {
     units
 }
 
+/// The target holding service `service`'s secrets: on Fly its own app's
+/// (Fly keeps secrets per app), elsewhere, and with no service, the env's.
+pub fn secret_target(cfg: &Config, e: usize, service: Option<&str>) -> Target {
+    let env = &cfg.envs[e];
+    let found = service.and_then(|name| env.services.iter().position(|s| s.name() == name));
+    match (env.provider, found) {
+        (ProviderKind::Fly, Some(s)) => Target {
+            scope: None,
+            ..service_target(cfg, e, s)
+        },
+        _ => target_of(cfg, e),
+    }
+}
+
+/// The distinct places env `e` keeps secrets, each with the services whose
+/// secrets it holds (one for most envs; one per Fly app where services live
+/// in apps of their own).
+pub fn secret_scopes(cfg: &Config, e: usize) -> Vec<DeployUnit> {
+    let mut scopes: Vec<DeployUnit> = Vec::new();
+    for svc in &cfg.envs[e].services {
+        let target = secret_target(cfg, e, Some(svc.name()));
+        match scopes.iter_mut().find(|u| u.target.remote == target.remote) {
+            Some(scope) => scope.services.push(svc.name().to_string()),
+            None => scopes.push(DeployUnit {
+                target,
+                services: vec![svc.name().to_string()],
+            }),
+        }
+    }
+    if scopes.is_empty() {
+        scopes.push(DeployUnit {
+            target: target_of(cfg, e),
+            services: Vec::new(),
+        });
+    }
+    scopes
+}
+
 /// The unit that carries service `name` of env `e`.
 pub fn unit_of_service(cfg: &Config, e: usize, name: &str) -> Option<DeployUnit> {
     units_of(cfg, e)
@@ -147,4 +185,71 @@ pub fn providers_for(
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        Config::parse_str(text, std::path::Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn services_in_one_app_deploy_together_and_apps_of_their_own_apart() {
+        let cfg = config(
+            r#"
+[[env]]
+name = "production"
+provider = "fly"
+fly = { app = "shop", process_group = "app" }
+
+[[env.service]]
+name = "api"
+
+[[env.service]]
+name = "worker"
+
+[[env.service]]
+name = "web"
+fly = { app = "shop-web" }
+"#,
+        );
+        let units = units_of(&cfg, 0);
+        let shape: Vec<(&str, Vec<&str>)> = units
+            .iter()
+            .map(|u| {
+                (
+                    u.target.remote.as_str(),
+                    u.services.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [("shop", vec!["api", "worker"]), ("shop-web", vec!["web"])]
+        );
+        assert_eq!(
+            units[0].target.scope.as_deref(),
+            Some("app"),
+            "the env's process group"
+        );
+        // Secrets are per Fly app: two places, whatever the process groups.
+        let scopes: Vec<String> = secret_scopes(&cfg, 0)
+            .into_iter()
+            .map(|s| s.target.remote)
+            .collect();
+        assert_eq!(scopes, ["shop", "shop-web"]);
+        assert_eq!(secret_target(&cfg, 0, Some("web")).remote, "shop-web");
+        assert_eq!(secret_target(&cfg, 0, None).remote, "shop");
+    }
+
+    #[test]
+    fn the_demo_deploys_each_service_alone_and_keeps_secrets_per_env() {
+        let cfg = Config::demo().unwrap();
+        let units = units_of(&cfg, 1);
+        assert_eq!(units.len(), 2);
+        assert_eq!(units[1].target.scope.as_deref(), Some("web"));
+        assert_eq!(secret_scopes(&cfg, 1).len(), 1);
+    }
 }

@@ -138,7 +138,9 @@ pub struct EnvView {
     /// What its provider can do, with the provider's name (None: no client in this build).
     pub capabilities: Option<(&'static str, crate::provider::Capabilities)>,
     /// Secrets metadata.
-    pub secrets: Load<Vec<SecretMeta>>,
+    pub secrets: Vec<Load<Vec<SecretMeta>>>,
+    /// The services whose secrets each place holds (see `provider::registry::secret_scopes`).
+    pub secret_scopes: Vec<Vec<String>>,
     /// Instances.
     pub instances: Load<Vec<Instance>>,
     /// Migration status, when the env configures migrations.
@@ -164,6 +166,36 @@ impl EnvView {
         self.unit_releases(svc)
             .data()
             .and_then(|r| crate::provider::current_release(r))
+    }
+
+    /// The place holding service `svc`'s secrets (an index into `secrets`).
+    pub fn secret_scope(&self, svc: usize) -> usize {
+        let name = self.services.get(svc).map(|s| s.name.as_str());
+        self.secret_scopes
+            .iter()
+            .position(|s| s.iter().any(|n| Some(n.as_str()) == name))
+            .unwrap_or(0)
+    }
+
+    /// The secrets service `svc` sees.
+    pub fn secrets_of(&self, svc: usize) -> &Load<Vec<SecretMeta>> {
+        const IDLE: &Load<Vec<SecretMeta>> = &Load::Idle;
+        self.secrets.get(self.secret_scope(svc)).unwrap_or(IDLE)
+    }
+
+    /// The secrets of the service named `name` (the env's own where it has no such service).
+    pub fn secrets_named(&self, name: &str) -> &Load<Vec<SecretMeta>> {
+        let svc = self
+            .services
+            .iter()
+            .position(|s| s.name == name)
+            .unwrap_or(0);
+        self.secrets_of(svc)
+    }
+
+    /// Whether the env keeps secrets in more than one place (per service).
+    pub fn secrets_per_service(&self) -> bool {
+        self.secrets.len() > 1
     }
 
     /// Whether service `svc` is the first of its unit (where a table shows the unit's release).
@@ -334,7 +366,15 @@ impl State {
             .iter()
             .enumerate()
             .map(|(i, e)| (e, crate::provider::registry::units_of(cfg, i)))
-            .map(|(e, units)| EnvView {
+            .map(|(e, units)| {
+                let i = cfg
+                    .envs
+                    .iter()
+                    .position(|x| x.name() == e.name())
+                    .unwrap_or(0);
+                (e, units, crate::provider::registry::secret_scopes(cfg, i))
+            })
+            .map(|(e, units, secret_scopes)| EnvView {
                 name: e.name().to_string(),
                 provider: e.provider,
                 protected: e.protected,
@@ -354,7 +394,8 @@ impl State {
                     })
                     .collect(),
                 units: units.into_iter().map(|u| u.services).collect(),
-                secrets: Load::Idle,
+                secrets: secret_scopes.iter().map(|_| Load::Idle).collect(),
+                secret_scopes: secret_scopes.into_iter().map(|u| u.services).collect(),
                 instances: Load::Idle,
                 migrations: Load::Idle,
                 has_migrations: e.migrations.is_some(),
@@ -467,10 +508,25 @@ impl State {
                 .is_some_and(secrets_ui::RotationView::running),
             secret_selected: self
                 .env()
-                .and_then(|e| e.secrets.data())
+                .and_then(|e| e.secrets_of(self.svc_idx).data())
                 .is_some_and(|list| self.secret_idx < list.len()),
         };
         why_not(&facts, action)
+    }
+
+    /// The service a secret action is about: the selected one where the env
+    /// keeps secrets per service, else None (the env's own secrets).
+    pub fn secret_service(&self) -> Option<String> {
+        let env = self.env()?;
+        if !env.secrets_per_service() {
+            return None;
+        }
+        env.services.get(self.svc_idx).map(|s| s.name.clone())
+    }
+
+    /// The secrets the Secrets panel shows: the selected service's.
+    pub fn secrets(&self) -> Option<&Load<Vec<SecretMeta>>> {
+        self.env().map(|e| e.secrets_of(self.svc_idx))
     }
 
     /// The release history the Releases panel shows: the selected service's unit.

@@ -81,7 +81,8 @@ mod tests {
             releases: vec![Load::Idle],
             units: vec![services.iter().map(|(n, _)| n.to_string()).collect()],
             unit_of: services.iter().map(|_| 0).collect(),
-            secrets: Load::Idle,
+            secrets: vec![Load::Idle],
+            secret_scopes: vec![services.iter().map(|(n, _)| n.to_string()).collect()],
             instances: match instances {
                 Some(data) => Load::Loaded { data, at: now },
                 None => Load::Idle,

@@ -22,12 +22,19 @@ pub enum Drift {
     DiffersFrom(Vec<String>),
 }
 
-/// Compare one secret of `env` with every other env that has loaded secrets.
-pub fn drift(state: &State, env: &EnvView, name: &str, digest: Option<&str>) -> Drift {
+/// Compare one secret of `env` (as service `service` sees it) with every other
+/// env that has loaded secrets, the same service's where they keep them apart.
+pub fn drift(
+    state: &State,
+    env: &EnvView,
+    service: &str,
+    name: &str,
+    digest: Option<&str>,
+) -> Drift {
     let mut missing = Vec::new();
     let mut differs = Vec::new();
     for other in state.envs.iter().filter(|o| o.name != env.name) {
-        let Some(list) = other.secrets.data() else {
+        let Some(list) = other.secrets_named(service).data() else {
             continue;
         };
         match list.iter().find(|s| s.name == name) {
@@ -56,10 +63,21 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         );
         return;
     };
+    let secrets = env.secrets_of(state.svc_idx);
+    let service = env
+        .services
+        .get(state.svc_idx)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let whose = if env.secrets_per_service() {
+        format!("/{service}")
+    } else {
+        String::new()
+    };
     let title = format!(
-        "{}{}",
+        "{}{whose}{}",
         env.name,
-        env.secrets
+        secrets
             .badge()
             .filter(|_| env.provider_note.is_none())
             .map(|b| format!(" · {b}"))
@@ -75,7 +93,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         );
         return;
     }
-    let Some(secrets) = env.secrets.data() else {
+    let Some(secrets) = secrets.data() else {
         frame.render_widget(
             Paragraph::new(Span::styled(
                 "waiting for the provider…",
@@ -88,7 +106,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     };
     let header = Row::new(["NAME", "DIGEST", "AGE", "DRIFT"]).style(theme.style(Role::Header));
     let rows = secrets.iter().map(|s| {
-        let drift = match drift(state, env, &s.name, s.digest.as_deref()) {
+        let drift = match drift(state, env, &service, &s.name, s.digest.as_deref()) {
             Drift::None => Span::raw(""),
             Drift::MissingIn(envs) => Span::styled(
                 format!("✗ missing: {}", envs.join(",")),
