@@ -578,3 +578,83 @@ async fn a_failed_revert_is_reported_as_such_not_as_rolled_back() {
     let audit = s.engine.audit().read(Some("production")).unwrap();
     assert_eq!(audit.records.last().unwrap().result, "revert_failed");
 }
+
+#[tokio::test]
+async fn a_rotation_started_during_a_plan_cannot_take_the_plans_abort() {
+    use shipdeck::app::{Effect, Msg, effects::Runner};
+    use shipdeck::engine::rotate::{RotationEvent, RotationOutcome, RotationRequest};
+    let s = setup(|cfg| {
+        let prod = cfg
+            .envs
+            .iter_mut()
+            .find(|e| e.name() == "production")
+            .unwrap();
+        prod.gates.stabilize = Some(HumanDuration(Duration::from_secs(30)));
+    })
+    .await;
+    make_staging_good(&s.engine).await;
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut runner = Runner::new(s.engine.clone(), tx);
+    runner.run(Effect::RunPlan {
+        plan: Box::new(preview.plan),
+        typed: Some("production".into()),
+    });
+    // Wait until the plan is past its first deploy, then start a rotation in dev.
+    let mut rotation_started = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut plan_outcome = None;
+    let mut rotation_outcome = None;
+    let mut aborted = false;
+    while (plan_outcome.is_none() || rotation_outcome.is_none())
+        && tokio::time::Instant::now() < deadline
+    {
+        let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await else {
+            break;
+        };
+        match msg {
+            Msg::Plan(PlanEvent::StepStarted { step, .. })
+                if step == "api: stabilize 30s" && !rotation_started =>
+            {
+                rotation_started = true;
+                runner.run(Effect::Rotate {
+                    req: Box::new(RotationRequest {
+                        name: "JWT_SECRET_KEY".into(),
+                        envs: vec!["dev".into()],
+                        value: shipdeck::secrets::SecretValue::new(
+                            "a-new-signing-key-of-well-over-32-bytes".into(),
+                        ),
+                        previous: None,
+                        restore_on_fail: false,
+                        service: None,
+                    }),
+                    typed: Vec::new(),
+                });
+            }
+            Msg::Rotation(RotationEvent::StepStarted { .. }) if !aborted => {
+                // The rotation is running: `a` on the ladder must still stop the plan.
+                aborted = true;
+                runner.run(Effect::AbortPlan);
+            }
+            Msg::Plan(PlanEvent::Finished { outcome }) => plan_outcome = Some(outcome),
+            Msg::Rotation(RotationEvent::Finished { outcome }) => rotation_outcome = Some(outcome),
+            _ => {}
+        }
+    }
+    assert!(aborted, "the rotation started while the plan ran");
+    assert_eq!(
+        plan_outcome,
+        Some(PlanOutcome::Aborted { reverted: true }),
+        "the plan's own switch stopped it"
+    );
+    // However dev's gate judges it, the plan's abort did not stop the rotation.
+    assert!(
+        rotation_outcome.is_some()
+            && !matches!(rotation_outcome, Some(RotationOutcome::Aborted { .. })),
+        "the rotation was not aborted by the plan's abort: {rotation_outcome:?}"
+    );
+}
