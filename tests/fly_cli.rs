@@ -204,6 +204,18 @@ async fn without_a_token_every_fly_command_says_how_to_add_one() {
         text(&out)
     );
     assert!(text(&out).contains("SHIPDECK_FLY_TOKEN"), "{}", text(&out));
+    // status says which env could not be read, and why, and fails.
+    let out = shipdeck(home.path(), &["status", "--json"], None).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["provider_failure"], "auth", "{v}");
+    assert!(
+        v[0]["provider_error"]
+            .as_str()
+            .unwrap()
+            .contains("shipdeck auth set fly"),
+        "{v}"
+    );
     assert!(fake.state().hits.is_empty(), "no call without a token");
 }
 

@@ -371,20 +371,13 @@ pub async fn refresh(
 ) {
     let (units, secret_scopes) = (&plan.units, &plan.secret_scopes);
     let status_then_history = async {
-        let known: Vec<&String> = units.iter().flat_map(|u| &u.services).collect();
+        let known: Vec<String> = units.iter().flat_map(|u| u.services.clone()).collect();
         let mut instances: Vec<crate::domain::Instance> = Vec::new();
         let mut failed = None;
         let mut histories = Vec::new();
         for unit in units {
             match provider.status(&unit.target).await {
-                Ok(list) => instances.extend(list.into_iter().map(|mut i| {
-                    if let [only] = unit.services.as_slice()
-                        && !known.contains(&&i.service)
-                    {
-                        i.service = only.clone();
-                    }
-                    i
-                })),
+                Ok(list) => instances.extend(unit.own(list, &known)),
                 Err(err) => failed = Some(err),
             }
             histories.push(provider.releases(&unit.target, 50).await);

@@ -401,7 +401,11 @@ struct EnvStatus {
     release: Option<String>,
     image: Option<String>,
     health: Health,
+    /// A provider call that failed, or why the env has no provider client.
     provider_error: Option<String>,
+    /// Its kind, when a call failed (`auth`, `rate_limited`, …); absent for a note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_failure: Option<crate::provider::FailureKind>,
     services: Vec<ServiceStatus>,
 }
 
@@ -431,17 +435,24 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
             continue;
         }
         let units = crate::provider::registry::units_of(&config, i);
-        // The release each unit serves, by the services it carries.
+        let known: Vec<String> = env.services.iter().map(|s| s.name().to_string()).collect();
+        // The release each unit serves, by the services it carries, and what the platform runs.
         let mut serving: Vec<(Vec<String>, Option<Release>)> = Vec::new();
+        let mut instances = Vec::new();
         let mut provider_error = None;
+        let mut provider_failure = None;
         match &providers[i] {
             Some(p) => {
                 for unit in &units {
+                    if let Ok(list) = p.status(&unit.target).await {
+                        instances.extend(unit.own(list, &known));
+                    }
                     match p.releases(&unit.target, 10).await {
                         Ok(list) => {
                             serving.push((unit.services.clone(), current_release(&list).cloned()))
                         }
                         Err(e) => {
+                            provider_failure.get_or_insert(e.kind());
                             provider_error.get_or_insert(e.to_string());
                             serving.push((unit.services.clone(), None));
                         }
@@ -459,6 +470,15 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
         let mut services = Vec::new();
         for svc in &env.services {
             let mut status = service_status(&client, svc, &names).await;
+            if svc.health_url.is_none() && !instances.is_empty() {
+                // No probe: the platform's word on the service's instances.
+                let mine = crate::state::provider_health::instances_of(
+                    &instances,
+                    svc.name(),
+                    env.services.len() == 1,
+                );
+                status.health = crate::state::provider_health::health_of(&mine);
+            }
             if let Some((_, Some(r))) = serving
                 .iter()
                 .find(|(services, _)| services.iter().any(|s| s == svc.name()))
@@ -479,6 +499,7 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
             image: release.and_then(|r| r.artifact).map(|a| a.full()),
             health,
             provider_error,
+            provider_failure,
             services,
         });
     }
@@ -507,11 +528,7 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
                     "{:<12} {:<8} {:<10} {:<12} {:>10} {:>8}  {}",
                     if j == 0 { env.env.as_str() } else { "" },
                     svc.name,
-                    if j == 0 {
-                        env.release.as_deref().unwrap_or("—")
-                    } else {
-                        ""
-                    },
+                    svc.release.as_deref().unwrap_or("—"),
                     svc.health.label(),
                     crate::ui::format::percent(svc.error_rate),
                     p95,
@@ -523,10 +540,9 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
             }
         }
     }
-    if out
-        .iter()
-        .all(|e| e.provider_error.is_none() || !matches!(e.provider, "demo"))
-    {
+    // A provider that could not be read is a failure (a refused token, an
+    // outage); an env whose provider has no client here only carries a note.
+    if out.iter().all(|e| e.provider_failure.is_none()) {
         EXIT_OK
     } else {
         EXIT_FAILED

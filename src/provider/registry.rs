@@ -81,6 +81,29 @@ pub struct DeployUnit {
     pub services: Vec<String>,
 }
 
+impl DeployUnit {
+    /// Instances the provider reported for this unit, each named after the
+    /// service it runs: a unit of one service owns them all, whatever the
+    /// platform calls them (a Fly process group); `known` are the env's service names.
+    pub fn own(
+        &self,
+        instances: Vec<crate::domain::Instance>,
+        known: &[String],
+    ) -> Vec<crate::domain::Instance> {
+        instances
+            .into_iter()
+            .map(|mut i| {
+                if let [only] = self.services.as_slice()
+                    && !known.contains(&i.service)
+                {
+                    i.service = only.clone();
+                }
+                i
+            })
+            .collect()
+    }
+}
+
 /// The deploy units of env `e`, in service order.
 pub fn units_of(cfg: &Config, e: usize) -> Vec<DeployUnit> {
     let mut units: Vec<DeployUnit> = Vec::new();
