@@ -86,13 +86,18 @@ pub fn is_clean(s: &str) -> bool {
     s.chars().all(|c| !(c.is_control() || is_invisible(c)))
 }
 
-/// Bidi controls and zero-width characters that can spoof displayed text.
+/// Bidi controls (embeddings, overrides, isolates and the marks LRM, RLM,
+/// ALM), zero-width characters and the Unicode line and paragraph
+/// separators: each can spoof or break the line a person reads.
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{202A}'..='\u{202E}'
             | '\u{2066}'..='\u{2069}'
-            | '\u{200B}'..='\u{200D}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{061C}'
+            | '\u{2028}'
+            | '\u{2029}'
             | '\u{2060}'
             | '\u{FEFF}'
     )
@@ -370,6 +375,12 @@ mod tests {
         assert_eq!(sanitize("\u{202E}"), "⟨U+202E⟩");
         assert_eq!(sanitize("a\u{200B}b\u{FEFF}"), "a⟨U+200B⟩b⟨U+FEFF⟩");
         assert_eq!(sanitize("\u{2066}\u{2069}"), "⟨U+2066⟩⟨U+2069⟩");
+        // The bidi marks and the line and paragraph separators.
+        assert_eq!(
+            sanitize("a\u{200E}b\u{200F}c\u{061C}d"),
+            "a⟨U+200E⟩b⟨U+200F⟩c⟨U+061C⟩d"
+        );
+        assert_eq!(sanitize("one\u{2028}two\u{2029}"), "one⟨U+2028⟩two⟨U+2029⟩");
     }
 
     #[test]

@@ -63,7 +63,7 @@ fn run_inside_private_session(test_name: &str) {
     assert!(
         missing.is_empty(),
         "the Secret Service test needs dbus-run-session and gnome-keyring-daemon; install \
-         them: `apt-get install -y --no-install-recommends {}` (ci-snippet.sh does this)",
+         them: `apt-get install -y --no-install-recommends {}` (scripts/test.sh does this)",
         missing.join(" ")
     );
     let dbus_run_session = find_in_path("dbus-run-session").unwrap();

@@ -191,8 +191,19 @@ fn sigkill_at_every_step_boundary_then_resume_or_rollback_reaches_a_consistent_s
             "step {boundary}: interrupted plan not listed"
         );
 
+        // Either choice deploys to protected production: not without its name typed back.
+        let refused = shipdeck(dir.path(), &["resume", plan_id.as_str()])
+            .output()
+            .unwrap();
+        assert!(
+            !refused.status.success()
+                && String::from_utf8_lossy(&refused.stderr).contains("--confirm production"),
+            "step {boundary}: resume without --confirm must be refused\n{}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+
         let rollback = boundary % 2 == 1;
-        let mut args = vec!["resume", plan_id.as_str()];
+        let mut args = vec!["resume", plan_id.as_str(), "--confirm", "production"];
         if rollback {
             args.push("--rollback");
         }

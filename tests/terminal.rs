@@ -36,7 +36,7 @@ impl Session {
                 &script,
             ])
             .status()
-            .expect("tmux must be installed (.ci/run installs it)");
+            .expect("tmux must be installed (scripts/test.sh installs it)");
         assert!(status.success(), "tmux new-session failed");
         Session { name, _dir: dir }
     }

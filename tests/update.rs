@@ -276,3 +276,46 @@ fn log_actions_jump_copy_and_export() {
         vec![Effect::ShowLogsCommand { env: 0, svc: 0 }]
     );
 }
+
+#[test]
+fn resuming_an_interrupted_plan_on_a_protected_env_needs_its_name() {
+    use shipdeck::state::{Dialog, InterruptedPlan};
+    let mut s = state(false);
+    s.dialog = Some(Dialog::Interrupted {
+        plans: vec![InterruptedPlan {
+            plan_id: "p-1".into(),
+            env: "production".into(),
+            protected: true,
+            summary: "promote of production to v44".into(),
+        }],
+        confirm: None,
+    });
+    let (effects, _) = update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('b'), KeyModifiers::NONE)),
+        &Keymap::default(),
+    );
+    assert!(
+        effects.is_empty(),
+        "b alone does not roll back a protected env"
+    );
+    for c in "production".chars() {
+        update(
+            &mut s,
+            Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+            &Keymap::default(),
+        );
+    }
+    let (effects, _) = update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        &Keymap::default(),
+    );
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Resume { plan_id, rollback: true, typed: Some(t) }] if plan_id == "p-1" && t == "production"
+        ),
+        "{effects:?}"
+    );
+}

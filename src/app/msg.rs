@@ -228,6 +228,8 @@ pub enum Effect {
         plan_id: String,
         /// Carry on, or roll back.
         rollback: bool,
+        /// The env's name typed back, for a protected env.
+        typed: Option<String>,
     },
     /// Remove an env's pin.
     Unpin {

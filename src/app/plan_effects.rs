@@ -42,7 +42,11 @@ pub fn run(
                 engine.run(*plan, typed.as_deref(), events, abort_rx).await;
             }))
         }
-        Effect::Resume { plan_id, rollback } => {
+        Effect::Resume {
+            plan_id,
+            rollback,
+            typed,
+        } => {
             let (abort_tx, abort_rx) = watch::channel(false);
             *abort = Some(abort_tx);
             Some(tokio::spawn(async move {
@@ -52,7 +56,10 @@ pub fn run(
                     ResumeMode::Resume
                 };
                 let events = forward_events(tx.clone());
-                if let Err(e) = engine.resume(&plan_id, mode, events, abort_rx).await {
+                if let Err(e) = engine
+                    .resume(&plan_id, mode, typed.as_deref(), events, abort_rx)
+                    .await
+                {
                     let _ = tx.send(Msg::Done {
                         text: format!("resume {plan_id}: {e}"),
                         error: true,
@@ -104,7 +111,8 @@ pub fn run(
             }
         })),
         Effect::CheckInterrupted => Some(tokio::spawn(async move {
-            let plans = tokio::task::spawn_blocking(move || engine.interrupted())
+            let reader = engine.clone();
+            let plans = tokio::task::spawn_blocking(move || reader.interrupted())
                 .await
                 .unwrap_or_default();
             let list = plans
@@ -125,8 +133,14 @@ pub fn run(
                         ),
                         None => format!("plan {} (journal unreadable)", h.plan_id),
                     };
+                    let env = h.plan["target_env"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
                     InterruptedPlan {
                         plan_id: h.plan_id,
+                        protected: engine.config.env(&env).is_none_or(|e| e.protected),
+                        env: crate::sanitize::sanitize(&env),
                         summary,
                     }
                 })

@@ -148,24 +148,82 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
                 vec![]
             }
         },
-        Dialog::Interrupted { plans } => {
-            let first = plans.first().map(|p| p.plan_id.clone());
-            match (key.code, first) {
-                (KeyCode::Char('r'), Some(plan_id)) => {
+        Dialog::Interrupted {
+            plans,
+            confirm: Some((rollback, mut typed)),
+        } => {
+            // A protected env: its name typed back before either choice deploys there.
+            let Some(first) = plans.first().cloned() else {
+                return vec![];
+            };
+            match key.code {
+                KeyCode::Enter if typed == first.env => {
                     state.rollout_visible = true;
                     vec![Effect::Resume {
-                        plan_id,
-                        rollback: false,
+                        plan_id: first.plan_id,
+                        rollback,
+                        typed: Some(typed),
                     }]
                 }
-                (KeyCode::Char('b'), Some(plan_id)) => {
+                KeyCode::Esc => {
+                    state.dialog = Some(Dialog::Interrupted {
+                        plans,
+                        confirm: None,
+                    });
+                    vec![]
+                }
+                KeyCode::Backspace => {
+                    typed.pop();
+                    state.dialog = Some(Dialog::Interrupted {
+                        plans,
+                        confirm: Some((rollback, typed)),
+                    });
+                    vec![]
+                }
+                KeyCode::Char(c) if typed.len() < 64 => {
+                    typed.push(c);
+                    state.dialog = Some(Dialog::Interrupted {
+                        plans,
+                        confirm: Some((rollback, typed)),
+                    });
+                    vec![]
+                }
+                _ => {
+                    state.dialog = Some(Dialog::Interrupted {
+                        plans,
+                        confirm: Some((rollback, typed)),
+                    });
+                    vec![]
+                }
+            }
+        }
+        Dialog::Interrupted {
+            plans,
+            confirm: None,
+        } => {
+            let first = plans.first().cloned();
+            let rollback = match key.code {
+                KeyCode::Char('r') => Some(false),
+                KeyCode::Char('b') => Some(true),
+                _ => None,
+            };
+            match (key.code, first, rollback) {
+                (_, Some(first), Some(rollback)) if first.protected => {
+                    state.dialog = Some(Dialog::Interrupted {
+                        plans,
+                        confirm: Some((rollback, String::new())),
+                    });
+                    vec![]
+                }
+                (_, Some(first), Some(rollback)) => {
                     state.rollout_visible = true;
                     vec![Effect::Resume {
-                        plan_id,
-                        rollback: true,
+                        plan_id: first.plan_id,
+                        rollback,
+                        typed: None,
                     }]
                 }
-                (KeyCode::Esc, _) => {
+                (KeyCode::Esc, _, _) => {
                     state.toast(
                         "interrupted plan left as is; it is offered again at the next start".into(),
                         false,
@@ -173,7 +231,10 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
                     vec![]
                 }
                 _ => {
-                    state.dialog = Some(Dialog::Interrupted { plans });
+                    state.dialog = Some(Dialog::Interrupted {
+                        plans,
+                        confirm: None,
+                    });
                     vec![]
                 }
             }
@@ -348,7 +409,10 @@ pub fn on_msg(state: &mut State, msg: Msg) -> (Vec<Effect>, bool) {
         }
         Msg::Interrupted(plans) => {
             if !plans.is_empty() {
-                state.dialog = Some(Dialog::Interrupted { plans });
+                state.dialog = Some(Dialog::Interrupted {
+                    plans,
+                    confirm: None,
+                });
             }
             (vec![], true)
         }

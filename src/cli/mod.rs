@@ -173,6 +173,9 @@ pub enum Command {
         /// Undo what the plan deployed instead of carrying on.
         #[arg(long)]
         rollback: bool,
+        /// Type the env's name to confirm, for a protected env (either way deploys there).
+        #[arg(long, value_name = "ENV")]
+        confirm: Option<String>,
         /// Print JSON lines.
         #[arg(long)]
         json: bool,
@@ -374,9 +377,17 @@ pub async fn run(cli: Cli) -> u8 {
         Some(Command::Resume {
             plan: id,
             rollback,
+            confirm,
             json,
             ..
-        }) => plan::resume(config, cli.read_only, id.as_deref(), rollback, json).await,
+        }) => {
+            let how = plan::ResumeHow {
+                rollback,
+                typed: confirm,
+                json,
+            };
+            plan::resume(config, cli.read_only, id.as_deref(), how).await
+        }
     }
 }
 

@@ -385,13 +385,24 @@ pub async fn unpin(config: Config, read_only: bool, env: &str) -> u8 {
 }
 
 /// `shipdeck resume [PLAN] [--rollback]`: list interrupted plans, or resume/reverse one.
-pub async fn resume(
-    config: Config,
-    read_only: bool,
-    plan_id: Option<&str>,
-    rollback: bool,
-    json: bool,
-) -> u8 {
+/// How `shipdeck resume PLAN` goes on.
+#[derive(Debug, Clone, Default)]
+pub struct ResumeHow {
+    /// Undo what the plan deployed instead of carrying on.
+    pub rollback: bool,
+    /// The env's name typed back, for a protected env.
+    pub typed: Option<String>,
+    /// Print JSON lines.
+    pub json: bool,
+}
+
+/// `shipdeck resume [PLAN]`: list interrupted plans, or resume or reverse one.
+pub async fn resume(config: Config, read_only: bool, plan_id: Option<&str>, how: ResumeHow) -> u8 {
+    let ResumeHow {
+        rollback,
+        typed,
+        json,
+    } = how;
     let Ok((engine, _fleet)) = engine_for(config, read_only).await else {
         return EXIT_FAILED;
     };
@@ -401,11 +412,19 @@ pub async fn resume(
             println!("no interrupted plan");
         }
         for p in plans {
+            let at = match p.in_flight_step().or(p.last_finished_step()) {
+                Some(step) => format!("stopped at step {}", step + 1),
+                None => "stopped before its first step".to_string(),
+            };
+            let env = p.plan["target_env"].as_str().unwrap_or("?");
             println!(
-                "{}  last step {:?}  (resume with `shipdeck resume {}` or add --rollback)",
+                "{}  {} of `{}`, {at}  (resume with `shipdeck resume {} --confirm {}` where `{}` is protected, or add --rollback)",
                 p.plan_id,
-                p.last_finished_step(),
-                p.plan_id
+                p.plan["action"].as_str().unwrap_or("plan"),
+                crate::sanitize::sanitize(env),
+                p.plan_id,
+                crate::sanitize::sanitize(env),
+                crate::sanitize::sanitize(env)
             );
         }
         return EXIT_OK;
@@ -418,7 +437,9 @@ pub async fn resume(
     } else {
         ResumeMode::Resume
     };
-    let outcome = engine.resume(plan_id, mode, tx, abort_rx).await;
+    let outcome = engine
+        .resume(plan_id, mode, typed.as_deref(), tx, abort_rx)
+        .await;
     let _ = printer.await;
     match outcome {
         Ok(outcome) => outcome.exit_code(),

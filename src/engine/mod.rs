@@ -703,11 +703,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Resume or reverse a plan a crash interrupted.
+    /// Resume or reverse a plan a crash interrupted. Either deploys to its
+    /// env, so a protected env needs its name typed back here too.
     pub async fn resume(
         &self,
         plan_id: &str,
         mode: ResumeMode,
+        typed: Option<&str>,
         events: mpsc::UnboundedSender<PlanEvent>,
         abort: watch::Receiver<bool>,
     ) -> Result<PlanOutcome, EngineError> {
@@ -716,6 +718,10 @@ impl Engine {
         let plan: Plan = serde_json::from_value(history.plan.clone())
             .map_err(|e| EngineError::State(format!("journal {plan_id}: {e}")))?;
         self.check_writable(&plan.target_env)?;
+        if let Err(e) = self.check_confirmation(&plan.target_env, typed) {
+            self.record(&plan, "refused", 0, Some(e.to_string()));
+            return Err(e);
+        }
         Ok(executor::resume(self, plan, history, mode, events, abort).await)
     }
 

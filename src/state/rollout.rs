@@ -190,6 +190,10 @@ impl RolloutView {
 pub struct InterruptedPlan {
     /// Plan id.
     pub plan_id: String,
+    /// The env it changes.
+    pub env: String,
+    /// Whether that env needs its name typed back (resume and roll back both deploy there).
+    pub protected: bool,
     /// One line: what, where, at which step.
     pub summary: String,
 }
@@ -226,6 +230,8 @@ pub enum Dialog {
     Interrupted {
         /// Them.
         plans: Vec<InterruptedPlan>,
+        /// Roll back (true) or resume, chosen on a protected env, and the name typed so far.
+        confirm: Option<(bool, String)>,
     },
     /// An error to acknowledge.
     Error(String),

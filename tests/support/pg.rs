@@ -43,7 +43,7 @@ fn find_bin() -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "no PostgreSQL server binaries (initdb, pg_ctl) on PATH or under \
-                 /usr/lib/postgresql/*/bin: install postgresql; .ci/run does this"
+                 /usr/lib/postgresql/*/bin: install postgresql; scripts/test.sh does this"
             )
         })
 }
@@ -208,13 +208,13 @@ impl Drop for PgServer {
     }
 }
 
-/// Run `openssl ARGS` in `dir` (`.ci/run` installs openssl if missing).
+/// Run `openssl ARGS` in `dir` (`scripts/test.sh` installs openssl if missing).
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("run openssl (install the openssl package; .ci/run does)");
+        .expect("run openssl (install the openssl package; scripts/test.sh does)");
     assert!(
         out.status.success(),
         "openssl {args:?} failed: {}",

@@ -107,7 +107,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             false,
             6,
         ),
-        Dialog::Interrupted { plans } => {
+        Dialog::Interrupted { plans, confirm } => {
             let mut lines = vec![Line::from(Span::styled(
                 "A plan was interrupted (crash, kill or quit while running):",
                 theme.style(Role::Warn),
@@ -116,10 +116,29 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 lines.push(Line::from(format!("  {} · {}", p.plan_id, p.summary)));
             }
             lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
-                "r resume from the step in flight · b roll back what it deployed · esc decide later",
-                theme.style(Role::Key),
-            )));
+            match (confirm, plans.first()) {
+                (Some((rollback, typed)), Some(first)) => {
+                    let what = if *rollback { "roll back" } else { "resume" };
+                    lines.push(Line::from(vec![
+                        Span::styled(
+                            format!(
+                                "`{}` is protected. Type its name to {what}: ",
+                                first.env
+                            ),
+                            theme.style(Role::Warn),
+                        ),
+                        Span::styled(format!("{typed}▏"), theme.style(Role::Title)),
+                    ]));
+                    lines.push(Line::from(Span::styled(
+                        "enter confirms once the name matches · esc goes back",
+                        theme.style(Role::Muted),
+                    )));
+                }
+                _ => lines.push(Line::from(Span::styled(
+                    "r resume from the step in flight · b roll back what it deployed · esc decide later",
+                    theme.style(Role::Key),
+                ))),
+            }
             (
                 "interrupted plan".to_string(),
                 lines,
