@@ -522,3 +522,77 @@ fly = {{ app = "shop-web-{name}" }}
         );
     }
 }
+
+/// Promote staging into production with `--json`; the exit code and the events.
+async fn promote_json(home: &Path) -> (Option<i32>, Vec<serde_json::Value>, String) {
+    let out = shipdeck(
+        home,
+        &["promote", "staging", "production", "--yes", "--json"],
+        Some(TOKEN),
+    )
+    .await;
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (out.status.code(), events, text(&out))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_the_platforms_checks_reject_is_reverted_and_exits_3() {
+    let (fake, home) = fleet().await;
+    // The second production machine's checks go critical on staging's image.
+    let incoming = support::fly_fake::pinned(IMG_NEW);
+    fake.machine("shop-production", "shop-production-m2", |m| {
+        m.critical_on = Some(incoming.clone())
+    });
+    let (code, events, out) = promote_json(home.path()).await;
+    assert_eq!(code, Some(3), "the release was bad and we are back: {out}");
+    let last = events.last().unwrap();
+    assert_eq!(last["outcome"]["outcome"], "rolled_back", "{out}");
+    assert!(
+        last["outcome"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("platform's health checks"),
+        "{last}"
+    );
+    // Back on what it ran: by tag, or pinned to the digest the tag resolved to.
+    let old = [IMG_OLD.to_string(), support::fly_fake::pinned(IMG_OLD)];
+    assert!(
+        fake.images("shop-production")
+            .values()
+            .all(|i| old.contains(i)),
+        "every machine is back on what it ran: {:?}",
+        fake.images("shop-production")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_stopped_before_it_changed_anything_reverts_nothing() {
+    let (fake, home) = fleet().await;
+    // Someone else holds the first machine's lease: nothing moves.
+    fake.machine("shop-production", "shop-production-m1", |m| {
+        m.lease = Some(support::fly_fake::FakeLease {
+            owner: "alice@example.com".into(),
+            nonce: "theirs".into(),
+            expires_at_ms: chrono::Utc::now().timestamp_millis() + 600_000,
+        })
+    });
+    let updates_before = fake.state().updates.len();
+    let (code, events, out) = promote_json(home.path()).await;
+    assert_eq!(code, Some(1), "shipdeck could not act: {out}");
+    assert!(
+        out.contains("alice@example.com"),
+        "the holder is named: {out}"
+    );
+    assert!(
+        !events.iter().any(|e| e["event"] == "reverting"),
+        "nothing changed, so nothing is reverted (it would move machines alice is moving): {out}"
+    );
+    assert_eq!(
+        fake.state().updates.len(),
+        updates_before,
+        "no machine was updated"
+    );
+}

@@ -541,6 +541,13 @@ impl<'a> Run<'a> {
                         self.note(format!("{}: {e}", unit.name()));
                         return StepResult::Aborted;
                     }
+                    if e.is_unhealthy_release() {
+                        // The platform's own health checks judged the release: a failed gate.
+                        return StepResult::GateFailed(format!(
+                            "{} failed the platform's health checks: {e}",
+                            unit.name()
+                        ));
+                    }
                     return StepResult::Failed(format!("deploy of {} failed: {e}", unit.name()));
                 }
             }

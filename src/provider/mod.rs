@@ -293,6 +293,13 @@ impl ProviderError {
         }
     }
 
+    /// Whether a deploy stopped because the platform's own health checks
+    /// failed on the new release (a Fly machine's checks went critical): the
+    /// release is bad, like a failed gate, not a failure to act.
+    pub fn is_unhealthy_release(&self) -> bool {
+        matches!(self, ProviderError::Rollout { step, .. } if step == "health checks")
+    }
+
     /// Whether a failed deploy provably changed nothing, so there is nothing
     /// to revert: cancelled before its first unit, or stopped taking the
     /// first machine's lease.
