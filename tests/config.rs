@@ -136,6 +136,24 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "names a Fly app but env `staging` uses provider \"demo\"",
     ),
     (
+        "env_names_collide.toml",
+        "6:8",
+        "`env[1].name`",
+        "env names `prod-eu` and `prod_eu` collide",
+    ),
+    (
+        "health_url_with_password.toml",
+        "7:1",
+        "`env[0].service[0].health_url`",
+        "the URL carries a user name or password",
+    ),
+    (
+        "gate_url_with_token.toml",
+        "2:8",
+        "`env[0].gates.http[0].url`",
+        "the URL carries a credential in its query string",
+    ),
+    (
         "logs_two_sources.toml",
         "7:8",
         "`env[0].service[0].logs`",
@@ -167,6 +185,19 @@ fn every_bad_config_names_file_line_col_and_field() {
             "{file}: every error carries a hint:\n{text}"
         );
         assert!(matches!(err, ConfigError::Invalid { .. }));
+    }
+}
+
+#[test]
+fn a_credential_in_a_url_never_appears_in_the_error() {
+    for (file, secret) in [
+        ("health_url_with_password.toml", "hunter2pass"),
+        ("gate_url_with_token.toml", "tok_live_51Hx"),
+    ] {
+        let err = Config::load_file(&Path::new("tests/fixtures/bad_configs").join(file))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains(secret), "{file}: {err}");
     }
 }
 
@@ -252,4 +283,19 @@ fn embedded_demo_loads() {
     let names: Vec<&str> = cfg.envs.iter().map(|e| e.name()).collect();
     assert_eq!(names, ["dev", "staging", "production"]);
     assert!(cfg.origin.is_demo());
+}
+
+#[test]
+fn url_credentials_are_found_without_false_alarms() {
+    use shipdeck::config::{env_key, url_credential};
+    assert!(url_credential("https://u:p@h/x").is_some());
+    assert!(url_credential("https://h/x?a=1&Token=t").is_some());
+    assert!(url_credential("https://h?api_key=k").is_some());
+    assert_eq!(
+        url_credential("https://h/users/@me?keyword=a&monkey=1"),
+        None
+    );
+    assert_eq!(url_credential("http://127.0.0.1:9090/metrics"), None);
+    assert_eq!(env_key("prod-eu"), env_key("PROD_eu"));
+    assert_ne!(env_key("prod-eu"), env_key("prod-eu2"));
 }

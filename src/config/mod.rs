@@ -242,6 +242,53 @@ pub enum DeployVia {
     Flyctl,
 }
 
+/// An env name as environment variables and lock files spell it: upper
+/// case, every character that is not a letter or digit an underscore
+/// (`prod-eu` and `prod_eu` are both `PROD_EU`).
+pub fn env_key(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// What credential a URL carries, if any: a user name or password before
+/// the host, or a query parameter named like one (`?token=…`, `api_key=…`).
+pub fn url_credential(url: &str) -> Option<&'static str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if authority.contains('@') {
+        return Some("a user name or password before the host");
+    }
+    let query = path
+        .split_once('?')
+        .map(|(_, q)| q)
+        .or_else(|| authority.split_once('?').map(|(_, q)| q))?;
+    const NAMES: &[&str] = &[
+        "token",
+        "access_token",
+        "auth",
+        "key",
+        "api_key",
+        "apikey",
+        "secret",
+        "password",
+        "pass",
+        "signature",
+        "sig",
+    ];
+    query
+        .split('&')
+        .filter_map(|pair| pair.split('=').next())
+        .any(|name| NAMES.contains(&name.to_ascii_lowercase().as_str()))
+        .then_some("a credential in its query string")
+}
+
 /// Longest account part of a credential name (`fly:ACCOUNT`).
 pub const MAX_ACCOUNT_LEN: usize = 64;
 
@@ -627,6 +674,21 @@ impl Config {
                     "each [[env]] needs a unique name".into(),
                 ));
             }
+            if let Some(other) = self.envs[..i]
+                .iter()
+                .find(|e| env_key(e.name()) == env_key(name))
+            {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].name"),
+                    format!(
+                        "env names `{}` and `{name}` collide: both map to SHIPDECK_DB_{}_URL and to one lock",
+                        other.name(),
+                        env_key(name)
+                    ),
+                    "rename one so the two differ in letters or digits, not only in case or punctuation".into(),
+                ));
+            }
             if let Some(target) = &env.promote_to {
                 let t = target.get_ref();
                 if !names.contains(&t.as_str()) {
@@ -723,23 +785,62 @@ impl Config {
                     ("health_url", &svc.health_url),
                     ("metrics_url", &svc.metrics_url),
                 ] {
-                    if let Some(url) = url
-                        && !(url.starts_with("http://") || url.starts_with("https://"))
-                    {
+                    let Some(url) = url else { continue };
+                    let key = || {
                         let table_start = text[..svc.name.span().start].rfind("[[").unwrap_or(0);
-                        let key = text[table_start..]
+                        text[table_start..]
                             .find(field)
                             .map_or(svc.name.span(), |k| {
                                 (table_start + k)..(table_start + k + field.len())
-                            });
+                            })
+                    };
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
                         return Err(at(
-                            key,
+                            key(),
                             format!("env[{i}].service[{j}].{field}"),
                             format!("`{url}` is not an http(s) URL"),
                             "write the full URL, e.g. \"https://api.example.com/health/ready\""
                                 .into(),
                         ));
                     }
+                    if let Some(what) = url_credential(url) {
+                        // The URL itself is never repeated: it holds the credential.
+                        return Err(at(
+                            key(),
+                            format!("env[{i}].service[{j}].{field}"),
+                            format!("the URL carries {what}; credentials must not be written in the config"),
+                            "remove it from the URL: an endpoint that needs a credential takes it from the keyring (`shipdeck auth set`)".into(),
+                        ));
+                    }
+                }
+            }
+            // URLs outside services: gate checks and provider endpoints.
+            let mut urls: Vec<(String, &str)> = env
+                .gates
+                .http
+                .iter()
+                .enumerate()
+                .map(|(k, c)| (format!("env[{i}].gates.http[{k}].url"), c.url.as_str()))
+                .collect();
+            if let Some(fly) = &env.fly {
+                for (field, url) in [
+                    ("api_url", &fly.api_url),
+                    ("graphql_url", &fly.graphql_url),
+                    ("logs_url", &fly.logs_url),
+                ] {
+                    if let Some(url) = url {
+                        urls.push((format!("env[{i}].fly.{field}"), url.as_str()));
+                    }
+                }
+            }
+            for (field, url) in urls {
+                if let Some(what) = url_credential(url) {
+                    return Err(at(
+                        env.name.span(),
+                        field,
+                        format!("the URL carries {what}; credentials must not be written in the config"),
+                        "remove it from the URL: an endpoint that needs a credential takes it from the keyring (`shipdeck auth set`)".into(),
+                    ));
                 }
             }
             for (j, svc) in env.services.iter().enumerate() {

@@ -125,15 +125,7 @@ pub(crate) fn key_from_var_name(name: &str) -> Option<CredentialKey> {
 }
 
 fn upper_snake(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::config::env_key(text)
 }
 
 #[cfg(test)]
