@@ -4,6 +4,7 @@
 
 pub mod actor;
 pub mod app;
+pub mod child_env;
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -234,3 +234,70 @@ fn a_command_tool_without_its_commands_is_a_config_error() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("`current`"), "{}", text(&out));
 }
+
+#[test]
+fn a_migration_command_sees_its_own_database_and_no_other_credential() {
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("app");
+    write(&project.join("version.txt"), "6\n");
+    write(
+        &home.path().join("shipdeck.toml"),
+        &format!(
+            r#"[[env]]
+name = "dev"
+provider = "vps"
+
+[env.migrations]
+tool = "command"
+dir = "{dir}"
+sqlite = "{dir}/app.db"
+current = "cat version.txt"
+up = "env > seen.txt; echo 7 > version.txt"
+"#,
+            dir = project.display()
+        ),
+    );
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // shipdeck's own environment holds other envs' credentials, as in CI.
+    let out = Command::new(env!("CARGO_BIN_EXE_shipdeck"))
+        .args(["migrate", "dev", "up"])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("SHIPDECK_STATE_DIR", home.path().join("state"))
+        .env("PATH", path)
+        .env(
+            "SHIPDECK_DB_PRODUCTION_URL",
+            "postgres://prod:pw-prod-only@db/prod",
+        )
+        .env("SHIPDECK_FLY_TOKEN", "fm2_foreignTOKENvalue")
+        .env("FLY_API_TOKEN", "fm2_otherTOKENvalue")
+        .env("DATABASE_URL", "postgres://shell:pw-shell@db/other")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let seen = std::fs::read_to_string(project.join("seen.txt")).unwrap();
+    for foreign in [
+        "pw-prod-only",
+        "fm2_foreignTOKENvalue",
+        "fm2_otherTOKENvalue",
+        "pw-shell",
+    ] {
+        assert!(!seen.contains(foreign), "the child saw {foreign}:\n{seen}");
+    }
+    assert!(
+        seen.contains("DATABASE_URL=sqlite:///"),
+        "its own database:\n{seen}"
+    );
+    assert!(seen.contains("SHIPDECK_ENV=dev"), "{seen}");
+    assert!(
+        seen.lines().any(|l| l.starts_with("PATH=")),
+        "the rest passes: {seen}"
+    );
+}

@@ -731,6 +731,21 @@ impl<'a> Run<'a> {
 
     async fn run_command(&mut self, index: usize, cmd: &str) -> StepResult {
         let mut command = tokio::process::Command::new("sh");
+        // Other envs' database variables are theirs: this env's migrate
+        // command sees its own (named by its database_url_env) and no other.
+        let own = self.engine.config.envs[self.env_idx]
+            .migrations
+            .as_ref()
+            .and_then(|m| m.database_url_env.clone());
+        let others: Vec<String> = self
+            .engine
+            .config
+            .envs
+            .iter()
+            .filter_map(|e| e.migrations.as_ref()?.database_url_env.clone())
+            .filter(|v| Some(v) != own.as_ref())
+            .collect();
+        crate::child_env::scrub(&mut command, &others);
         // With a tool's [env.migrations] (alembic, command), the command runs
         // in its folder with the env's DATABASE_URL, as `shipdeck migrate` does.
         if let Some(m) = self.engine.config.envs[self.env_idx].migrations.clone()

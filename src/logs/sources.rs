@@ -371,7 +371,9 @@ impl CommandTail {
     }
 
     fn start(&mut self) {
-        let spawned = tokio::process::Command::new(&self.program)
+        let mut command = tokio::process::Command::new(&self.program);
+        crate::child_env::scrub(&mut command, &[]);
+        let spawned = command
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -22,6 +22,7 @@ pub async fn run(
     lines: Option<&UnboundedSender<String>>,
 ) -> Result<String, String> {
     let mut command = tokio::process::Command::new("sh");
+    crate::child_env::scrub(&mut command, &[]);
     command
         .arg("-c")
         .arg(cmd)

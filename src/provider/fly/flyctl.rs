@@ -49,10 +49,11 @@ pub async fn run(
     };
     let started = Instant::now();
     let at = chrono::Utc::now();
-    let mut child = Command::new(&path)
+    let mut child_command = Command::new(&path);
+    crate::child_env::scrub(&mut child_command, &[]);
+    let mut child = child_command
         .args(args)
         .env("FLY_API_TOKEN", token.expose())
-        .env_remove("FLY_ACCESS_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
