@@ -251,3 +251,48 @@ fn a_failing_gate_stops_before_production_and_restores_the_previous_value() {
     assert!(audit.contains("secrets.restore"), "{audit}");
     assert!(!audit.contains(weak) && !audit.contains(previous));
 }
+
+#[test]
+fn a_secret_change_waits_for_no_one_it_takes_the_env_lock() {
+    let home = Home::new();
+    // A plan of someone else's holds staging (a live process on this machine).
+    let locks = shipdeck::paths::StatePaths::new(home.dir.path().to_path_buf()).locks();
+    let lock = shipdeck::engine::lock::acquire(
+        &locks,
+        "staging",
+        shipdeck::engine::lock::LockHolder {
+            user: "lee".into(),
+            host: shipdeck::engine::hostname(),
+            pid: std::process::id(),
+            started: chrono::Utc::now(),
+            plan_id: "p-20261202T010000-beef".into(),
+            action: "promote".into(),
+        },
+    )
+    .unwrap();
+    let out = home.run(
+        &["secrets", "staging", "set", "FEATURE_FLAGS"],
+        Some("on-for-everyone"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("lee"),
+        "the holder is named: {}",
+        text(&out)
+    );
+    assert!(
+        !home
+            .secrets("staging")
+            .iter()
+            .any(|s| s["name"] == "FEATURE_FLAGS"),
+        "nothing was set"
+    );
+    lock.release().unwrap();
+    let out = home.run(
+        &["secrets", "staging", "set", "FEATURE_FLAGS"],
+        Some("on-for-everyone"),
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -212,10 +212,31 @@ impl Engine {
         let provider = self.provider(idx)?;
         let target = self.secret_target(idx, at.service)?;
         let stage = stage && provider.capabilities().stage_secrets;
+        // A change that restarts instances (on Fly, a rolling update of every
+        // machine) must not run beside a plan or a rotation: it takes the env lock.
+        let holder = super::lock::LockHolder {
+            user: self.actor.user.clone(),
+            host: self.actor.host.clone(),
+            pid: std::process::id(),
+            started: chrono::Utc::now(),
+            plan_id: format!("{action}-{name}"),
+            action: action.into(),
+        };
+        let lock = match super::lock::acquire(&self.paths.locks(), env, holder) {
+            Ok(lock) => lock,
+            Err(e) => {
+                let refused = EngineError::Refused(e.to_string());
+                self.audit_refusal(action, env, name, &refused);
+                return Err(refused);
+            }
+        };
         let started = Instant::now();
         let result = provider
             .set_secrets(&target, vec![(name.to_string(), value)], stage)
             .await;
+        if let Err(e) = lock.release() {
+            tracing::warn!("releasing the lock of {env}: {e}");
+        }
         let detail = match &result {
             Ok(()) if stage => format!("{name} (staged)"),
             Ok(()) => name.to_string(),
