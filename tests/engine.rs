@@ -433,6 +433,7 @@ async fn a_tools_migrate_command_runs_in_its_folder_with_the_database_url() {
             up: None,
             down: None,
             current: None,
+            timeout: None,
             env: "production".into(),
         });
         prod.rollout.migrate_command =

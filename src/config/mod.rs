@@ -362,10 +362,24 @@ pub struct MigrationsConfig {
     /// Shell command printing the current version on its last line (`tool = "command"`).
     #[serde(default)]
     pub current: Option<String>,
+    /// Longest a migration command (alembic, a `command` tool, a rollout's
+    /// `migrate_command`) may run before it is stopped (default 30m).
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
     /// The env these migrations belong to (filled in after parsing; names the
     /// keyring entry `db:ENV` that holds a Postgres URL).
     #[serde(skip)]
     pub env: String,
+}
+
+/// How long a migration command may run when `[env.migrations] timeout` is not set.
+pub const DEFAULT_MIGRATION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+impl MigrationsConfig {
+    /// How long a migration command may run.
+    pub fn command_timeout(&self) -> Duration {
+        self.timeout.map_or(DEFAULT_MIGRATION_TIMEOUT, |t| t.0)
+    }
 }
 
 /// `[env.gates]`: what a rollout into this env must pass, and how it is sampled.

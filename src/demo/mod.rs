@@ -213,6 +213,7 @@ impl Fleet {
                     up: None,
                     down: None,
                     current: None,
+                    timeout: None,
                     env: env_name.clone(),
                 });
             }

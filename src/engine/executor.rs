@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::{mpsc, watch};
 
 use super::gates::{GateEnd, GateMode, Sampler, run_gate};
@@ -770,10 +769,25 @@ impl<'a> Run<'a> {
         let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
             return StepResult::Failed("no output pipes".into());
         };
+        // Output is read as bytes (non-UTF-8 never stops the reader and
+        // blocks the child), and the command is stopped at its time limit.
         let mut lines = futures::stream::select(
-            tokio_stream_lines(tokio::io::BufReader::new(out)),
-            tokio_stream_lines(tokio::io::BufReader::new(err)),
+            crate::logs::source::pipe_lines(out),
+            crate::logs::source::pipe_lines(err),
         );
+        let timeout = self.engine.config.envs[self.env_idx]
+            .migrations
+            .as_ref()
+            .map_or(crate::config::DEFAULT_MIGRATION_TIMEOUT, |m| {
+                m.command_timeout()
+            });
+        let deadline = tokio::time::Instant::now() + timeout;
+        let too_long = || {
+            StepResult::Failed(format!(
+                "`{cmd}` did not finish within {}s and was stopped; raise [env.migrations] timeout if it needs longer",
+                timeout.as_secs()
+            ))
+        };
         use futures::StreamExt;
         let mut last = String::new();
         loop {
@@ -790,14 +804,22 @@ impl<'a> Run<'a> {
                     let _ = child.kill().await;
                     return StepResult::Aborted;
                 },
+                _ = tokio::time::sleep_until(deadline) => {
+                    let _ = child.kill().await;
+                    return too_long();
+                }
             }
         }
-        match child.wait().await {
-            Ok(status) if status.success() => {
+        match tokio::time::timeout_at(deadline, child.wait()).await {
+            Ok(Ok(status)) if status.success() => {
                 StepResult::Ok(if last.is_empty() { "done".into() } else { last })
             }
-            Ok(status) => StepResult::Failed(format!("`{cmd}` exited with {status}: {last}")),
-            Err(e) => StepResult::Failed(format!("`{cmd}`: {e}")),
+            Ok(Ok(status)) => StepResult::Failed(format!("`{cmd}` exited with {status}: {last}")),
+            Ok(Err(e)) => StepResult::Failed(format!("`{cmd}`: {e}")),
+            Err(_) => {
+                let _ = child.kill().await;
+                too_long()
+            }
         }
     }
 
@@ -966,18 +988,4 @@ async fn abort_requested(abort: &mut watch::Receiver<bool>) -> bool {
         std::future::pending::<()>().await;
     }
     true
-}
-
-/// Lines of an async reader as a stream.
-fn tokio_stream_lines<R: tokio::io::AsyncBufRead + Unpin + Send + 'static>(
-    reader: R,
-) -> futures::stream::BoxStream<'static, String> {
-    use futures::StreamExt;
-    futures::stream::unfold(reader.lines(), |mut lines| async move {
-        match lines.next_line().await {
-            Ok(Some(line)) => Some((line, lines)),
-            _ => None,
-        }
-    })
-    .boxed()
 }

@@ -50,6 +50,32 @@ where
     )
 }
 
+/// The lines of a pipe (a child's stdout or stderr) until it closes: read
+/// as bytes, so output that is not UTF-8 never stops the reader (which would
+/// leave the pipe full and the child blocked); invalid bytes are replaced and
+/// lines over [`MAX_LINE`] cut.
+pub fn pipe_lines<R>(reader: R) -> futures::stream::BoxStream<'static, String>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    use tokio::io::AsyncBufReadExt;
+    let reader = tokio::io::BufReader::new(reader);
+    futures::stream::unfold(reader, |mut reader| async move {
+        let mut buf = Vec::new();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                buf.truncate(MAX_LINE);
+                Some((finish(buf), reader))
+            }
+        }
+    })
+    .boxed()
+}
+
 fn finish(mut bytes: Vec<u8>) -> String {
     if bytes.last() == Some(&b'\r') {
         bytes.pop();

@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use futures::StreamExt;
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Output lines kept for the error message of a failed command.
@@ -19,6 +18,7 @@ pub async fn run(
     cmd: &str,
     dir: &Path,
     env: &[(String, String)],
+    timeout: std::time::Duration,
     lines: Option<&UnboundedSender<String>>,
 ) -> Result<String, String> {
     let mut command = tokio::process::Command::new("sh");
@@ -40,12 +40,25 @@ pub async fn run(
             dir.display()
         )
     })?;
+    use crate::logs::source::pipe_lines;
     let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(format!("`{cmd}`: no output pipes"));
     };
-    let mut merged = futures::stream::select(lines_of(out), lines_of(err));
+    let mut merged = futures::stream::select(pipe_lines(out), pipe_lines(err));
     let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
-    while let Some(line) = merged.next().await {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let line = match tokio::time::timeout_at(deadline, merged.next()).await {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(_) => {
+                let _ = child.kill().await;
+                return Err(format!(
+                    "`{cmd}` did not finish within {}s and was stopped; raise [env.migrations] timeout if it needs longer",
+                    timeout.as_secs()
+                ));
+            }
+        };
         let line = crate::sanitize::sanitize(&line);
         if line.trim().is_empty() {
             continue;
@@ -58,7 +71,16 @@ pub async fn run(
         }
         tail.push_back(line);
     }
-    let status = child.wait().await.map_err(|e| format!("`{cmd}`: {e}"))?;
+    let status = match tokio::time::timeout_at(deadline, child.wait()).await {
+        Ok(status) => status.map_err(|e| format!("`{cmd}`: {e}"))?,
+        Err(_) => {
+            let _ = child.kill().await;
+            return Err(format!(
+                "`{cmd}` closed its output but did not exit within {}s and was stopped",
+                timeout.as_secs()
+            ));
+        }
+    };
     let last = tail.back().cloned().unwrap_or_default();
     if status.success() {
         Ok(if last.is_empty() { "done".into() } else { last })
@@ -75,20 +97,52 @@ pub async fn run(
     }
 }
 
-/// The lines of a pipe, until it closes or fails.
-fn lines_of<R>(r: R) -> futures::stream::BoxStream<'static, String>
-where
-    R: tokio::io::AsyncRead + Unpin + Send + 'static,
-{
-    futures::stream::unfold(tokio::io::BufReader::new(r).lines(), |mut l| async move {
-        l.next_line().await.ok().flatten().map(|line| (line, l))
-    })
-    .boxed()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    const LONG: Duration = Duration::from_secs(30);
+
+    #[tokio::test]
+    async fn output_that_is_not_utf8_never_stalls_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        // Invalid UTF-8 first, then more output than a pipe holds: a reader
+        // that stopped at the first bad line would leave the child blocked.
+        let got = run(
+            "printf 'bad \\377\\376 bytes\\n'; head -c 300000 /dev/zero | tr '\\0' 'x' | fold -w 100; echo; echo finished",
+            dir.path(),
+            &[],
+            LONG,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(got, "finished");
+    }
+
+    #[tokio::test]
+    async fn a_command_past_its_time_limit_is_stopped_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let e = run(
+            "echo started; sleep 30",
+            dir.path(),
+            &[],
+            Duration::from_millis(300),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.contains("did not finish within") && e.contains("[env.migrations] timeout"),
+            "{e}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "stopped, not waited out"
+        );
+    }
 
     #[tokio::test]
     async fn streams_clean_lines_and_reports_failures_with_their_tail() {
@@ -98,6 +152,7 @@ mod tests {
             "echo \"$GREETING from $(basename \"$PWD\")\"; printf 'evil \\033[2J\\n' >&2",
             dir.path(),
             &[("GREETING".into(), "hello".into())],
+            LONG,
             Some(&tx),
         )
         .await
@@ -116,6 +171,7 @@ mod tests {
             "echo step one; echo boom >&2; exit 3",
             dir.path(),
             &[],
+            LONG,
             None,
         )
         .await

@@ -35,7 +35,7 @@ pub async fn status(cfg: &MigrationsConfig) -> Result<MigrationView, String> {
                 .as_deref()
                 .ok_or("tool = \"command\" needs a `current` command")?;
             let env = database_env(cfg).await;
-            let last = command::run(cmd, &cfg.dir, &env, None).await?;
+            let last = command::run(cmd, &cfg.dir, &env, cfg.command_timeout(), None).await?;
             Ok(tool_view(
                 cfg,
                 Some(crate::redact::apply(&last).into_owned()),
@@ -74,7 +74,7 @@ pub async fn apply(
 ) -> Result<String, String> {
     let cmd = command_for(cfg, op)?;
     let env = database_env(cfg).await;
-    let last = command::run(&cmd, &cfg.dir, &env, lines).await?;
+    let last = command::run(&cmd, &cfg.dir, &env, cfg.command_timeout(), lines).await?;
     Ok(format!("`{cmd}`: {last}"))
 }
 
