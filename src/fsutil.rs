@@ -53,6 +53,32 @@ pub(crate) fn lock_exclusive(file: &File) -> std::io::Result<()> {
     }
 }
 
+/// Try an exclusive `flock` without waiting: Ok(false) when another open
+/// handle (in any process) holds it. Released when `file` closes.
+pub(crate) fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        loop {
+            // SAFETY: flock on a descriptor we own; released when `file` closes.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(true);
+            }
+            let err = std::io::Error::last_os_error();
+            match err.kind() {
+                ErrorKind::Interrupted => continue,
+                ErrorKind::WouldBlock => return Ok(false),
+                _ => return Err(err),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        Ok(true)
+    }
+}
+
 /// True when the file is non-empty and does not end in a newline (a write torn by a crash).
 pub(crate) fn ends_torn(file: &File) -> std::io::Result<bool> {
     let len = file.metadata()?.len();

@@ -141,16 +141,20 @@ pub async fn resume(
         plan: Box::new(run.plan.clone()),
         from_step: from,
     });
+    // Never act on the env without its lock: a resume past the lock step and
+    // a rollback take it again first. Held by someone else, the plan stays
+    // interrupted (its journal untouched) and is offered again.
+    if run.lock.is_none()
+        && (mode == ResumeMode::Rollback || from > 0)
+        && let Err(e) = run.acquire_lock()
+    {
+        return fail_early(
+            &run.events,
+            format!("cannot take the env lock to {how}: {e}"),
+        );
+    }
     match mode {
-        ResumeMode::Resume => {
-            if run.lock.is_none() && from > 0 {
-                // The lock step already ran before the crash; take the lock again.
-                if let Err(e) = run.acquire_lock() {
-                    return run.finish(PlanOutcome::Failed { reason: e }).await;
-                }
-            }
-            run.steps_from(from).await
-        }
+        ResumeMode::Resume => run.steps_from(from).await,
         ResumeMode::Rollback => {
             let outcome = match run
                 .revert("operator chose rollback after an interrupted plan")

@@ -8,7 +8,7 @@
 //! with no `plan_finished` line; a line torn by a crash mid-write is counted,
 //! never fatal. Finished journals are moved into `dir/done/` by [`archive`].
 
-use crate::fsutil::{create_private_dir, ends_torn, sync_dir};
+use crate::fsutil::{create_private_dir, ends_torn, sync_dir, try_lock_exclusive};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -79,6 +79,12 @@ pub enum JournalError {
     /// A journal for that plan already exists.
     #[error("journal {} already exists: plan ids must be unique; resume that plan or archive it instead of starting it again", .path.display())]
     Exists {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// Another process runs that plan now (it holds the journal's lock).
+    #[error("plan {} is running now in another shipdeck (its journal is locked): wait for it to finish, or stop that process first", .path.display())]
+    Running {
         /// The journal file.
         path: PathBuf,
     },
@@ -157,6 +163,13 @@ impl Journal {
             }
             Err(source) => return Err(JournalError::Write { path, source }),
         };
+        // Held while the plan runs: other processes see it is not interrupted.
+        if !try_lock_exclusive(&file).map_err(|source| JournalError::Write {
+            path: path.clone(),
+            source,
+        })? {
+            return Err(JournalError::Running { path });
+        }
         let mut journal = Journal {
             path,
             file,
@@ -188,6 +201,13 @@ impl Journal {
             }
             Err(source) => return Err(JournalError::Write { path, source }),
         };
+        // A plan another process still runs is not resumed under its feet.
+        if !try_lock_exclusive(&file).map_err(|source| JournalError::Write {
+            path: path.clone(),
+            source,
+        })? {
+            return Err(JournalError::Running { path });
+        }
         let needs_newline = ends_torn(&file).map_err(|source| JournalError::Read {
             path: path.clone(),
             source,
@@ -340,6 +360,10 @@ pub fn interrupted(dir: &Path) -> Result<Vec<PlanHistory>, JournalError> {
         if !valid_plan_id(plan_id) || !item.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
+        if running(&path) {
+            // Its process holds the journal: running, not interrupted.
+            continue;
+        }
         let history = match load_path(&path, plan_id) {
             Ok(h) => h,
             // Archived or removed by someone else while we were listing.
@@ -359,6 +383,14 @@ pub fn interrupted(dir: &Path) -> Result<Vec<PlanHistory>, JournalError> {
     }
     found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.plan_id.cmp(&b.1.plan_id)));
     Ok(found.into_iter().map(|(_, h)| h).collect())
+}
+
+/// Whether a process holds the journal at `path` (its plan runs now).
+fn running(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(file) => matches!(try_lock_exclusive(&file), Ok(false)),
+        Err(_) => false,
+    }
 }
 
 /// Move the finished journal of `plan_id` into `dir/done/`. Refuses a
@@ -456,6 +488,28 @@ fn journal_path(dir: &Path, plan_id: &str) -> Result<PathBuf, JournalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_running_now_is_not_offered_as_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let running = Journal::create(dir.path(), "p-1", serde_json::json!({})).unwrap();
+        assert!(
+            interrupted(dir.path()).unwrap().is_empty(),
+            "its process holds the journal"
+        );
+        assert!(matches!(
+            Journal::open(dir.path(), "p-1"),
+            Err(JournalError::Running { .. })
+        ));
+        drop(running);
+        let found = interrupted(dir.path()).unwrap();
+        assert_eq!(
+            found.len(),
+            1,
+            "once its process is gone, it is interrupted"
+        );
+        assert!(Journal::open(dir.path(), "p-1").is_ok());
+    }
     use serde_json::json;
     use std::time::{Duration, Instant};
 
@@ -580,6 +634,8 @@ mod tests {
         fs::write(dir.path().join("notes.txt"), "hello").unwrap();
         fs::create_dir(dir.path().join("done")).unwrap();
         fs::write(dir.path().join("done").join("p-old.jsonl"), "").unwrap();
+        // Their process is gone (a crash closes the files, releasing their locks).
+        drop((a, b, c));
 
         let list = interrupted(dir.path()).unwrap();
         let ids: Vec<&str> = list.iter().map(|h| h.plan_id.as_str()).collect();
