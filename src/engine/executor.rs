@@ -841,64 +841,54 @@ impl<'a> Run<'a> {
         let limit = self.engine.config.envs[self.env_idx].rollout.wait_timeout.0;
         let mut done = Vec::new();
         while let Some(&u) = self.changed.last() {
-            let unit = self.plan.units[u].clone();
-            let target = self.target(u);
-            let Some(previous) = unit.previous.clone() else {
-                let why = format!(
-                    "{} ran no release before this plan: nothing to return it to",
-                    unit.name()
-                );
-                self.note(format!("REVERT FAILED: {why}"));
-                return Reverted::Failed(why);
-            };
-            let Some(artifact) = previous.artifact.clone() else {
-                let why = format!(
-                    "{}'s previous release {} names no artifact",
-                    unit.name(),
-                    previous.label()
-                );
-                self.note(format!("REVERT FAILED: {why}"));
-                return Reverted::Failed(why);
-            };
-            if let Err(e) = self
-                .provider
-                .rollback(&target, &previous, &Progress::none())
-                .await
-            {
-                let why = format!("{} back to {}: {e}", unit.name(), previous.label());
-                self.note(format!("REVERT FAILED: {why}"));
-                return Reverted::Failed(why);
-            }
-            let mut never = watch::channel(false).1;
-            if let WaitEnd::TimedOut(detail) =
-                wait_instances(self.provider.as_ref(), &target, limit, &mut never, false).await
-            {
-                let why = format!("{} back to {}: {detail}", unit.name(), previous.label());
-                self.note(format!("REVERT FAILED: {why}"));
-                return Reverted::Failed(why);
-            }
-            match self.provider.runs(&target, &artifact).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    let why = format!(
-                        "{} does not run {} after the rollback",
-                        unit.name(),
-                        artifact.full()
-                    );
-                    self.note(format!("REVERT FAILED: {why}"));
-                    return Reverted::Failed(why);
+            match self.revert_unit(u, limit).await {
+                Ok(line) => {
+                    self.note(format!("reverted {line}"));
+                    done.push(line);
+                    self.changed.pop();
                 }
-                Err(e) => {
-                    let why = format!("cannot verify {} after the rollback: {e}", unit.name());
+                Err(why) => {
                     self.note(format!("REVERT FAILED: {why}"));
                     return Reverted::Failed(why);
                 }
             }
-            self.note(format!("reverted {} to {}", unit.name(), previous.label()));
-            done.push(format!("{} back on {}", unit.name(), previous.label()));
-            self.changed.pop();
         }
         Reverted::Done(format!("rolled back: {}", done.join(", ")))
+    }
+
+    /// Put unit `u` back on its previous release and verify it: instances
+    /// settle within `limit` and the provider says it runs that artifact.
+    /// `api back on v41`, or why not.
+    async fn revert_unit(&self, u: usize, limit: Duration) -> Result<String, String> {
+        let unit = &self.plan.units[u];
+        let target = self.target(u);
+        let name = unit.name();
+        let previous = unit.previous.clone().ok_or_else(|| {
+            format!("{name} ran no release before this plan: nothing to return it to")
+        })?;
+        let label = previous.label();
+        let artifact = previous
+            .artifact
+            .clone()
+            .ok_or_else(|| format!("{name}'s previous release {label} names no artifact"))?;
+        self.provider
+            .rollback(&target, &previous, &Progress::none())
+            .await
+            .map_err(|e| format!("{name} back to {label}: {e}"))?;
+        let mut never = watch::channel(false).1;
+        if let WaitEnd::TimedOut(detail) =
+            wait_instances(self.provider.as_ref(), &target, limit, &mut never, false).await
+        {
+            return Err(format!("{name} back to {label}: {detail}"));
+        }
+        match self.provider.runs(&target, &artifact).await {
+            Ok(true) => Ok(format!("{name} back on {label}")),
+            Ok(false) => Err(format!(
+                "{name} does not run {} after the rollback",
+                artifact.full()
+            )),
+            Err(e) => Err(format!("cannot verify {name} after the rollback: {e}")),
+        }
     }
 
     async fn finish(&mut self, outcome: PlanOutcome) -> PlanOutcome {

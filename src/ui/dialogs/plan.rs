@@ -119,20 +119,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             match (confirm, plans.first()) {
                 (Some((rollback, typed)), Some(first)) => {
                     let what = if *rollback { "roll back" } else { "resume" };
-                    lines.push(Line::from(vec![
-                        Span::styled(
-                            format!(
-                                "`{}` is protected. Type its name to {what}: ",
-                                first.env
-                            ),
-                            theme.style(Role::Warn),
-                        ),
-                        Span::styled(format!("{typed}▏"), theme.style(Role::Title)),
-                    ]));
-                    lines.push(Line::from(Span::styled(
-                        "enter confirms once the name matches · esc goes back",
-                        theme.style(Role::Muted),
-                    )));
+                    lines.extend(typed_prompt(&first.env, what, typed, "esc goes back", theme));
                 }
                 _ => lines.push(Line::from(Span::styled(
                     "r resume from the step in flight · b roll back what it deployed · esc decide later",
@@ -217,20 +204,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             )));
             lines.push(Line::from(""));
             if preview.protected {
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!(
-                            "`{}` is protected. Type its name to confirm: ",
-                            plan.target_env
-                        ),
-                        theme.style(Role::Warn),
-                    ),
-                    Span::styled(format!("{typed}▏"), theme.style(Role::Title)),
-                ]));
-                lines.push(Line::from(Span::styled(
-                    "enter confirms once the name matches · esc cancels",
-                    theme.style(Role::Muted),
-                )));
+                lines.extend(typed_prompt(
+                    &plan.target_env,
+                    "confirm",
+                    typed,
+                    "esc cancels",
+                    theme,
+                ));
             } else {
                 lines.push(Line::from(Span::styled(
                     "enter/y start · esc cancel",
@@ -249,4 +229,27 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             .block(frame_block(title, theme, danger)),
         rect,
     );
+}
+
+/// The typed confirmation of a protected env: the prompt with what was typed, and how to leave.
+fn typed_prompt(
+    env: &str,
+    verb: &str,
+    typed: &str,
+    leave: &str,
+    theme: &Theme,
+) -> [Line<'static>; 2] {
+    [
+        Line::from(vec![
+            Span::styled(
+                format!("`{env}` is protected. Type its name to {verb}: "),
+                theme.style(Role::Warn),
+            ),
+            Span::styled(format!("{typed}▏"), theme.style(Role::Title)),
+        ]),
+        Line::from(Span::styled(
+            format!("enter confirms once the name matches · {leave}"),
+            theme.style(Role::Muted),
+        )),
+    ]
 }
