@@ -13,6 +13,7 @@ pub mod domain;
 pub mod engine;
 pub(crate) mod fsutil;
 pub mod health;
+pub mod http_body;
 pub mod keymap;
 pub mod logs;
 pub mod migrate;

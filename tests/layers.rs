@@ -4,7 +4,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | 0 | actor, child_env, config, domain, fsutil, keymap, paths, redact, sanitize, secrets, shell | plain data and pure functions |
+//! | 0 | actor, child_env, config, domain, fsutil, http_body, keymap, paths, redact, sanitize, secrets, shell | plain data and pure functions |
 //! | 1 | credentials, health, logs, migrate | clients and parsers, no UI |
 //! | 2 | provider, demo | platform clients, the registry of them, the demo fleet |
 //! | 3 | engine | plans, gates, journal, locks, audit, rotation, policy |
@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 0),
     ("domain", 0),
     ("fsutil", 0),
+    ("http_body", 0),
     ("keymap", 0),
     ("paths", 0),
     ("redact", 0),

@@ -306,7 +306,11 @@ impl Sampler {
             match self.client.get(&check.url).send().await {
                 Ok(resp) => {
                     let code = resp.status().as_u16();
-                    let body = resp.text().await.unwrap_or_default();
+                    // Only what `contains` needs: the first MiB.
+                    let body = crate::http_body::read_capped(resp, 1024 * 1024)
+                        .await
+                        .map(|c| String::from_utf8_lossy(&c.bytes).into_owned())
+                        .unwrap_or_default();
                     if code != check.expect_status {
                         failures.push(format!(
                             "{} answered {code}, expected {}",

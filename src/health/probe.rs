@@ -52,15 +52,14 @@ pub async fn probe_health(client: &reqwest::Client, url: &str) -> ProbeResult {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp.bytes().await?;
+        let body = crate::http_body::read_capped(resp, MAX_BODY).await?.bytes;
         Ok::<_, reqwest::Error>((status, ctype, body))
     }
     .await;
     let latency = started.elapsed();
     match outcome {
         Ok((status, ctype, body)) => {
-            let body = &body[..body.len().min(MAX_BODY)];
-            let report = sanitize_report(parse_health(status, ctype.as_deref(), body));
+            let report = sanitize_report(parse_health(status, ctype.as_deref(), &body));
             ProbeResult {
                 report,
                 latency,
@@ -133,10 +132,15 @@ pub async fn scrape(client: &reqwest::Client, url: &str) -> Result<Scrape, Scrap
             resp.status().as_u16()
         )));
     }
-    let body = resp
-        .bytes()
+    let body = crate::http_body::read_capped(resp, MAX_BODY)
         .await
         .map_err(|e| ScrapeError(sanitize(&e.to_string())))?;
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_BODY)]);
+    if body.cut {
+        return Err(ScrapeError(format!(
+            "metrics: the answer is larger than {} MiB",
+            MAX_BODY / (1024 * 1024)
+        )));
+    }
+    let text = String::from_utf8_lossy(&body.bytes);
     Ok(parse(&text).0)
 }

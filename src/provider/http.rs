@@ -273,7 +273,11 @@ impl HttpClient {
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after);
-                    let body = resp.bytes().await.unwrap_or_default();
+                    // An error page is only read far enough to quote it.
+                    let body = crate::http_body::read_capped(resp, ERROR_BODY_CAP)
+                        .await
+                        .map(|c| c.bytes)
+                        .unwrap_or_default();
                     let err = self.status_error(&target, status, &body, retry_after, &request_id);
                     self.calls.record(record(Some(status.as_u16()), request_id));
                     let retryable =
@@ -366,13 +370,32 @@ fn scrub(value: &mut serde_json::Value) {
     }
 }
 
-/// Read a whole answer body; a body cut off by the time limit is a timeout.
+/// Largest answer a provider call reads (history pages, machine lists).
+pub const BODY_CAP: usize = 16 * 1024 * 1024;
+
+/// Largest part of an error answer read, to quote it.
+const ERROR_BODY_CAP: usize = 64 * 1024;
+
+/// Read an answer body up to [`BODY_CAP`]; a body cut off by the time limit
+/// is a timeout, one that goes on past the cap is refused.
 pub async fn body_bytes(
     resp: reqwest::Response,
     target: &str,
     limit: Option<Duration>,
 ) -> Result<bytes::Bytes, ProviderError> {
-    resp.bytes().await.map_err(|e| {
+    let capped = crate::http_body::read_capped(resp, BODY_CAP).await;
+    if let Ok(c) = &capped
+        && c.cut
+    {
+        return Err(ProviderError::Decode {
+            target: target.to_string(),
+            reason: format!(
+                "the answer is larger than {} MiB; shipdeck stopped reading it",
+                BODY_CAP / (1024 * 1024)
+            ),
+        });
+    }
+    capped.map(|c| bytes::Bytes::from(c.bytes)).map_err(|e| {
         if e.is_timeout() {
             ProviderError::Timeout {
                 target: target.to_string(),

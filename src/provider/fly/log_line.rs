@@ -16,6 +16,11 @@ use crate::logs::parse_structured;
 pub fn line(entry: &LogEntry) -> String {
     let a = &entry.attributes;
     let message = a.message.as_deref().unwrap_or("");
+    // The same cap as every other log source: one runaway line cannot eat the buffer.
+    let message = match message.char_indices().nth(crate::logs::source::MAX_LINE) {
+        Some((cut, _)) => &message[..cut],
+        None => message,
+    };
     app_line(a, message.trim()).unwrap_or_else(|| wrapped(a, message))
 }
 
