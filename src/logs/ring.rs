@@ -398,9 +398,13 @@ impl LogBuffer {
 const SLOT_COST: usize = std::mem::size_of::<Slot>() + 8;
 
 fn matches(entry: &LogEntry<'_>, query: &Query) -> bool {
+    // The filter sees what the panel shows: a remembered secret is already
+    // replaced, so searching for it cannot tell which lines held it. (Borrowed,
+    // so free, while no secret is remembered.)
+    let shown = crate::redact::apply(entry.raw);
     let parsed = std::cell::OnceCell::new();
     let field = |key: &str| -> Option<String> {
-        let record = parsed.get_or_init(|| parse_line(entry.raw));
+        let record = parsed.get_or_init(|| parse_line(&shown));
         record.field(key).map(str::to_string)
     };
     let no_fields = |_: &str| -> Option<String> { None };
@@ -412,7 +416,7 @@ fn matches(entry: &LogEntry<'_>, query: &Query) -> bool {
     // Ingest keeps only the raw line: it is the text, so it is scanned once.
     query.matches(&Subject {
         level: entry.level,
-        text: entry.raw,
+        text: &shown,
         raw: "",
         field,
     })
@@ -421,6 +425,21 @@ fn matches(entry: &LogEntry<'_>, query: &Query) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_filter_cannot_find_a_redacted_secret() {
+        let secret = format!("sk_live_{:016x}", fastrand::u64(..));
+        crate::redact::remember(&crate::secrets::SecretValue::new(secret.clone()));
+        let mut buf = LogBuffer::new(1 << 20);
+        buf.push(format!(
+            r#"{{"level":"info","msg":"charging with {secret}"}}"#
+        ));
+        buf.push(r#"{"level":"info","msg":"nothing to see"}"#.to_string());
+        buf.set_filter_text(&secret).unwrap();
+        assert_eq!(buf.visible_len(), 0, "searching the value tells nothing");
+        buf.set_filter_text("charging").unwrap();
+        assert_eq!(buf.visible_len(), 1, "the rest of the line still matches");
+    }
 
     #[test]
     fn budget_evicts_oldest_and_filter_spans_the_whole_buffer() {

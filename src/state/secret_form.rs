@@ -51,8 +51,8 @@ pub struct EnvChoice {
     pub protected: bool,
 }
 
-/// The open secret form.
-#[derive(Debug, Clone)]
+/// The open secret form. Its `Debug` never shows a value.
+#[derive(Clone)]
 pub struct SecretForm {
     /// What it does.
     pub kind: FormKind,
@@ -99,7 +99,34 @@ fn masked(placeholder: &str) -> TextArea<'static> {
     let mut t = TextArea::default();
     t.set_mask_char('•');
     t.set_placeholder_text(placeholder);
+    // No undo history: it would keep copies of the value that are never wiped.
+    t.set_max_histories(0);
     t
+}
+
+impl std::fmt::Debug for SecretForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let chars =
+            |t: &TextArea<'static>| t.lines().iter().map(|l| l.chars().count()).sum::<usize>();
+        f.debug_struct("SecretForm")
+            .field("kind", &self.kind)
+            .field("env", &self.env)
+            .field("name", &self.name.lines())
+            .field(
+                "value",
+                &format_args!("<{} chars, hidden>", chars(&self.value)),
+            )
+            .field(
+                "previous",
+                &format_args!("<{} chars, hidden>", chars(&self.previous)),
+            )
+            .field("envs", &self.envs)
+            .field("field", &self.field)
+            .field("revealed", &self.revealed)
+            .field("generated", &self.generated)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SecretForm {
@@ -379,6 +406,17 @@ fn wipe(area: &mut TextArea<'static>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value_and_no_undo_copy_is_kept() {
+        let mut form = SecretForm::new(FormKind::New, "staging", None, Vec::new());
+        form.value.insert_str("sk_live_51SuperSecretValue");
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("SuperSecret"), "{shown}");
+        assert!(shown.contains("26 chars, hidden"), "{shown}");
+        // Undo would bring a wiped value back: there is no history to undo into.
+        assert!(!form.value.undo());
+    }
 
     fn envs() -> Vec<EnvChoice> {
         vec![
