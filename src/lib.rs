@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod demo;
+pub mod diagnostics;
 pub mod domain;
 pub mod engine;
 pub(crate) mod fsutil;

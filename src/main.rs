@@ -4,6 +4,8 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = shipdeck::cli::Cli::parse();
+    // Warnings and errors go to the state dir's shipdeck.log, never to the screen.
+    shipdeck::diagnostics::init(&shipdeck::paths::state_dir());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

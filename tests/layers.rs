@@ -4,7 +4,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | 0 | actor, child_env, config, domain, fsutil, http_body, keymap, paths, redact, sanitize, secrets, shell | plain data and pure functions |
+//! | 0 | actor, child_env, config, diagnostics, domain, fsutil, http_body, keymap, paths, redact, sanitize, secrets, shell | plain data and pure functions |
 //! | 1 | credentials, health, logs, migrate | clients and parsers, no UI |
 //! | 2 | provider, demo | platform clients, the registry of them, the demo fleet |
 //! | 3 | engine | plans, gates, journal, locks, audit, rotation, policy |
@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("actor", 0),
     ("child_env", 0),
     ("config", 0),
+    ("diagnostics", 0),
     ("domain", 0),
     ("fsutil", 0),
     ("http_body", 0),
