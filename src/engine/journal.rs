@@ -368,8 +368,18 @@ pub fn interrupted(dir: &Path) -> Result<Vec<PlanHistory>, JournalError> {
             Ok(h) => h,
             // Archived or removed by someone else while we were listing.
             Err(JournalError::NotFound { .. }) => continue,
-            Err(e) => return Err(e),
+            // One journal that cannot be read must not hide the others.
+            Err(e) => {
+                tracing::warn!("skipping an unreadable journal: {e}");
+                continue;
+            }
         };
+        if history.plan.is_null() && history.finished().is_none() {
+            // Its first line (the plan itself) is torn: nothing can resume or
+            // reverse it. Set it aside once, with a note, instead of offering it forever.
+            set_aside(dir, &path, plan_id);
+            continue;
+        }
         if history.finished().is_some() {
             continue;
         }
@@ -383,6 +393,25 @@ pub fn interrupted(dir: &Path) -> Result<Vec<PlanHistory>, JournalError> {
     }
     found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.plan_id.cmp(&b.1.plan_id)));
     Ok(found.into_iter().map(|(_, h)| h).collect())
+}
+
+/// Move a journal whose plan cannot be read into `done/` as
+/// `<id>.unreadable.jsonl`, and say so in shipdeck's log.
+fn set_aside(dir: &Path, path: &Path, plan_id: &str) {
+    let done = dir.join("done");
+    let to = done.join(format!("{plan_id}.unreadable.jsonl"));
+    let moved = create_private_dir(&done).and_then(|()| fs::rename(path, &to));
+    match moved {
+        Ok(()) => tracing::warn!(
+            "journal {} has no readable plan (its first line is torn); moved to {}",
+            path.display(),
+            to.display()
+        ),
+        Err(e) => tracing::warn!(
+            "journal {} has no readable plan and could not be set aside: {e}",
+            path.display()
+        ),
+    }
 }
 
 /// Whether a process holds the journal at `path` (its plan runs now).
@@ -488,6 +517,20 @@ fn journal_path(dir: &Path, plan_id: &str) -> Result<PathBuf, JournalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_journal_without_a_readable_plan_is_set_aside_not_offered_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Journal::create(dir.path(), "p-good", serde_json::json!({"id": "p-good"})).unwrap());
+        // A crash tore the very first line of another plan's journal.
+        fs::write(dir.path().join("p-torn.jsonl"), b"{\"at\":\"2026-12-").unwrap();
+        let found = interrupted(dir.path()).unwrap();
+        let ids: Vec<&str> = found.iter().map(|h| h.plan_id.as_str()).collect();
+        assert_eq!(ids, ["p-good"], "the readable one is still offered");
+        assert!(dir.path().join("done/p-torn.unreadable.jsonl").exists());
+        assert!(!dir.path().join("p-torn.jsonl").exists());
+        assert_eq!(interrupted(dir.path()).unwrap().len(), 1);
+    }
 
     #[test]
     fn a_plan_running_now_is_not_offered_as_interrupted() {
@@ -694,13 +737,14 @@ mod tests {
         )
         .unwrap();
         fs::write(dir.path().join("p-empty.jsonl"), "").unwrap();
-        let list = interrupted(dir.path()).unwrap();
-        assert_eq!(list.len(), 2);
-        for h in &list {
-            assert_eq!(h.plan, serde_json::Value::Null, "{}", h.plan_id);
-            assert_eq!(h.torn, 1, "{}", h.plan_id);
+        for id in ["p-torn", "p-empty"] {
+            let h = load(dir.path(), id).unwrap();
+            assert_eq!(h.plan, serde_json::Value::Null, "{id}");
+            assert_eq!(h.torn, 1, "{id}");
             assert!(h.entries.is_empty());
         }
+        // Nothing can resume them: they are set aside, not offered.
+        assert!(interrupted(dir.path()).unwrap().is_empty());
     }
 
     #[test]
