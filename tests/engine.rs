@@ -578,6 +578,19 @@ async fn a_failed_revert_is_reported_as_such_not_as_rolled_back() {
     );
     let audit = s.engine.audit().read(Some("production")).unwrap();
     assert_eq!(audit.records.last().unwrap().result, "revert_failed");
+    // Until someone acts, the env is pinned with the alarm: no promotion lands on it.
+    let pin = s.engine.pins().get("production").unwrap().unwrap();
+    assert!(pin.is_revert_failed(), "{pin:?}");
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let (outcome, _) = run(&s.engine, preview.plan, Some("production")).await;
+    assert!(
+        matches!(outcome, PlanOutcome::Refused { ref reason } if reason.contains("revert failed")),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]

@@ -837,3 +837,24 @@ fn read_only_shows_every_mutating_action_disabled_in_help_and_footer() {
         }
     }
 }
+
+#[test]
+fn a_failed_revert_stays_on_screen_until_someone_unpins() {
+    let mut state = populated();
+    state.pins.insert(
+        "production".into(),
+        shipdeck::engine::pins::Pin {
+            env: "production".into(),
+            release: "mixed".into(),
+            by: "ci@runner".into(),
+            at: now(),
+            reason: "revert failed: api back to v41: HTTP 500".into(),
+        },
+    );
+    let text = screen_text(&render(&state, 160, 40));
+    let top = text.lines().next().unwrap();
+    assert!(top.contains("production: REVERT FAILED"), "{top}");
+    state.pins.clear();
+    let text = screen_text(&render(&state, 160, 40));
+    assert!(!text.contains("REVERT FAILED"));
+}

@@ -892,6 +892,23 @@ impl<'a> Run<'a> {
     }
 
     async fn finish(&mut self, outcome: PlanOutcome) -> PlanOutcome {
+        if let PlanOutcome::RevertFailed { reason } = &outcome {
+            // Until someone looks: the env is pinned (no promotion lands on a
+            // mixed state) and every surface shows the alarm.
+            let pin = Pin {
+                env: self.plan.target_env.clone(),
+                release: "mixed".into(),
+                by: self.engine.actor.describe(),
+                at: Utc::now(),
+                reason: format!("{}: {reason}", super::pins::REVERT_FAILED),
+            };
+            if let Err(e) = self.engine.pins().pin(pin) {
+                tracing::error!(
+                    "cannot pin {} after a failed revert: {e}",
+                    self.plan.target_env
+                );
+            }
+        }
         if let Some(lock) = self.lock.take() {
             let _ = lock.release();
         }

@@ -31,6 +31,17 @@ pub struct Pin {
     pub reason: String,
 }
 
+/// What a pin's reason starts with when a plan could not put its env back:
+/// the env may run the new release, the old one or a mix until someone acts.
+pub const REVERT_FAILED: &str = "revert failed";
+
+impl Pin {
+    /// Whether this pin marks a failed revert (shown as an alarm, not a hold).
+    pub fn is_revert_failed(&self) -> bool {
+        self.reason.starts_with(REVERT_FAILED)
+    }
+}
+
 /// Why the pins file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum PinError {

@@ -87,6 +87,16 @@ fn draw_header(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, keym
         ));
         spans.push(Span::raw(" "));
     }
+    // A failed revert stays on screen until someone unpins the env.
+    for pin in state.pins.values().filter(|p| p.is_revert_failed()) {
+        spans.push(Span::styled(
+            format!(
+                " ✗ {}: REVERT FAILED — the env needs a person (u unpins once fixed) ",
+                pin.env
+            ),
+            theme.style(Role::Error),
+        ));
+    }
     let attention = state
         .envs
         .iter()
