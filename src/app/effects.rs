@@ -371,13 +371,12 @@ pub async fn refresh(
 ) {
     let (units, secret_scopes) = (&plan.units, &plan.secret_scopes);
     let status_then_history = async {
-        let known: Vec<String> = units.iter().flat_map(|u| u.services.clone()).collect();
         let mut instances: Vec<crate::domain::Instance> = Vec::new();
         let mut failed = None;
         let mut histories = Vec::new();
         for unit in units {
             match provider.status(&unit.target).await {
-                Ok(list) => instances.extend(unit.own(list, &known)),
+                Ok(list) => instances.extend(unit.own(list)),
                 Err(err) => failed = Some(err),
             }
             histories.push(provider.releases(&unit.target, 50).await);

@@ -446,7 +446,6 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
             continue;
         }
         let units = crate::provider::registry::units_of(&config, i);
-        let known: Vec<String> = env.services.iter().map(|s| s.name().to_string()).collect();
         // The release each unit serves, by the services it carries, and what the platform runs.
         let mut serving: Vec<(Vec<String>, Option<Release>)> = Vec::new();
         let mut instances = Vec::new();
@@ -456,7 +455,7 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
             Some(p) => {
                 for unit in &units {
                     if let Ok(list) = p.status(&unit.target).await {
-                        instances.extend(unit.own(list, &known));
+                        instances.extend(unit.own(list));
                     }
                     match p.releases(&unit.target, 10).await {
                         Ok(list) => {

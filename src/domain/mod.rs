@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod artifact;
+pub mod instance_health;
 
 pub use artifact::{Artifact, ArtifactKind, CommitRef, FileRef, ImageRef};
 

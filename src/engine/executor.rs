@@ -627,22 +627,18 @@ impl<'a> Run<'a> {
             .unwrap_or_default();
         let events = self.events.clone();
         let mut abort = self.abort.clone();
-        let end = run_gate(
-            self.engine.client.clone(),
-            env,
-            &services,
-            mode,
-            &mut abort,
-            |sample, tracker| {
-                let _ = events.send(PlanEvent::Gate {
-                    index,
-                    passes: tracker.in_row(),
-                    failures: tracker.failures(),
-                    figures: sample.figures.clone(),
-                    failing: sample.failures.clone(),
-                });
-            },
-        )
+        let sampler = Sampler::new(self.engine.client.clone(), env)
+            .only(&services)
+            .with_platform(self.engine.platform(self.env_idx));
+        let end = run_gate(sampler, mode, &mut abort, |sample, tracker| {
+            let _ = events.send(PlanEvent::Gate {
+                index,
+                passes: tracker.in_row(),
+                failures: tracker.failures(),
+                figures: sample.figures.clone(),
+                failing: sample.failures.clone(),
+            });
+        })
         .await;
         match end {
             GateEnd::Passed(figures) => StepResult::Ok(figures),
@@ -653,7 +649,8 @@ impl<'a> Run<'a> {
 
     async fn post_checks(&mut self, index: usize) -> StepResult {
         let env = &self.engine.config.envs[self.env_idx];
-        let mut sampler = Sampler::new(self.engine.client.clone(), env);
+        let mut sampler = Sampler::new(self.engine.client.clone(), env)
+            .with_platform(self.engine.platform(self.env_idx));
         sampler.prime().await;
         if self
             .sleep(env.gates.interval.0.min(Duration::from_secs(2)))

@@ -129,19 +129,16 @@ pub enum GateEnd {
     Aborted,
 }
 
-/// Sample the gates of `services` of `env` (all of them when empty) every
-/// interval until the tracker decides; `report` sees every sample (for
+/// Sample the gates `sampler` covers every interval until the tracker decides; `report` sees every sample (for
 /// progress), `abort` stops the run.
 pub async fn run_gate(
-    client: reqwest::Client,
-    env: &EnvConfig,
-    services: &[String],
+    sampler: Sampler,
     mode: GateMode,
     abort: &mut tokio::sync::watch::Receiver<bool>,
     mut report: impl FnMut(&Sample, &GateTracker),
 ) -> GateEnd {
-    let spec = env.gates.clone();
-    let mut sampler = Sampler::new(client, env).only(services);
+    let spec = sampler.spec.clone();
+    let mut sampler = sampler;
     let mut tracker = GateTracker::new(&spec, mode);
     sampler.prime().await;
     let started = Instant::now();
@@ -161,6 +158,15 @@ pub async fn run_gate(
     }
 }
 
+/// A provider and the env's deploy units, for the platform's instance health.
+pub type Platform = (
+    std::sync::Arc<dyn crate::provider::Provider>,
+    Vec<crate::provider::registry::DeployUnit>,
+);
+
+/// What a sample says when nothing at all was measured.
+pub const NOTHING_MEASURED: &str = "the gates measured nothing: no health URL, metrics, HTTP check or instance answered; configure health_url, metrics_url or [env.gates] http, or check that the services run";
+
 /// Takes samples of one env's gates over HTTP, keeping the previous scrape per service.
 pub struct Sampler {
     client: reqwest::Client,
@@ -168,6 +174,7 @@ pub struct Sampler {
     names: MetricNames,
     services: Vec<(String, Option<String>, Option<String>)>,
     prev: BTreeMap<String, (Scrape, Instant)>,
+    platform: Option<Platform>,
 }
 
 impl Sampler {
@@ -193,7 +200,15 @@ impl Sampler {
                 })
                 .collect(),
             prev: BTreeMap::new(),
+            platform: None,
         }
+    }
+
+    /// Also sample the platform's word on the instances (Fly machine checks):
+    /// a signal where no health probe is configured.
+    pub fn with_platform(mut self, platform: Option<Platform>) -> Sampler {
+        self.platform = platform;
+        self
     }
 
     /// Keep only these services (a stage's); empty keeps every service.
@@ -215,14 +230,17 @@ impl Sampler {
         }
     }
 
-    /// One sample of every gate.
+    /// One sample of every gate. A sample in which nothing could be
+    /// measured fails: a gate that sees nothing must not pass.
     pub async fn sample(&mut self) -> Sample {
         let mut failures = Vec::new();
         let mut figures = Vec::new();
+        let mut measured = self.platform_sample(&mut failures, &mut figures).await;
         for (name, health_url, metrics_url) in &self.services {
             if self.spec.health
                 && let Some(url) = health_url
             {
+                measured += 1;
                 let probe = probe_health(&self.client, url).await;
                 let health = if probe.reachable {
                     crate::health::health_of(&probe.report)
@@ -264,6 +282,7 @@ impl Sampler {
             };
             let now = Instant::now();
             if let Some((prev, at)) = self.prev.get(name) {
+                measured += 1;
                 let w = window(
                     prev,
                     &cur,
@@ -303,6 +322,7 @@ impl Sampler {
             self.prev.insert(name.clone(), (cur, now));
         }
         for check in &self.spec.http {
+            measured += 1;
             match self.client.get(&check.url).send().await {
                 Ok(resp) => {
                     let code = resp.status().as_u16();
@@ -326,7 +346,70 @@ impl Sampler {
                 Err(_) => failures.push(format!("{} unreachable", sanitize(&check.url))),
             }
         }
+        if measured == 0 {
+            failures.push(NOTHING_MEASURED.to_string());
+        }
         Sample { failures, figures }
+    }
+
+    /// The platform's instance health per sampled service; how many services it measured.
+    async fn platform_sample(
+        &self,
+        failures: &mut Vec<String>,
+        figures: &mut Vec<String>,
+    ) -> usize {
+        use crate::domain::instance_health::{health_of, instances_of};
+        let Some((provider, units)) = &self.platform else {
+            return 0;
+        };
+        let known: Vec<String> = units.iter().flat_map(|u| u.services.clone()).collect();
+        let wanted: Vec<&String> = self.services.iter().map(|(n, _, _)| n).collect();
+        let mut measured = 0;
+        for unit in units {
+            let names: Vec<Option<&String>> = if unit.services.is_empty() {
+                vec![None]
+            } else {
+                unit.services
+                    .iter()
+                    .filter(|s| wanted.contains(s))
+                    .map(Some)
+                    .collect()
+            };
+            if names.is_empty() {
+                continue;
+            }
+            let Ok(list) = provider.status(&unit.target).await else {
+                continue;
+            };
+            let list = unit.own(list);
+            for name in names {
+                let mine = match name {
+                    Some(n) => instances_of(&list, n, known.len() == 1),
+                    None => list.iter().collect(),
+                };
+                if mine.is_empty() {
+                    continue;
+                }
+                measured += 1;
+                let label = name.map_or("instances", String::as_str);
+                let health = health_of(&mine);
+                if health == Health::Healthy {
+                    figures.push(format!("{label} {}/{} healthy", mine.len(), mine.len()));
+                } else {
+                    let states: Vec<String> = mine
+                        .iter()
+                        .filter(|i| i.health != Health::Healthy)
+                        .map(|i| format!("{} {}", i.id, i.state))
+                        .collect();
+                    failures.push(format!(
+                        "{label} instances {}: {}",
+                        health.label(),
+                        states.join("; ")
+                    ));
+                }
+            }
+        }
+        measured
     }
 }
 
@@ -354,6 +437,19 @@ mod tests {
             failures: vec![why.into()],
             figures: vec![],
         }
+    }
+
+    #[tokio::test]
+    async fn a_gate_that_measures_nothing_fails() {
+        let cfg = crate::config::Config::parse_str(
+            "[[env]]\nname = \"dev\"\nprovider = \"vps\"\n\n[[env.service]]\nname = \"api\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let mut sampler = Sampler::new(reqwest::Client::new(), &cfg.envs[0]);
+        let sample = sampler.sample().await;
+        assert!(!sample.passed());
+        assert_eq!(sample.failures, [NOTHING_MEASURED]);
     }
 
     #[test]

@@ -384,6 +384,12 @@ impl Engine {
             })
     }
 
+    /// The env's provider and deploy units, for the gates' platform signal.
+    pub(crate) fn platform(&self, idx: usize) -> Option<gates::Platform> {
+        let provider = self.providers.get(idx).cloned().flatten()?;
+        Some((provider, units_of(&self.config, idx)))
+    }
+
     fn target(&self, idx: usize) -> crate::provider::Target {
         crate::provider::registry::target_of(&self.config, idx)
     }
@@ -759,8 +765,9 @@ impl Engine {
 
     /// The post-deploy checklist of an env: one sample of every gate.
     pub async fn check(&self, env: &str) -> Result<gates::Sample, EngineError> {
-        let (_, cfg) = self.env(env)?;
-        let mut sampler = gates::Sampler::new(self.client.clone(), cfg);
+        let (idx, cfg) = self.env(env)?;
+        let mut sampler =
+            gates::Sampler::new(self.client.clone(), cfg).with_platform(self.platform(idx));
         sampler.prime().await;
         tokio::time::sleep(cfg.gates.interval.0.min(std::time::Duration::from_secs(2))).await;
         Ok(sampler.sample().await)

@@ -425,21 +425,16 @@ impl Engine {
         step(events, env, RotationStep::Gate, None);
         let sink = events.clone();
         let env_name = env.to_string();
-        let end = run_gate(
-            self.client.clone(),
-            &self.config.envs[idx],
-            &[],
-            GateMode::Health,
-            abort,
-            |sample, tracker| {
-                let _ = sink.send(RotationEvent::Gate {
-                    env: env_name.clone(),
-                    passes: tracker.in_row(),
-                    failures: tracker.failures(),
-                    failing: sample.failures.clone(),
-                });
-            },
-        )
+        let sampler = super::gates::Sampler::new(self.client.clone(), &self.config.envs[idx])
+            .with_platform(self.platform(idx));
+        let end = run_gate(sampler, GateMode::Health, abort, |sample, tracker| {
+            let _ = sink.send(RotationEvent::Gate {
+                env: env_name.clone(),
+                passes: tracker.in_row(),
+                failures: tracker.failures(),
+                failing: sample.failures.clone(),
+            });
+        })
         .await;
         match end {
             GateEnd::Passed(figures) => {

@@ -83,19 +83,15 @@ pub struct DeployUnit {
 
 impl DeployUnit {
     /// Instances the provider reported for this unit, each named after the
-    /// service it runs: a unit of one service owns them all, whatever the
-    /// platform calls them (a Fly process group); `known` are the env's service names.
-    pub fn own(
-        &self,
-        instances: Vec<crate::domain::Instance>,
-        known: &[String],
-    ) -> Vec<crate::domain::Instance> {
+    /// service it runs: a unit of one service owns every instance its target
+    /// reports, whatever the platform calls them (a Fly process group); a unit
+    /// of several keeps the platform's names (process groups named like the
+    /// services).
+    pub fn own(&self, instances: Vec<crate::domain::Instance>) -> Vec<crate::domain::Instance> {
         instances
             .into_iter()
             .map(|mut i| {
-                if let [only] = self.services.as_slice()
-                    && !known.contains(&i.service)
-                {
+                if let [only] = self.services.as_slice() {
                     i.service = only.clone();
                 }
                 i
