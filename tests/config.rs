@@ -159,6 +159,48 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "`env[0].service[0].logs`",
         "exactly one of journald, docker, file or command",
     ),
+    (
+        "render_service_missing.toml",
+        "6:8",
+        "`env[0].service[0].render`",
+        "service `api` of env `production` names no Render service",
+    ),
+    (
+        "render_service_bad_id.toml",
+        "7:10",
+        "`env[0].service[0].render.service`",
+        "`srv-abc/../owners` is not a Render service id",
+    ),
+    (
+        "render_on_fly_service.toml",
+        "8:10",
+        "`env[0].service[0].render`",
+        "names a Render service but env `production` uses provider \"fly\"",
+    ),
+    (
+        "render_without_services.toml",
+        "2:8",
+        "`env[0].service`",
+        "uses provider \"render\" but has no services",
+    ),
+    (
+        "render_table_on_demo.toml",
+        "2:8",
+        "`env[0].render`",
+        "has a [env.render] table but uses provider \"demo\"",
+    ),
+    (
+        "render_account_bad.toml",
+        "2:8",
+        "`env[0].render.account`",
+        "`render:my team` is not a credential name",
+    ),
+    (
+        "render_service_twice.toml",
+        "11:10",
+        "`env[0].service[1].render.service`",
+        "services `api` and `worker` of env `production` both name Render service `srv-abc`",
+    ),
 ];
 
 #[test]

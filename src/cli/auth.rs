@@ -316,6 +316,39 @@ async fn test_provider(
             let who = provider.whoami().await.map_err(|e| e.to_string())?;
             Ok((who, resolved.origin))
         }
+        CredentialKind::Render => {
+            let env = config
+                .envs
+                .iter()
+                .filter(|e| e.provider == crate::config::ProviderKind::Render)
+                .find(|e| {
+                    crate::provider::render::settings::credential_key(e.render.as_ref())
+                        .ok()
+                        .as_ref()
+                        == Some(key)
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "no env with provider = \"render\" in the config uses `{key}`; add one (with `render = {{ account = \"{}\" }}` for a non-default key) so shipdeck knows which API to ask",
+                        key.account()
+                    )
+                })?;
+            let resolved = store
+                .get_async(key)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no API key stored; run `shipdeck auth set {key}`"))?;
+            crate::redact::remember(&resolved.value);
+            let provider = crate::provider::render::RenderProvider::new(
+                crate::provider::render::RenderSettings::from_config(env.render.as_ref()),
+                crate::provider::token::fixed_token(resolved.value.expose().to_string()),
+                config.ui.request_timeout.0,
+                crate::provider::CallSink::discard(),
+            );
+            use crate::provider::Provider;
+            let who = provider.whoami().await.map_err(|e| e.to_string())?;
+            Ok((who, resolved.origin))
+        }
         other => Err(format!(
             "the {} client is not in this build yet; its token can be stored now and is used when it lands",
             other.as_str()

@@ -170,6 +170,9 @@ pub struct EnvConfig {
     /// Fly.io target (one Fly app per environment).
     #[serde(default)]
     pub fly: Option<FlyTarget>,
+    /// Render account and API (each service names its Render service).
+    #[serde(default)]
+    pub render: Option<RenderEnv>,
     /// Metric and label names for this env's `/metrics`.
     #[serde(default)]
     pub metrics: MetricNamesConfig,
@@ -229,6 +232,50 @@ pub struct FlyTarget {
     /// The flyctl program for `deploy_via = "flyctl"` (default `flyctl` on PATH).
     #[serde(default)]
     pub flyctl: Option<String>,
+}
+
+/// `[env.render]`: which Render account (and API) an env's services live in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderEnv {
+    /// Which stored Render API key to use: keyring key `render:ACCOUNT` (default `render`).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// REST API base URL (default `https://api.render.com`).
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// After a rollback, turn the service's auto-deploy off so the next push
+    /// does not undo it (Render's API rollback leaves it on). Default true.
+    #[serde(default)]
+    pub pause_autodeploy_on_rollback: Option<bool>,
+    /// Longest one deploy may take to go live (default 15m).
+    #[serde(default)]
+    pub wait_timeout: Option<HumanDuration>,
+    /// Pause between two looks at a running deploy (default 3s).
+    #[serde(default)]
+    pub poll_interval: Option<HumanDuration>,
+}
+
+/// `render = { service = "srv-…" }` on a service.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRender {
+    /// The Render service id (`srv-…`, from the dashboard URL or `render services`).
+    pub service: String,
+}
+
+/// Why `id` cannot be a Render service id, or None when it can.
+pub fn render_service_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        Some("it is empty")
+    } else if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+    {
+        Some("a service id holds only letters, digits, `-` and `_`")
+    } else {
+        None
+    }
 }
 
 /// How deploys reach Fly.
@@ -518,6 +565,9 @@ pub struct ServiceConfig {
     /// The service's own Fly app (and process group), when not the env's `[env.fly]` app.
     #[serde(default)]
     pub fly: Option<Spanned<ServiceFly>>,
+    /// The Render service behind this service (provider = "render").
+    #[serde(default)]
+    pub render: Option<Spanned<ServiceRender>>,
 }
 
 /// `fly = { app = "…", process_group = "…" }` on a service.
@@ -742,6 +792,35 @@ impl Config {
                     "add `fly = { app = \"myapp-staging\" }` (one Fly app per env)".into(),
                 ));
             }
+            if let Some(account) = env.render.as_ref().and_then(|r| r.account.as_deref())
+                && let Some(problem) = account_name_problem(account)
+            {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].render.account"),
+                    format!("`render:{account}` is not a credential name ({problem})"),
+                    "use letters, digits, `-` or `_`, e.g. `account = \"team\"`".into(),
+                ));
+            }
+            if env.render.is_some() && env.provider != ProviderKind::Render {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].render"),
+                    format!(
+                        "env `{name}` has a [env.render] table but uses provider \"{}\"",
+                        env.provider.label()
+                    ),
+                    "set `provider = \"render\"`, or remove the [env.render] table".into(),
+                ));
+            }
+            if env.provider == ProviderKind::Render && env.services.is_empty() {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].service"),
+                    format!("env `{name}` uses provider \"render\" but has no services"),
+                    "add a [[env.service]] with `render = { service = \"srv-…\" }` for each Render service".into(),
+                ));
+            }
             if let Some(account) = env.fly.as_ref().and_then(|f| f.account.as_deref())
                 && let Some(problem) = account_name_problem(account)
             {
@@ -836,6 +915,9 @@ impl Config {
                 .enumerate()
                 .map(|(k, c)| (format!("env[{i}].gates.http[{k}].url"), c.url.as_str()))
                 .collect();
+            if let Some(url) = env.render.as_ref().and_then(|r| r.api_url.as_deref()) {
+                urls.push((format!("env[{i}].render.api_url"), url));
+            }
             if let Some(fly) = &env.fly {
                 for (field, url) in [
                     ("api_url", &fly.api_url),
@@ -872,6 +954,57 @@ impl Config {
                         "set `provider = \"fly\"` on the env, or remove `fly` from the service"
                             .into(),
                     ));
+                }
+                match (&svc.render, env.provider) {
+                    (Some(render), ProviderKind::Render) => {
+                        let id = &render.get_ref().service;
+                        if let Some(problem) = render_service_problem(id) {
+                            return Err(at(
+                                render.span(),
+                                format!("env[{i}].service[{j}].render.service"),
+                                format!("`{id}` is not a Render service id ({problem})"),
+                                "copy the id from the service's dashboard URL, e.g. `render = { service = \"srv-d0abc123\" }`".into(),
+                            ));
+                        }
+                        if let Some(other) = env.services[..j].iter().find(|o| {
+                            o.render.as_ref().map(|r| &r.get_ref().service) == Some(id)
+                        }) {
+                            return Err(at(
+                                render.span(),
+                                format!("env[{i}].service[{j}].render.service"),
+                                format!(
+                                    "services `{}` and `{}` of env `{name}` both name Render service `{id}`",
+                                    other.name(),
+                                    svc.name()
+                                ),
+                                "each shipdeck service maps to its own Render service".into(),
+                            ));
+                        }
+                    }
+                    (None, ProviderKind::Render) => {
+                        return Err(at(
+                            svc.name.span(),
+                            format!("env[{i}].service[{j}].render"),
+                            format!(
+                                "service `{}` of env `{name}` names no Render service",
+                                svc.name()
+                            ),
+                            "add `render = { service = \"srv-…\" }` with the id from its dashboard URL".into(),
+                        ));
+                    }
+                    (Some(render), _) => {
+                        return Err(at(
+                            render.span(),
+                            format!("env[{i}].service[{j}].render"),
+                            format!(
+                                "service `{}` names a Render service but env `{name}` uses provider \"{}\"",
+                                svc.name(),
+                                env.provider.label()
+                            ),
+                            "set `provider = \"render\"` on the env, or remove `render` from the service".into(),
+                        ));
+                    }
+                    (None, _) => {}
                 }
             }
             let mut staged: Vec<&str> = Vec::new();

@@ -68,6 +68,19 @@ pub fn needs_of(env: &EnvConfig) -> Vec<CredentialNeed> {
             });
         }
     }
+    if env.provider == ProviderKind::Render {
+        let account = env
+            .render
+            .as_ref()
+            .and_then(|r| r.account.as_deref())
+            .unwrap_or(DEFAULT_ACCOUNT);
+        if let Ok(key) = CredentialKey::provider(CredentialKind::Render, account) {
+            needs.push(CredentialNeed {
+                what: "render API key",
+                wanted: Wanted::Key(key),
+            });
+        }
+    }
     if let Some(m) = &env.migrations
         && m.sqlite.is_none()
     {

@@ -268,9 +268,11 @@ impl HttpClient {
                         .and_then(|v| v.to_str().ok())
                         .map(|s| format!("request id {}", sanitize(s)))
                         .unwrap_or_default();
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
+                    // Retry-After, else the IETF draft's `Ratelimit-Reset`
+                    // (seconds until the window resets, as Render sends it).
+                    let retry_after = ["retry-after", "ratelimit-reset"]
+                        .into_iter()
+                        .find_map(|name| resp.headers().get(name))
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after);
                     // An error page is only read far enough to quote it.
@@ -333,6 +335,13 @@ impl HttpClient {
         request_id: &str,
     ) -> ProviderError {
         match status.as_u16() {
+            // A proxy's HTML page (Cloudflare's "Access denied") is not the
+            // platform judging the credential: quote it instead.
+            403 if looks_like_html(body) => ProviderError::Status {
+                target: target.to_string(),
+                status: 403,
+                message: readable_body(body),
+            },
             401 | 403 => ProviderError::Auth {
                 provider: self.provider.to_string(),
                 status: status.as_u16(),
@@ -419,6 +428,12 @@ fn sensitive(value: &str) -> reqwest::header::HeaderValue {
     v
 }
 
+fn looks_like_html(body: &[u8]) -> bool {
+    String::from_utf8_lossy(&body[..body.len().min(512)])
+        .trim_start()
+        .starts_with('<')
+}
+
 /// Turn an error body (JSON `{error|message}`, an HTML proxy page, or text) into one short, safe line.
 pub fn readable_body(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
@@ -462,8 +477,14 @@ fn shorten(s: &str) -> String {
 }
 
 /// Retry-After as seconds (HTTP dates are rare from APIs; they fall back to backoff).
+/// A reset written as a Unix time (some APIs do) becomes the wait until then.
 fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let n = value.trim().parse::<u64>().ok()?;
+    if n > 1_000_000_000 {
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        return Some(Duration::from_secs(n.saturating_sub(now)));
+    }
+    Some(Duration::from_secs(n))
 }
 
 /// The URL without its query string (queries can carry cursors or tokens).
@@ -506,6 +527,8 @@ mod tests {
             "http://h/v1/logs"
         );
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        let soon = (chrono::Utc::now().timestamp() + 5).to_string();
+        assert!(parse_retry_after(&soon).unwrap() <= Duration::from_secs(5));
     }
 
     #[test]

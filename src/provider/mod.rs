@@ -13,6 +13,8 @@ pub mod fly;
 pub mod http;
 pub mod progress;
 pub mod registry;
+pub mod render;
+pub mod token;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -217,6 +219,29 @@ pub enum ProviderError {
         /// What went wrong.
         reason: Box<ProviderError>,
     },
+    /// The request cannot work as asked (an artifact of the wrong kind or
+    /// from another repository than the service deploys).
+    #[error("{target}: {message}")]
+    Invalid {
+        /// What it was about (a service).
+        target: String,
+        /// Why, and what would work.
+        message: String,
+    },
+    /// The platform refused the new release (its build, pre-deploy command
+    /// or health check failed) and kept the previous one serving.
+    #[error(
+        "{what} ended {status} on the platform; the previous release kept serving{}",
+        .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+    )]
+    Rejected {
+        /// The deploy (its id).
+        what: String,
+        /// The platform's status word (`update_failed`).
+        status: String,
+        /// More, when the platform says more.
+        detail: Option<String>,
+    },
     /// The deploy stopped because it was cancelled, before its next unit.
     #[error("deploy cancelled after {done} of {total} unit(s)")]
     Cancelled {
@@ -298,16 +323,19 @@ impl ProviderError {
     /// release is bad, like a failed gate, not a failure to act.
     pub fn is_unhealthy_release(&self) -> bool {
         matches!(self, ProviderError::Rollout { step, .. } if step == "health checks")
+            || matches!(self, ProviderError::Rejected { .. })
     }
 
     /// Whether a failed deploy provably changed nothing, so there is nothing
     /// to revert: cancelled before its first unit, or stopped taking the
-    /// first machine's lease.
+    /// first machine's lease, refused before it began, or rejected by a
+    /// platform that kept the previous release serving.
     pub fn changed_nothing(&self) -> bool {
         match self {
             ProviderError::Cancelled { done, .. } => *done == 0,
             ProviderError::Rollout { done, step, .. } => *done == 0 && step == "lease",
-            ProviderError::Held { .. } => true,
+            ProviderError::Held { .. } | ProviderError::Rejected { .. } => true,
+            ProviderError::Invalid { .. } => true,
             _ => false,
         }
     }

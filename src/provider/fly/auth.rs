@@ -5,16 +5,10 @@
 //! and older user tokens as `Bearer <token>`.
 
 use std::fmt;
-use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use zeroize::Zeroize;
 
-use crate::provider::ProviderError;
-
-/// Produces the token on demand (keyring, env var, prompt); called on the first API call.
-pub type TokenSource =
-    Arc<dyn Fn() -> BoxFuture<'static, Result<String, ProviderError>> + Send + Sync>;
+pub use crate::provider::token::TokenSource;
 
 /// A resolved token, trimmed; zeroized on drop and never formatted.
 #[derive(Clone)]

@@ -3,14 +3,12 @@
 //! keyring), so building one never touches the keyring or the network.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::{FlyProvider, FlySettings, TokenSource};
+use super::{FlyProvider, FlySettings};
 use crate::config::FlyTarget;
-use crate::credentials::{
-    CredentialKey, CredentialKind, Credentials, DEFAULT_ACCOUNT, EnvSource, env_var_name,
-};
+use crate::credentials::{CredentialKey, CredentialKind, DEFAULT_ACCOUNT};
+use crate::provider::token::stored_token;
 use crate::provider::{CallSink, ProviderError};
 
 /// The keyring key an `[env.fly]` table uses: `fly:ACCOUNT`, default `fly`.
@@ -47,34 +45,6 @@ pub fn settings_for(target: &FlyTarget) -> FlySettings {
         s.flyctl = PathBuf::from(flyctl);
     }
     s
-}
-
-/// A token source reading `key` from the credential store when first needed.
-pub fn stored_token(key: CredentialKey, state_dir: PathBuf) -> TokenSource {
-    Arc::new(move || {
-        let (key, state_dir) = (key.clone(), state_dir.clone());
-        Box::pin(async move {
-            let missing = |why: String| ProviderError::Credential {
-                provider: "fly".into(),
-                reason: format!(
-                    "{why}; run `shipdeck auth set {key}` (or set {})",
-                    env_var_name(&key)
-                ),
-            };
-            // The environment override needs no keyring at all (CI).
-            if let Some((_, value)) = EnvSource::Process.secret_for(&key) {
-                return Ok(value.expose().to_string());
-            }
-            let store = Credentials::open_async(state_dir)
-                .await
-                .map_err(|e| missing(format!("the keyring is unavailable ({e})")))?;
-            match store.get_async(&key).await {
-                Ok(Some(found)) => Ok(found.value.expose().to_string()),
-                Ok(None) => Err(missing(format!("no token stored as `{key}`"))),
-                Err(e) => Err(missing(e.to_string())),
-            }
-        })
-    })
 }
 
 /// The Fly client of one env.

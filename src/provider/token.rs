@@ -1,0 +1,53 @@
+//! Where a provider client's token comes from: produced on the first call
+//! (never when the client is built), from the environment override
+//! (`SHIPDECK_FLY_TOKEN`, `SHIPDECK_RENDER_TOKEN`, … for CI) or else the OS
+//! keyring. A missing token is an error naming the command that stores one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::credentials::{CredentialKey, Credentials, EnvSource, env_var_name};
+use crate::provider::ProviderError;
+
+/// Produces the token on demand (keyring, env var, prompt); called on the first API call.
+pub type TokenSource =
+    Arc<dyn Fn() -> BoxFuture<'static, Result<String, ProviderError>> + Send + Sync>;
+
+/// A token source reading `key` from the credential store when first needed.
+pub fn stored_token(key: CredentialKey, state_dir: PathBuf) -> TokenSource {
+    Arc::new(move || {
+        let (key, state_dir) = (key.clone(), state_dir.clone());
+        Box::pin(async move {
+            let missing = |why: String| ProviderError::Credential {
+                provider: key.kind().to_string(),
+                reason: format!(
+                    "{why}; run `shipdeck auth set {key}` (or set {})",
+                    env_var_name(&key)
+                ),
+            };
+            // The environment override needs no keyring at all (CI).
+            if let Some((_, value)) = EnvSource::Process.secret_for(&key) {
+                return Ok(value.expose().to_string());
+            }
+            let store = Credentials::open_async(state_dir)
+                .await
+                .map_err(|e| missing(format!("the keyring is unavailable ({e})")))?;
+            match store.get_async(&key).await {
+                Ok(Some(found)) => Ok(found.value.expose().to_string()),
+                Ok(None) => Err(missing(format!("no token stored as `{key}`"))),
+                Err(e) => Err(missing(e.to_string())),
+            }
+        })
+    })
+}
+
+/// A token source for a token already in hand (tests, `auth test`).
+pub fn fixed_token(token: String) -> TokenSource {
+    let token = crate::secrets::SecretValue::new(token);
+    Arc::new(move || {
+        let token = token.expose().to_string();
+        Box::pin(async move { Ok(token) })
+    })
+}
