@@ -22,7 +22,7 @@ use shipdeck::provider::{
     CallRecord, CallSink, Progress, Provider, ProviderError, Target, UnitState,
 };
 use shipdeck::secrets::SecretValue;
-use support::render_fake::{Fault, FaultKind, FakeService, RenderFake, digest_for};
+use support::render_fake::{FakeService, Fault, FaultKind, RenderFake, digest_for};
 
 const KEY: &str = "rnd_TESTkeyVALUEneverOnScreen";
 const OLD: &str = "docker.io/acme/api:1.3.0";
@@ -69,14 +69,21 @@ async fn fleet() -> RenderFake {
         "main",
     ));
     fake.add_commit("1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "first");
-    fake.push_deploy("srv-web", "live", "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    fake.push_deploy(
+        "srv-web",
+        "live",
+        "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    );
     fake
 }
 
 #[tokio::test]
 async fn history_is_the_deploys_newest_first_with_their_artifacts() {
     let fake = fleet().await;
-    let releases = client(&fake).releases(&target("srv-api"), 10).await.unwrap();
+    let releases = client(&fake)
+        .releases(&target("srv-api"), 10)
+        .await
+        .unwrap();
     let shape: Vec<(String, ReleaseStatus, bool)> = releases
         .iter()
         .map(|r| (r.label(), r.status, r.current))
@@ -91,7 +98,10 @@ async fn history_is_the_deploys_newest_first_with_their_artifacts() {
     );
     let digest = releases[0].artifact.as_ref().unwrap().as_image().unwrap();
     assert_eq!(digest.digest.as_deref(), Some(digest_for(OLD).as_str()));
-    let web = client(&fake).releases(&target("srv-web"), 10).await.unwrap();
+    let web = client(&fake)
+        .releases(&target("srv-web"), 10)
+        .await
+        .unwrap();
     assert_eq!(web[0].label(), "1111111");
     assert!(web[0].description.contains("first"), "{web:?}");
 }
@@ -100,7 +110,11 @@ async fn history_is_the_deploys_newest_first_with_their_artifacts() {
 async fn history_follows_cursors_across_pages() {
     let fake = fleet().await;
     for i in 0..7 {
-        fake.push_deploy("srv-api", "deactivated", &format!("docker.io/acme/api:0.{i}"));
+        fake.push_deploy(
+            "srv-api",
+            "deactivated",
+            &format!("docker.io/acme/api:0.{i}"),
+        );
     }
     fake.set_page_max(3);
     let releases = client(&fake).releases(&target("srv-api"), 9).await.unwrap();
@@ -116,11 +130,21 @@ async fn status_is_healthy_live_and_degraded_after_a_server_failed_event() {
     let c = client(&fake);
     let instances = c.status(&target("srv-api")).await.unwrap();
     assert!(!instances.is_empty());
-    assert!(instances.iter().all(|i| i.health == Health::Healthy), "{instances:?}");
+    assert!(
+        instances.iter().all(|i| i.health == Health::Healthy),
+        "{instances:?}"
+    );
     assert_eq!(instances[0].service, "api");
-    fake.push_event("srv-api", "server_failed", serde_json::json!({"reason": {"nonZeroExit": 1}}));
+    fake.push_event(
+        "srv-api",
+        "server_failed",
+        serde_json::json!({"reason": {"nonZeroExit": 1}}),
+    );
     let instances = c.status(&target("srv-api")).await.unwrap();
-    assert!(instances.iter().all(|i| i.health == Health::Degraded), "{instances:?}");
+    assert!(
+        instances.iter().all(|i| i.health == Health::Degraded),
+        "{instances:?}"
+    );
     fake.push_event("srv-api", "server_available", serde_json::json!({}));
     let instances = c.status(&target("srv-api")).await.unwrap();
     assert!(instances.iter().all(|i| i.health == Health::Healthy));
@@ -142,7 +166,10 @@ async fn promote_deploys_the_exact_digest_and_waits_until_live() {
     assert_eq!(release.status, ReleaseStatus::Live);
     let live = fake.live_deploy("srv-api").unwrap();
     assert_eq!(live.image_sha.as_deref(), Some(digest_for(NEW).as_str()));
-    assert!(live.image_ref.as_deref().unwrap().contains("@sha256:"), "by digest");
+    assert!(
+        live.image_ref.as_deref().unwrap().contains("@sha256:"),
+        "by digest"
+    );
     assert!(c.runs(&target("srv-api"), &staging_artifact).await.unwrap());
     assert_eq!(fake.deploy_triggers("srv-api"), 1);
     let states = seen.lock().unwrap().clone();
@@ -174,7 +201,12 @@ async fn a_deploy_render_rejects_leaves_the_old_one_live_and_reads_as_a_bad_rele
     let fake = fleet().await;
     fake.fail_image(NEW);
     let err = client(&fake)
-        .deploy(&target("srv-api"), &Artifact::image(NEW), "promote", &Progress::none())
+        .deploy(
+            &target("srv-api"),
+            &Artifact::image(NEW),
+            "promote",
+            &Progress::none(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, ProviderError::Rejected { .. }), "{err}");
@@ -201,12 +233,19 @@ async fn a_queued_deploy_answered_202_is_found_and_followed() {
         })
     };
     let release = c
-        .deploy(&target("srv-api"), &Artifact::image(NEW), "promote", &Progress::none())
+        .deploy(
+            &target("srv-api"),
+            &Artifact::image(NEW),
+            "promote",
+            &Progress::none(),
+        )
         .await
         .unwrap();
     assert_eq!(release.status, ReleaseStatus::Live);
     assert!(
-        fake.hits(Some(Method::POST), "/deploys").iter().any(|h| h.status == 202),
+        fake.hits(Some(Method::POST), "/deploys")
+            .iter()
+            .any(|h| h.status == 202),
         "the fake queued it"
     );
     assert_eq!(fake.live_deploy("srv-api").unwrap().id, release.id);
@@ -223,17 +262,28 @@ async fn cancel_stops_the_running_deploy_on_render() {
     let task = {
         let c = c.clone();
         tokio::spawn(async move {
-            c.deploy(&target("srv-api"), &Artifact::image(NEW), "promote", &progress)
-                .await
+            c.deploy(
+                &target("srv-api"),
+                &Artifact::image(NEW),
+                "promote",
+                &progress,
+            )
+            .await
         })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     tx.send(true).unwrap();
     let err = task.await.unwrap().unwrap_err();
-    assert!(matches!(err, ProviderError::Cancelled { done: 0, total: 1 }), "{err}");
+    assert!(
+        matches!(err, ProviderError::Cancelled { done: 0, total: 1 }),
+        "{err}"
+    );
     assert_eq!(fake.hits(Some(Method::POST), "/cancel").len(), 1);
     assert_eq!(fake.deploys("srv-api")[0].status, "canceled");
-    assert_eq!(fake.live_deploy("srv-api").unwrap().image_ref.as_deref(), Some(OLD));
+    assert_eq!(
+        fake.live_deploy("srv-api").unwrap().image_ref.as_deref(),
+        Some(OLD)
+    );
 }
 
 #[tokio::test]
@@ -242,13 +292,22 @@ async fn rollback_is_renders_own_and_turns_auto_deploy_off() {
     let c = client(&fake);
     let history = c.releases(&target("srv-api"), 10).await.unwrap();
     let to = history.iter().find(|r| r.label() == "1.2.0").unwrap();
-    let release = c.rollback(&target("srv-api"), to, &Progress::none()).await.unwrap();
-    assert!(release.description.contains("auto-deploy turned off"), "{release:?}");
+    let release = c
+        .rollback(&target("srv-api"), to, &Progress::none())
+        .await
+        .unwrap();
+    assert!(
+        release.description.contains("auto-deploy turned off"),
+        "{release:?}"
+    );
     let live = fake.live_deploy("srv-api").unwrap();
     assert_eq!(live.trigger, "rollback");
     assert_eq!(live.image_ref.as_deref(), Some("docker.io/acme/api:1.2.0"));
     assert!(!fake.service("srv-api").unwrap().auto_deploy);
-    assert_eq!(fake.patches("srv-api"), [serde_json::json!({"autoDeploy": "no"})]);
+    assert_eq!(
+        fake.patches("srv-api"),
+        [serde_json::json!({"autoDeploy": "no"})]
+    );
 
     // Asked not to: auto-deploy stays as it is.
     let fake = fleet().await;
@@ -276,7 +335,10 @@ async fn env_vars_are_names_and_digests_staged_one_key_at_a_time_and_applied_by_
     assert!(!shown.contains("old-value"), "{shown}");
     c.set_secrets(
         &target("srv-api"),
-        vec![("JWT_SECRET".into(), Some(SecretValue::new("new-value".into())))],
+        vec![(
+            "JWT_SECRET".into(),
+            Some(SecretValue::new("new-value".into())),
+        )],
         true,
     )
     .await
@@ -284,9 +346,16 @@ async fn env_vars_are_names_and_digests_staged_one_key_at_a_time_and_applied_by_
     assert_eq!(fake.deploy_triggers("srv-api"), 0, "staged: no deploy yet");
     let staged = c.secrets(&target("srv-api")).await.unwrap();
     assert!(staged[0].staged);
-    assert_ne!(staged[0].digest, before[0].digest, "the digest follows the value");
+    assert_ne!(
+        staged[0].digest, before[0].digest,
+        "the digest follows the value"
+    );
     let applied = c.apply_secrets(&target("srv-api")).await.unwrap().unwrap();
-    assert_eq!(fake.deploy_triggers("srv-api"), 1, "one redeploy applies them");
+    assert_eq!(
+        fake.deploy_triggers("srv-api"),
+        1,
+        "one redeploy applies them"
+    );
     let env = fake.live_env_of(&applied.id).unwrap();
     assert_eq!(env.get("JWT_SECRET").map(String::as_str), Some("new-value"));
     assert_eq!(
@@ -325,7 +394,10 @@ async fn logs_are_polled_as_json_lines() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert_eq!(second, r#"{"level":"error","msg":"db down"}"#, "the app's own line");
+    assert_eq!(
+        second, r#"{"level":"error","msg":"db down"}"#,
+        "the app's own line"
+    );
     let logs = fake.hits(Some(Method::GET), "/v1/logs");
     assert!(logs[0].path.contains("ownerId=") && logs[0].path.contains("resource=srv-api"));
 }
@@ -338,10 +410,7 @@ async fn whoami_names_the_workspaces_the_key_acts_for() {
     assert!(who.contains("Acme") && who.contains("tea-1"), "{who}");
 }
 
-fn recorded() -> (
-    CallSink,
-    tokio::sync::mpsc::UnboundedReceiver<CallRecord>,
-) {
+fn recorded() -> (CallSink, tokio::sync::mpsc::UnboundedReceiver<CallRecord>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     (CallSink::new(tx), rx)
 }
@@ -359,7 +428,10 @@ async fn reads_retry_a_429_and_a_5xx_a_bounded_number_of_times() {
         Some(Method::GET),
         "/services/srv-api/deploys",
         1,
-        FaultKind::Status(503, serde_json::json!({"id": "unavailable", "message": "try later"})),
+        FaultKind::Status(
+            503,
+            serde_json::json!({"id": "unavailable", "message": "try later"}),
+        ),
     ));
     let c = client(&fake);
     let releases = c.releases(&target("srv-api"), 5).await.unwrap();
@@ -371,9 +443,17 @@ async fn reads_retry_a_429_and_a_5xx_a_bounded_number_of_times() {
         .count();
     assert_eq!(first_page, 3, "429, then 503, then the answer");
     // A failure that never ends stops after the policy's attempts.
-    fake.fault(Fault::new(None, "/services/srv-web", 100, FaultKind::Empty500));
+    fake.fault(Fault::new(
+        None,
+        "/services/srv-web",
+        100,
+        FaultKind::Empty500,
+    ));
     let err = c.releases(&target("srv-web"), 5).await.unwrap_err();
-    assert!(matches!(err, ProviderError::Status { status: 500, .. }), "{err}");
+    assert!(
+        matches!(err, ProviderError::Status { status: 500, .. }),
+        "{err}"
+    );
     assert_eq!(fake.hits(None, "/services/srv-web").len(), 4);
 }
 
@@ -384,13 +464,24 @@ async fn a_deploy_trigger_is_never_retried() {
         Some(Method::POST),
         "/deploys",
         1,
-        FaultKind::Status(503, serde_json::json!({"id": "unavailable", "message": "busy"})),
+        FaultKind::Status(
+            503,
+            serde_json::json!({"id": "unavailable", "message": "busy"}),
+        ),
     ));
     let err = client(&fake)
-        .deploy(&target("srv-api"), &Artifact::image(NEW), "promote", &Progress::none())
+        .deploy(
+            &target("srv-api"),
+            &Artifact::image(NEW),
+            "promote",
+            &Progress::none(),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, ProviderError::Status { status: 503, .. }), "{err}");
+    assert!(
+        matches!(err, ProviderError::Status { status: 503, .. }),
+        "{err}"
+    );
     assert_eq!(fake.hits(Some(Method::POST), "/deploys").len(), 1);
     fake.fault(Fault::new(
         Some(Method::POST),
@@ -399,7 +490,12 @@ async fn a_deploy_trigger_is_never_retried() {
         FaultKind::RateLimited { retry_after: 42 },
     ));
     let err = client(&fake)
-        .deploy(&target("srv-api"), &Artifact::image(NEW), "promote", &Progress::none())
+        .deploy(
+            &target("srv-api"),
+            &Artifact::image(NEW),
+            "promote",
+            &Progress::none(),
+        )
         .await
         .unwrap_err();
     match err {
@@ -415,11 +511,24 @@ async fn a_cloudflare_page_malformed_json_and_a_slow_answer_are_named_and_the_ke
     let fake = fleet().await;
     let (calls, mut records) = recorded();
     let c = client_with(&fake, settings(&fake), calls);
-    fake.fault(Fault::new(None, "/services/srv-api/deploys", 1, FaultKind::CloudflareBlock));
+    fake.fault(Fault::new(
+        None,
+        "/services/srv-api/deploys",
+        1,
+        FaultKind::CloudflareBlock,
+    ));
     let cf = c.releases(&target("srv-api"), 5).await.unwrap_err();
-    assert!(matches!(cf, ProviderError::Status { status: 403, .. }), "{cf}");
+    assert!(
+        matches!(cf, ProviderError::Status { status: 403, .. }),
+        "{cf}"
+    );
     assert!(cf.to_string().contains("HTML error page"), "{cf}");
-    fake.fault(Fault::new(None, "/services/srv-api/deploys", 1, FaultKind::Malformed));
+    fake.fault(Fault::new(
+        None,
+        "/services/srv-api/deploys",
+        1,
+        FaultKind::Malformed,
+    ));
     let bad = c.releases(&target("srv-api"), 5).await.unwrap_err();
     assert!(matches!(bad, ProviderError::Decode { .. }), "{bad}");
     fake.fault(Fault::new(
@@ -438,11 +547,22 @@ async fn a_cloudflare_page_malformed_json_and_a_slow_answer_are_named_and_the_ke
         CallSink::discard(),
     );
     let auth = wrong.releases(&target("srv-api"), 5).await.unwrap_err();
-    assert!(matches!(auth, ProviderError::Auth { status: 401, .. }), "{auth}");
-    assert!(auth.to_string().contains("shipdeck auth set render"), "{auth}");
-    for text in [cf.to_string(), bad.to_string(), slow.to_string(), auth.to_string()]
-        .into_iter()
-        .chain(std::iter::from_fn(|| records.try_recv().ok()).map(|r| format!("{r:?}")))
+    assert!(
+        matches!(auth, ProviderError::Auth { status: 401, .. }),
+        "{auth}"
+    );
+    assert!(
+        auth.to_string().contains("shipdeck auth set render"),
+        "{auth}"
+    );
+    for text in [
+        cf.to_string(),
+        bad.to_string(),
+        slow.to_string(),
+        auth.to_string(),
+    ]
+    .into_iter()
+    .chain(std::iter::from_fn(|| records.try_recv().ok()).map(|r| format!("{r:?}")))
     {
         assert!(!text.contains(KEY) && !text.contains("rnd_wrong"), "{text}");
     }

@@ -966,9 +966,10 @@ impl Config {
                                 "copy the id from the service's dashboard URL, e.g. `render = { service = \"srv-d0abc123\" }`".into(),
                             ));
                         }
-                        if let Some(other) = env.services[..j].iter().find(|o| {
-                            o.render.as_ref().map(|r| &r.get_ref().service) == Some(id)
-                        }) {
+                        if let Some(other) = env.services[..j]
+                            .iter()
+                            .find(|o| o.render.as_ref().map(|r| &r.get_ref().service) == Some(id))
+                        {
                             return Err(at(
                                 render.span(),
                                 format!("env[{i}].service[{j}].render.service"),

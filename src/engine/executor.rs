@@ -62,6 +62,9 @@ struct Run<'a> {
     lock: Option<EnvLock>,
     /// Units this plan changed (or may have: marked before the call), in the order deployed.
     changed: Vec<usize>,
+    /// A unit's deploy was refused by the platform, which kept the previous
+    /// release serving: the env is back on it without a revert.
+    platform_kept_previous: bool,
     started: Instant,
 }
 
@@ -205,6 +208,7 @@ impl<'a> Run<'a> {
             abort,
             lock: None,
             changed: Vec::new(),
+            platform_kept_previous: false,
             started: Instant::now(),
         })
     }
@@ -318,6 +322,11 @@ impl<'a> Run<'a> {
                         OnFail::Pause => PlanOutcome::Paused { reason },
                         OnFail::Rollback => match self.revert(&reason).await {
                             Reverted::Done(_) => PlanOutcome::RolledBack { reason },
+                            // The release was bad and the env is on the old one:
+                            // the same news as a revert, told the same way (exit 3).
+                            Reverted::Nothing if self.platform_kept_previous => {
+                                PlanOutcome::RolledBack { reason }
+                            }
                             Reverted::Nothing => PlanOutcome::Failed { reason },
                             Reverted::Failed(why) => PlanOutcome::RevertFailed {
                                 reason: format!("{reason}; then the revert failed: {why}"),
@@ -545,6 +554,9 @@ impl<'a> Run<'a> {
                         return StepResult::Aborted;
                     }
                     if e.is_unhealthy_release() {
+                        if e.changed_nothing() {
+                            self.platform_kept_previous = true;
+                        }
                         // The platform's own health checks judged the release: a failed gate.
                         return StepResult::GateFailed(format!(
                             "{} failed the platform's health checks: {e}",
@@ -721,7 +733,10 @@ impl<'a> Run<'a> {
             release: release.clone(),
             by: self.engine.actor.describe(),
             at: Utc::now(),
-            reason: format!("rollback from {previous}"),
+            reason: match self.provider.rollback_leaves() {
+                Some(note) => format!("rollback from {previous}; {note}"),
+                None => format!("rollback from {previous}"),
+            },
         };
         match self.engine.pins().pin(pin) {
             Ok(()) => StepResult::Ok(format!("`{}` pinned at {release}", self.plan.target_env)),

@@ -268,13 +268,20 @@ impl HttpClient {
                         .and_then(|v| v.to_str().ok())
                         .map(|s| format!("request id {}", sanitize(s)))
                         .unwrap_or_default();
-                    // Retry-After, else the IETF draft's `Ratelimit-Reset`
-                    // (seconds until the window resets, as Render sends it).
-                    let retry_after = ["retry-after", "ratelimit-reset"]
-                        .into_iter()
-                        .find_map(|name| resp.headers().get(name))
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
+                    // Retry-After, else on a 429 the IETF draft's
+                    // `Ratelimit-Reset` (seconds until the window resets, as
+                    // Render sends it on every answer).
+                    let header = |name: &str| {
+                        resp.headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(parse_retry_after)
+                    };
+                    let retry_after = header("retry-after").or_else(|| {
+                        (status == StatusCode::TOO_MANY_REQUESTS)
+                            .then(|| header("ratelimit-reset"))
+                            .flatten()
+                    });
                     // An error page is only read far enough to quote it.
                     let body = crate::http_body::read_capped(resp, ERROR_BODY_CAP)
                         .await

@@ -411,6 +411,12 @@ pub trait Provider: Send + Sync {
             .map(Some)
     }
 
+    /// What a rollback on this provider leaves changed besides the release
+    /// (Render: auto-deploy turned off), for the pin it leaves behind.
+    fn rollback_leaves(&self) -> Option<String> {
+        None
+    }
+
     /// One cheap authenticated call; the identity the provider sees (for `shipdeck auth test`).
     async fn whoami(&self) -> Result<String, ProviderError>;
 

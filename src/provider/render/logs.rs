@@ -126,7 +126,11 @@ pub fn poll(http: HttpClient, url: String, owner: String, resource: String) -> L
 
 /// One entry as a JSON line with Render's fields.
 fn line(entry: &LogEntry) -> String {
-    let message = match entry.message.char_indices().nth(crate::logs::source::MAX_LINE) {
+    let message = match entry
+        .message
+        .char_indices()
+        .nth(crate::logs::source::MAX_LINE)
+    {
         Some((cut, _)) => &entry.message[..cut],
         None => &entry.message,
     };

@@ -211,7 +211,8 @@ impl RenderProvider {
             .into_iter()
             .find(|d| {
                 !before.contains(&d.id)
-                    && wanted.is_none_or(|a| deploy_artifact(d).and_then(|x| x.same(a)) != Some(false))
+                    && wanted
+                        .is_none_or(|a| deploy_artifact(d).and_then(|x| x.same(a)) != Some(false))
             })
             .ok_or_else(|| ProviderError::NotFound {
                 what: format!("the deploy Render queued for {id} (HTTP {status})"),
@@ -230,7 +231,13 @@ impl RenderProvider {
         loop {
             let status = deploy.status().to_string();
             if status != last {
-                progress.report(id, 1, 1, UnitState::Started, &format!("{} {status}", deploy.id));
+                progress.report(
+                    id,
+                    1,
+                    1,
+                    UnitState::Started,
+                    &format!("{} {status}", deploy.id),
+                );
                 last = status.clone();
             }
             match model::phase(&status) {
@@ -288,7 +295,10 @@ impl RenderProvider {
     }
 
     /// The deploy body for `artifact` on `service`, or why it cannot be deployed there.
-    fn deploy_body(service: &Service, artifact: &Artifact) -> Result<serde_json::Value, ProviderError> {
+    fn deploy_body(
+        service: &Service,
+        artifact: &Artifact,
+    ) -> Result<serde_json::Value, ProviderError> {
         let invalid = |message: String| ProviderError::Invalid {
             target: format!("Render service {} ({})", service.name, service.id),
             message,
@@ -320,7 +330,9 @@ impl RenderProvider {
                 "it runs an image, so it deploys an image, not commit {}",
                 &commit.sha[..commit.sha.len().min(12)]
             ))),
-            Artifact::File(_) => Err(invalid("Render deploys images or commits, not files".into())),
+            Artifact::File(_) => Err(invalid(
+                "Render deploys images or commits, not files".into(),
+            )),
         }
     }
 
@@ -461,7 +473,10 @@ impl Provider for RenderProvider {
     async fn status(&self, target: &Target) -> Result<Vec<Instance>, ProviderError> {
         let id = &target.remote;
         let service = self.service(id).await?;
-        let name = target.service.clone().unwrap_or_else(|| service.name.clone());
+        let name = target
+            .service
+            .clone()
+            .unwrap_or_else(|| service.name.clone());
         if service.is_suspended() {
             return Ok(vec![Instance {
                 id: service.id.clone(),
@@ -473,8 +488,9 @@ impl Provider for RenderProvider {
             }]);
         }
         let http = self.http().await?;
-        let instances: Vec<model::Instance> =
-            http.json(Request::get(self.service_url(id, "/instances"))).await?;
+        let instances: Vec<model::Instance> = http
+            .json(Request::get(self.service_url(id, "/instances")))
+            .await?;
         let recent = self.deploys(id, 5).await?;
         let live = recent.iter().find(|d| d.status() == "live");
         let running = recent
@@ -495,9 +511,7 @@ impl Provider for RenderProvider {
             (None, None, Some(_)) => ("live".to_string(), Health::Healthy),
             (None, None, None) => ("no live deploy".to_string(), Health::Missing),
         };
-        let image = live
-            .and_then(deploy_artifact)
-            .map(|a| a.full());
+        let image = live.and_then(deploy_artifact).map(|a| a.full());
         if instances.is_empty() {
             return Ok(vec![Instance {
                 id: service.id.clone(),
@@ -561,7 +575,13 @@ impl Provider for RenderProvider {
         progress: &Progress,
     ) -> Result<Release, ProviderError> {
         let id = &target.remote;
-        progress.report(id, 1, 1, UnitState::Started, &format!("rollback to {}", to.id));
+        progress.report(
+            id,
+            1,
+            1,
+            UnitState::Started,
+            &format!("rollback to {}", to.id),
+        );
         let started = self
             .start(id, "/rollback", json!({ "deployId": to.id }), None)
             .await?;
@@ -578,6 +598,12 @@ impl Provider for RenderProvider {
             }
         }
         Ok(out)
+    }
+
+    fn rollback_leaves(&self) -> Option<String> {
+        self.settings.pause_autodeploy_on_rollback.then(|| {
+            "Render auto-deploy is off: turn it back on in Render once the fix is live".to_string()
+        })
     }
 
     async fn secrets(&self, target: &Target) -> Result<Vec<SecretMeta>, ProviderError> {
@@ -642,18 +668,24 @@ impl Provider for RenderProvider {
             .and_then(deploy_artifact)
         else {
             return Err(ProviderError::NotFound {
-                what: format!("a live deploy of {} to apply the variables with", target.remote),
+                what: format!(
+                    "a live deploy of {} to apply the variables with",
+                    target.remote
+                ),
             });
         };
-        self.deploy(target, &artifact, "Apply staged variables", &Progress::none())
-            .await
-            .map(Some)
+        self.deploy(
+            target,
+            &artifact,
+            "Apply staged variables",
+            &Progress::none(),
+        )
+        .await
+        .map(Some)
     }
 
     async fn whoami(&self) -> Result<String, ProviderError> {
-        let owners = self
-            .list::<OwnerItem>(&self.url("/owners"), 20)
-            .await?;
+        let owners = self.list::<OwnerItem>(&self.url("/owners"), 20).await?;
         if owners.is_empty() {
             return Err(ProviderError::Remote {
                 target: "render".into(),
