@@ -300,6 +300,9 @@ fn example_config_loads_and_documents_every_section() {
         "current",
         "migrate_command",
         "stages",
+        "render = { service",
+        "pause_autodeploy_on_rollback",
+        "poll_interval",
     ] {
         assert!(
             text.contains(key),
