@@ -43,6 +43,8 @@
 //! without polling. `deploy_started` / `deploy_ended` events are emitted as
 //! deploys start and end.
 #![allow(dead_code)]
+// Handlers return early with a ready response; boxing it buys nothing in a test fake.
+#![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -626,10 +628,11 @@ impl RenderFake {
             }
         }
         list.push(d);
-        if live && svc.is_image() {
-            if let Some(x) = service_mut(s, service_id) {
-                x.image_path = Some(source.to_string());
-            }
+        if live
+            && svc.is_image()
+            && let Some(x) = service_mut(s, service_id)
+        {
+            x.image_path = Some(source.to_string());
         }
         id
     }
@@ -1496,11 +1499,11 @@ fn bucket_for(method: &Method, path: &str) -> (String, Bucket) {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let deploy = |id: &str| (format!("deploy:{id}"), Bucket::Deploy);
     match (method.as_str(), parts.as_slice()) {
-        ("POST", ["v1", "services", id, "deploys"]) => deploy(*id),
-        ("POST", ["v1", "services", id, "rollback"]) => deploy(*id),
-        ("POST", ["v1", "services", id, "resume"]) => deploy(*id),
-        ("POST", ["v1", "services", id, "suspend"]) => deploy(*id),
-        ("PATCH", ["v1", "services", id]) => deploy(*id),
+        ("POST", ["v1", "services", id, "deploys"]) => deploy(id),
+        ("POST", ["v1", "services", id, "rollback"]) => deploy(id),
+        ("POST", ["v1", "services", id, "resume"]) => deploy(id),
+        ("POST", ["v1", "services", id, "suspend"]) => deploy(id),
+        ("PATCH", ["v1", "services", id]) => deploy(id),
         ("GET", _) | ("HEAD", _) => ("get".to_string(), Bucket::Get),
         _ => ("write".to_string(), Bucket::Write),
     }
