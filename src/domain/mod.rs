@@ -130,6 +130,15 @@ impl Release {
         }
         match &self.artifact {
             Some(Artifact::Image(ImageRef { tag: Some(t), .. })) => t.clone(),
+            // Deployed by digest alone: the digest is what names it.
+            Some(Artifact::Image(ImageRef {
+                tag: None,
+                digest: Some(d),
+                ..
+            })) => {
+                let hex = d.split_once(':').map_or(d.as_str(), |(_, h)| h);
+                format!("@{}", &hex[..hex.len().min(8)])
+            }
             Some(Artifact::Commit(c)) => c.sha[..c.sha.len().min(7)].to_string(),
             _ => self.id.chars().take(12).collect(),
         }
@@ -218,6 +227,8 @@ mod tests {
         assert_eq!(r.label(), "v5");
         r.version = None;
         assert_eq!(r.label(), "deployment-01J");
+        r.artifact = Some(Artifact::image("docker.io/acme/api@sha256:3aff2b6dcd41"));
+        assert_eq!(r.label(), "@3aff2b6d", "deployed by digest alone");
         r.artifact = None;
         assert_eq!(r.label(), "UmVsZWFzZS0x");
     }

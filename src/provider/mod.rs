@@ -90,7 +90,7 @@ impl Capabilities {
         });
         if self.rollback_pauses_autodeploy {
             notes.push(format!(
-                "{provider} pauses auto-deploy after a rollback: resume it there when the fix lands"
+                "shipdeck turns {provider} auto-deploy off after the rollback (unless pause_autodeploy_on_rollback = false), so the next push does not undo it: turn it back on when the fix lands"
             ));
         }
         notes.push("the database is never rolled back: migrations applied since stay applied; run `migrate down` as a separate, confirmed step if needed".to_string());

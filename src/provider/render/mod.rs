@@ -442,8 +442,7 @@ fn escape(s: &str) -> String {
 /// A short digest of a value (the value itself never leaves this function).
 fn value_digest(value: &str) -> String {
     let hash = Sha256::digest(value.as_bytes());
-    let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Event types that say an instance is failing, and those that say it recovered.
