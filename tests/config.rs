@@ -201,6 +201,36 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "`env[0].service[1].render.service`",
         "services `api` and `worker` of env `production` both name Render service `srv-abc`",
     ),
+    (
+        "railway_without_table.toml",
+        "2:8",
+        "`env[0].railway`",
+        "uses provider \"railway\" but has no [env.railway] table",
+    ),
+    (
+        "railway_table_on_render.toml",
+        "2:8",
+        "`env[0].railway`",
+        "has a [env.railway] table but uses provider \"render\"",
+    ),
+    (
+        "railway_bad_environment.toml",
+        "2:8",
+        "`env[0].railway.environment`",
+        "`staging env` is not a Railway environment id",
+    ),
+    (
+        "railway_service_missing.toml",
+        "7:8",
+        "`env[0].service[0].railway`",
+        "service `api` of env `staging` names no Railway service",
+    ),
+    (
+        "railway_service_on_demo.toml",
+        "7:11",
+        "`env[0].service[0].railway`",
+        "names a Railway service but env `staging` uses provider \"demo\"",
+    ),
 ];
 
 #[test]

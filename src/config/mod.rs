@@ -173,6 +173,9 @@ pub struct EnvConfig {
     /// Render account and API (each service names its Render service).
     #[serde(default)]
     pub render: Option<RenderEnv>,
+    /// Railway project and environment (each service names its Railway service).
+    #[serde(default)]
+    pub railway: Option<RailwayEnv>,
     /// Metric and label names for this env's `/metrics`.
     #[serde(default)]
     pub metrics: MetricNamesConfig,
@@ -256,6 +259,53 @@ pub struct RenderEnv {
     pub poll_interval: Option<HumanDuration>,
 }
 
+/// `[env.railway]`: which Railway project environment backs the env.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RailwayEnv {
+    /// The project id (Project settings, or `railway status --json`).
+    #[serde(default)]
+    pub project: String,
+    /// The environment id within the project.
+    #[serde(default)]
+    pub environment: String,
+    /// Which stored token to use: keyring key `railway:ACCOUNT` (default `railway`).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// `"account"` (an account or workspace token, sent as Bearer; default)
+    /// or `"project"` (a project token, sent as `Project-Access-Token`).
+    #[serde(default)]
+    pub token_kind: Option<RailwayTokenKind>,
+    /// GraphQL endpoint (default `https://backboard.railway.com/graphql/v2`).
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// Longest one deployment may take to succeed (default 15m).
+    #[serde(default)]
+    pub wait_timeout: Option<HumanDuration>,
+    /// Pause between two looks at a running deployment (default 3s).
+    #[serde(default)]
+    pub poll_interval: Option<HumanDuration>,
+}
+
+/// Which kind of Railway token an env uses (they go in different headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RailwayTokenKind {
+    /// An account or workspace token: `Authorization: Bearer`.
+    #[default]
+    Account,
+    /// A project token, scoped to one environment: `Project-Access-Token`.
+    Project,
+}
+
+/// `railway = { service = "…" }` on a service.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRailway {
+    /// The Railway service id.
+    pub service: String,
+}
+
 /// `render = { service = "srv-…" }` on a service.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -264,8 +314,10 @@ pub struct ServiceRender {
     pub service: String,
 }
 
-/// Why `id` cannot be a Render service id, or None when it can.
-pub fn render_service_problem(id: &str) -> Option<&'static str> {
+/// Why `id` cannot be a provider's id (a Render or Railway service, a
+/// Railway project or environment), or None when it can: ids go into URLs
+/// and queries, so only letters, digits, `-` and `_`.
+pub fn provider_id_problem(id: &str) -> Option<&'static str> {
     if id.is_empty() {
         Some("it is empty")
     } else if !id
@@ -568,6 +620,9 @@ pub struct ServiceConfig {
     /// The Render service behind this service (provider = "render").
     #[serde(default)]
     pub render: Option<Spanned<ServiceRender>>,
+    /// The Railway service behind this service (provider = "railway").
+    #[serde(default)]
+    pub railway: Option<Spanned<ServiceRailway>>,
 }
 
 /// `fly = { app = "…", process_group = "…" }` on a service.
@@ -813,12 +868,63 @@ impl Config {
                     "set `provider = \"render\"`, or remove the [env.render] table".into(),
                 ));
             }
-            if env.provider == ProviderKind::Render && env.services.is_empty() {
+            if let Some(account) = env.railway.as_ref().and_then(|r| r.account.as_deref())
+                && let Some(problem) = account_name_problem(account)
+            {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].railway.account"),
+                    format!("`railway:{account}` is not a credential name ({problem})"),
+                    "use letters, digits, `-` or `_`, e.g. `account = \"team\"`".into(),
+                ));
+            }
+            match (&env.railway, env.provider) {
+                (None, ProviderKind::Railway) => {
+                    return Err(at(
+                        env.name.span(),
+                        format!("env[{i}].railway"),
+                        format!("env `{name}` uses provider \"railway\" but has no [env.railway] table"),
+                        "add `railway = { project = \"…\", environment = \"…\" }` (ids from the project's settings or `railway status --json`)".into(),
+                    ));
+                }
+                (Some(_), kind) if kind != ProviderKind::Railway => {
+                    return Err(at(
+                        env.name.span(),
+                        format!("env[{i}].railway"),
+                        format!(
+                            "env `{name}` has a [env.railway] table but uses provider \"{}\"",
+                            kind.label()
+                        ),
+                        "set `provider = \"railway\"`, or remove the [env.railway] table".into(),
+                    ));
+                }
+                (Some(r), _) => {
+                    for (field, id) in [("project", &r.project), ("environment", &r.environment)] {
+                        if let Some(problem) = provider_id_problem(id) {
+                            return Err(at(
+                                env.name.span(),
+                                format!("env[{i}].railway.{field}"),
+                                format!("`{id}` is not a Railway {field} id ({problem})"),
+                                format!(
+                                    "copy the {field} id from Railway (project settings, or `railway status --json`)"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if matches!(env.provider, ProviderKind::Render | ProviderKind::Railway)
+                && env.services.is_empty()
+            {
+                let kind = env.provider.label();
                 return Err(at(
                     env.name.span(),
                     format!("env[{i}].service"),
-                    format!("env `{name}` uses provider \"render\" but has no services"),
-                    "add a [[env.service]] with `render = { service = \"srv-…\" }` for each Render service".into(),
+                    format!("env `{name}` uses provider \"{kind}\" but has no services"),
+                    format!(
+                        "add a [[env.service]] with `{kind} = {{ service = \"…\" }}` for each {kind} service"
+                    ),
                 ));
             }
             if let Some(account) = env.fly.as_ref().and_then(|f| f.account.as_deref())
@@ -915,6 +1021,9 @@ impl Config {
                 .enumerate()
                 .map(|(k, c)| (format!("env[{i}].gates.http[{k}].url"), c.url.as_str()))
                 .collect();
+            if let Some(url) = env.railway.as_ref().and_then(|r| r.api_url.as_deref()) {
+                urls.push((format!("env[{i}].railway.api_url"), url));
+            }
             if let Some(url) = env.render.as_ref().and_then(|r| r.api_url.as_deref()) {
                 urls.push((format!("env[{i}].render.api_url"), url));
             }
@@ -955,10 +1064,62 @@ impl Config {
                             .into(),
                     ));
                 }
+                match (&svc.railway, env.provider) {
+                    (Some(railway), ProviderKind::Railway) => {
+                        let id = &railway.get_ref().service;
+                        if let Some(problem) = provider_id_problem(id) {
+                            return Err(at(
+                                railway.span(),
+                                format!("env[{i}].service[{j}].railway.service"),
+                                format!("`{id}` is not a Railway service id ({problem})"),
+                                "copy the id from the service's settings, e.g. `railway = { service = \"4f1c…\" }`".into(),
+                            ));
+                        }
+                        if let Some(other) = env.services[..j]
+                            .iter()
+                            .find(|o| o.railway.as_ref().map(|r| &r.get_ref().service) == Some(id))
+                        {
+                            return Err(at(
+                                railway.span(),
+                                format!("env[{i}].service[{j}].railway.service"),
+                                format!(
+                                    "services `{}` and `{}` of env `{name}` both name Railway service `{id}`",
+                                    other.name(),
+                                    svc.name()
+                                ),
+                                "each shipdeck service maps to its own Railway service".into(),
+                            ));
+                        }
+                    }
+                    (None, ProviderKind::Railway) => {
+                        return Err(at(
+                            svc.name.span(),
+                            format!("env[{i}].service[{j}].railway"),
+                            format!(
+                                "service `{}` of env `{name}` names no Railway service",
+                                svc.name()
+                            ),
+                            "add `railway = { service = \"…\" }` with the service id from its settings".into(),
+                        ));
+                    }
+                    (Some(railway), _) => {
+                        return Err(at(
+                            railway.span(),
+                            format!("env[{i}].service[{j}].railway"),
+                            format!(
+                                "service `{}` names a Railway service but env `{name}` uses provider \"{}\"",
+                                svc.name(),
+                                env.provider.label()
+                            ),
+                            "set `provider = \"railway\"` on the env, or remove `railway` from the service".into(),
+                        ));
+                    }
+                    (None, _) => {}
+                }
                 match (&svc.render, env.provider) {
                     (Some(render), ProviderKind::Render) => {
                         let id = &render.get_ref().service;
-                        if let Some(problem) = render_service_problem(id) {
+                        if let Some(problem) = provider_id_problem(id) {
                             return Err(at(
                                 render.span(),
                                 format!("env[{i}].service[{j}].render.service"),

@@ -39,7 +39,8 @@ pub struct HttpClient {
     provider: &'static str,
     calls: CallSink,
     retry: RetryPolicy,
-    auth: Option<String>,
+    /// The credential header: its name and value.
+    auth: Option<(&'static str, String)>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -166,7 +167,13 @@ impl HttpClient {
 
     /// Send this `Authorization` header value with every call.
     pub fn with_auth(mut self, header_value: String) -> HttpClient {
-        self.auth = Some(header_value);
+        self.auth = Some(("authorization", header_value));
+        self
+    }
+
+    /// Send the credential in another header (Railway's `Project-Access-Token`).
+    pub fn with_auth_header(mut self, name: &'static str, value: String) -> HttpClient {
+        self.auth = Some((name, value));
         self
     }
 
@@ -230,8 +237,8 @@ impl HttpClient {
             let started = Instant::now();
             let at = chrono::Utc::now();
             let mut builder = client.request(req.method.clone(), &req.url);
-            if let Some(auth) = &self.auth {
-                builder = builder.header(reqwest::header::AUTHORIZATION, sensitive(auth));
+            if let Some((name, value)) = &self.auth {
+                builder = builder.header(*name, sensitive(value));
             }
             for (name, value) in &req.headers {
                 builder = builder.header(*name, sensitive(value));

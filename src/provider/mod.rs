@@ -10,6 +10,7 @@
 pub mod calls;
 pub mod demo;
 pub mod fly;
+pub mod graphql;
 pub mod http;
 pub mod progress;
 pub mod registry;

@@ -6,7 +6,7 @@
 pub mod auth;
 pub mod configured;
 pub mod flyctl;
-pub mod graphql;
+pub use crate::provider::graphql;
 pub mod handoff;
 pub mod identity;
 pub mod lease;

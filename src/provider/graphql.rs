@@ -1,4 +1,4 @@
-//! The GraphQL envelope: POST `{query, variables}`, and an `errors[]` array is
+//! The GraphQL envelope (Fly's and Railway's APIs): POST `{query, variables}`, and an `errors[]` array is
 //! an error even when the HTTP status is 200. Queries are reads and are
 //! retried like GETs; mutations are not.
 
@@ -35,6 +35,7 @@ pub async fn run<T: DeserializeOwned>(
     let request_id = resp
         .headers()
         .get("fly-request-id")
+        .or_else(|| resp.headers().get("x-request-id"))
         .and_then(|v| v.to_str().ok())
         .map(sanitize);
     let bytes = body_bytes(resp, &target, None).await?;
