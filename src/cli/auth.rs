@@ -316,6 +316,39 @@ async fn test_provider(
             let who = provider.whoami().await.map_err(|e| e.to_string())?;
             Ok((who, resolved.origin))
         }
+        CredentialKind::Railway => {
+            let table = config
+                .envs
+                .iter()
+                .filter_map(|e| e.railway.as_ref())
+                .find(|t| {
+                    crate::provider::railway::settings::credential_key(Some(t))
+                        .ok()
+                        .as_ref()
+                        == Some(key)
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "no [env.railway] in the config uses `{key}`; add one (with `account = \"{}\"` for a non-default key) so shipdeck knows which API to ask",
+                        key.account()
+                    )
+                })?;
+            let resolved = store
+                .get_async(key)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no token stored; run `shipdeck auth set {key}`"))?;
+            crate::redact::remember(&resolved.value);
+            let provider = crate::provider::railway::RailwayProvider::new(
+                crate::provider::railway::RailwaySettings::from_config(table),
+                crate::provider::token::fixed_token(resolved.value.expose().to_string()),
+                config.ui.request_timeout.0,
+                crate::provider::CallSink::discard(),
+            );
+            use crate::provider::Provider;
+            let who = provider.whoami().await.map_err(|e| e.to_string())?;
+            Ok((who, resolved.origin))
+        }
         CredentialKind::Render => {
             let env = config
                 .envs

@@ -68,18 +68,26 @@ pub fn needs_of(env: &EnvConfig) -> Vec<CredentialNeed> {
             });
         }
     }
-    if env.provider == ProviderKind::Render {
-        let account = env
-            .render
-            .as_ref()
-            .and_then(|r| r.account.as_deref())
-            .unwrap_or(DEFAULT_ACCOUNT);
-        if let Ok(key) = CredentialKey::provider(CredentialKind::Render, account) {
-            needs.push(CredentialNeed {
-                what: "render API key",
-                wanted: Wanted::Key(key),
-            });
-        }
+    let paas = match env.provider {
+        ProviderKind::Render => Some((
+            CredentialKind::Render,
+            env.render.as_ref().and_then(|r| r.account.as_deref()),
+            "render API key",
+        )),
+        ProviderKind::Railway => Some((
+            CredentialKind::Railway,
+            env.railway.as_ref().and_then(|r| r.account.as_deref()),
+            "railway token",
+        )),
+        _ => None,
+    };
+    if let Some((kind, account, what)) = paas
+        && let Ok(key) = CredentialKey::provider(kind, account.unwrap_or(DEFAULT_ACCOUNT))
+    {
+        needs.push(CredentialNeed {
+            what,
+            wanted: Wanted::Key(key),
+        });
     }
     if let Some(m) = &env.migrations
         && m.sqlite.is_none()

@@ -13,6 +13,7 @@ pub mod fly;
 pub mod graphql;
 pub mod http;
 pub mod progress;
+pub mod railway;
 pub mod registry;
 pub mod render;
 pub mod token;
@@ -146,12 +147,13 @@ pub enum ProviderError {
     },
     /// The credential was refused.
     #[error(
-        "{provider} refused the credential (HTTP {status}); run `shipdeck auth set {provider}` with a valid token"
+        "{provider} refused the credential ({}); run `shipdeck auth set {provider}` with a valid token",
+        if *.status == 0 { "in its answer".to_string() } else { format!("HTTP {}", .status) }
     )]
     Auth {
         /// Provider name.
         provider: String,
-        /// 401 or 403.
+        /// 401 or 403; 0 when the API said so in its body (a GraphQL error on HTTP 200).
         status: u16,
     },
     /// Too many requests, even after waiting.

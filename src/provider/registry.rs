@@ -16,6 +16,10 @@ pub fn capabilities_of(kind: ProviderKind) -> Option<(&'static str, Capabilities
     match kind {
         ProviderKind::Demo => Some(("demo", DemoProvider::CAPABILITIES)),
         ProviderKind::Fly => Some(("fly", crate::provider::fly::FlyProvider::CAPABILITIES)),
+        ProviderKind::Railway => Some((
+            "railway",
+            crate::provider::railway::RailwayProvider::CAPABILITIES,
+        )),
         ProviderKind::Render => Some((
             "render",
             crate::provider::render::RenderProvider::CAPABILITIES,
@@ -40,7 +44,11 @@ pub fn target_of(cfg: &Config, e: usize) -> Target {
     let env = &cfg.envs[e];
     let (remote, scope) = match (&env.fly, env.provider) {
         (Some(fly), ProviderKind::Fly) => (fly.app.clone(), fly.process_group.clone()),
-        // Render addresses services only: the env as a whole is its first one.
+        // Railway and Render address services only: the env as a whole is its first one.
+        (_, ProviderKind::Railway) => match env.services.first().and_then(|s| s.railway.as_ref()) {
+            Some(r) => (r.get_ref().service.clone(), None),
+            None => (env.name().to_string(), None),
+        },
         (_, ProviderKind::Render) => match env.services.first().and_then(|s| s.render.as_ref()) {
             Some(r) => (r.get_ref().service.clone(), None),
             None => (env.name().to_string(), None),
@@ -77,6 +85,11 @@ pub fn service_target(cfg: &Config, e: usize, s: usize) -> Target {
         ProviderKind::Demo => target.scope = Some(svc.name().to_string()),
         ProviderKind::Render => {
             if let Some(r) = &svc.render {
+                target.remote = r.get_ref().service.clone();
+            }
+        }
+        ProviderKind::Railway => {
+            if let Some(r) = &svc.railway {
                 target.remote = r.get_ref().service.clone();
             }
         }
@@ -141,13 +154,13 @@ pub fn units_of(cfg: &Config, e: usize) -> Vec<DeployUnit> {
 }
 
 /// The target holding service `service`'s secrets: on Fly its own app's
-/// (Fly keeps secrets per app), on Render its own service's, elsewhere, and
+/// (Fly keeps secrets per app), on Render and Railway its own service's, elsewhere, and
 /// with no service, the env's.
 pub fn secret_target(cfg: &Config, e: usize, service: Option<&str>) -> Target {
     let env = &cfg.envs[e];
     let found = service.and_then(|name| env.services.iter().position(|s| s.name() == name));
     match (env.provider, found) {
-        (ProviderKind::Fly | ProviderKind::Render, Some(s)) => Target {
+        (ProviderKind::Fly | ProviderKind::Render | ProviderKind::Railway, Some(s)) => Target {
             scope: None,
             ..service_target(cfg, e, s)
         },
@@ -216,6 +229,11 @@ pub fn providers_for(
                 .ok()
                 .map(|p| Arc::new(p) as Arc<dyn Provider>)
             }),
+            (ProviderKind::Railway, _) => {
+                crate::provider::railway::settings::provider_for(env, timeout, calls.clone())
+                    .ok()
+                    .map(|p| Arc::new(p) as Arc<dyn Provider>)
+            }
             (ProviderKind::Render, _) => {
                 crate::provider::render::settings::provider_for(env, timeout, calls.clone())
                     .ok()
