@@ -628,7 +628,20 @@ impl Provider for RailwayProvider {
         stage: bool,
     ) -> Result<(), ProviderError> {
         let service = &target.remote;
+        // Railway has no staged delete: removing a variable redeploys the
+        // service by itself. That deployment is followed like any other.
+        let mut railway_deployed = false;
+        let only_deletes = values.iter().all(|(_, v)| v.is_none());
         for (name, value) in &values {
+            let before: HashSet<String> = if value.is_none() {
+                self.deployments(service, 10)
+                    .await?
+                    .into_iter()
+                    .map(|d| d.id)
+                    .collect()
+            } else {
+                HashSet::new()
+            };
             let result: Result<Value, ProviderError> = match value {
                 // Always staged: one redeploy applies every change at once.
                 Some(v) => {
@@ -661,6 +674,18 @@ impl Provider for RailwayProvider {
                 }
             };
             result?;
+            if value.is_none() {
+                match self.newest_since(service, &before).await {
+                    Ok(id) => {
+                        self.follow(service, id, &Progress::none()).await?;
+                        railway_deployed = true;
+                    }
+                    // Nothing deployed (the service never ran): nothing to follow.
+                    Err(ProviderError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
             if let Ok(mut staged) = self.staged.lock() {
                 staged
                     .entry(service.clone())
@@ -668,7 +693,7 @@ impl Provider for RailwayProvider {
                     .insert(name.clone());
             }
         }
-        if stage {
+        if stage || (only_deletes && railway_deployed) {
             return Ok(());
         }
         self.apply_secrets(target).await.map(|_| ())
