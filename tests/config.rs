@@ -333,6 +333,8 @@ fn example_config_loads_and_documents_every_section() {
         "render = { service",
         "pause_autodeploy_on_rollback",
         "poll_interval",
+        "railway = { service",
+        "token_kind",
     ] {
         assert!(
             text.contains(key),
