@@ -281,3 +281,64 @@ fn auth_test_names_the_user_and_a_missing_token_says_how_to_store_one() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_rollback_across_a_rotation_says_which_secrets_it_undoes() {
+    use std::io::Write;
+    let (fake, home) = fleet();
+    let mut child = command(
+        home.path(),
+        &[
+            "secrets",
+            "production",
+            "set",
+            "JWT_SECRET",
+            "--service",
+            "api",
+            "--confirm",
+            "production",
+        ],
+        Some(TOKEN),
+    )
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a-brand-new-value-after-a-leak\n")
+        .unwrap();
+    let set = child.wait_with_output().unwrap();
+    assert!(set.status.success(), "{}", text(&set));
+    assert_eq!(
+        fake.variables("env-prd", "svc-api")["JWT_SECRET"],
+        "a-brand-new-value-after-a-leak"
+    );
+    let out = shipdeck(
+        home.path(),
+        &[
+            "rollback",
+            "production",
+            "--service",
+            "api",
+            "--to",
+            "1.2.0",
+            "--confirm",
+            "production",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("undoing JWT_SECRET (set by"),
+        "the dialog names the change it undoes: {shown}"
+    );
+    assert!(!shown.contains("a-brand-new-value"), "{shown}");
+    assert_eq!(
+        fake.variables("env-prd", "svc-api")["JWT_SECRET"],
+        "first-value"
+    );
+}

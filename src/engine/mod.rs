@@ -14,6 +14,7 @@ pub mod plan;
 pub mod policy;
 pub mod rotate;
 pub mod secrets;
+pub mod undone;
 
 use std::sync::Arc;
 
@@ -638,6 +639,9 @@ impl Engine {
             });
         }
         let mut notes = provider.capabilities().rollback_disclosure(provider.name());
+        if provider.capabilities().rollback_restores_variables {
+            notes.extend(self.undone_secret_changes(env, provider.name(), &units));
+        }
         notes.push(format!(
             "`{env}` will be pinned: promotions are refused until you unpin it"
         ));
@@ -666,6 +670,31 @@ impl Engine {
             protected: cfg.protected,
             plan,
         })
+    }
+
+    /// The warning that a rollback restoring variables undoes secret
+    /// changes shipdeck made since the oldest release it returns to.
+    fn undone_secret_changes(
+        &self,
+        env: &str,
+        provider: &str,
+        units: &[UnitPlan],
+    ) -> Option<String> {
+        let oldest = units
+            .iter()
+            .filter(|u| !u.unchanged)
+            .filter_map(|u| u.release.as_ref())
+            .min_by_key(|r| r.created_at)?;
+        let records = match self.audit().read(Some(env)) {
+            Ok(read) => read.records,
+            Err(e) => {
+                return Some(format!(
+                    "cannot tell which secret changes this rollback undoes: {e}"
+                ));
+            }
+        };
+        let changes = undone::secret_changes_since(&records, oldest.created_at);
+        undone::warning(provider, &oldest.label(), &changes)
     }
 
     /// Run a plan after checking every safety rule; `typed` is what the user typed to confirm.
