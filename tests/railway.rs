@@ -305,6 +305,7 @@ async fn variables_are_names_and_digests_staged_and_applied_by_one_redeploy() {
     assert_eq!(names, ["JWT_SECRET", "SEALED_KEY"]);
     assert!(before[0].digest.is_some());
     assert_eq!(before[1].digest, None, "sealed: Railway never returns it");
+    assert!(before[1].write_only && !before[0].write_only);
     assert!(!format!("{before:?}").contains("first-value"));
     c.set_secrets(
         &target("svc-api"),

@@ -42,6 +42,7 @@ fn secret(name: &str, digest: &str) -> SecretMeta {
         digest: Some(digest.into()),
         updated_at: Some(now() - chrono::Duration::days(3)),
         staged: false,
+        write_only: false,
     }
 }
 
@@ -857,4 +858,27 @@ fn a_failed_revert_stays_on_screen_until_someone_unpins() {
     state.pins.clear();
     let text = screen_text(&render(&state, 160, 40));
     assert!(!text.contains("REVERT FAILED"));
+}
+
+#[test]
+fn a_sealed_variable_reads_sealed_not_unavailable() {
+    let mut state = populated();
+    for env in &mut state.envs {
+        if let Some(Load::Loaded { data, .. }) = env.secrets.first_mut() {
+            data.push(SecretMeta {
+                name: "SEALED_TOKEN".into(),
+                digest: None,
+                updated_at: None,
+                staged: false,
+                write_only: true,
+            });
+        }
+    }
+    let text = screen_text(&render(&state, 200, 50));
+    let row = text
+        .split("SEALED_TOKEN")
+        .nth(1)
+        .map(|rest| rest.chars().take(20).collect::<String>())
+        .unwrap_or_default();
+    assert!(row.contains("sealed"), "{row}");
 }

@@ -483,6 +483,7 @@ impl Store {
                 digest: Some(secret_digest(&s.value)),
                 updated_at: Some(s.updated_at),
                 staged: s.staged,
+                write_only: false,
             })
             .collect())
     }

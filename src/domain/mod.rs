@@ -163,6 +163,10 @@ pub struct SecretMeta {
     pub updated_at: Option<DateTime<Utc>>,
     /// Set but not yet applied to running instances.
     pub staged: bool,
+    /// Its value can be written but never read back, not even by the
+    /// platform's API (a Railway sealed variable): no digest, no drift.
+    #[serde(default)]
+    pub write_only: bool,
 }
 
 /// One running instance (machine, dyno, container) as the provider reports it.

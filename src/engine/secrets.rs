@@ -284,6 +284,7 @@ mod tests {
             digest: digest.map(str::to_string),
             updated_at: None,
             staged: false,
+            write_only: false,
         }
     }
 

@@ -277,7 +277,8 @@ impl HttpClient {
                         .unwrap_or_default();
                     // Retry-After, else on a 429 the IETF draft's
                     // `Ratelimit-Reset` (seconds until the window resets, as
-                    // Render sends it on every answer).
+                    // Render sends it on every answer) or Railway's
+                    // `X-RateLimit-Reset` (a Unix time is turned into a wait).
                     let header = |name: &str| {
                         resp.headers()
                             .get(name)
@@ -286,7 +287,9 @@ impl HttpClient {
                     };
                     let retry_after = header("retry-after").or_else(|| {
                         (status == StatusCode::TOO_MANY_REQUESTS)
-                            .then(|| header("ratelimit-reset"))
+                            .then(|| {
+                                header("ratelimit-reset").or_else(|| header("x-ratelimit-reset"))
+                            })
                             .flatten()
                     });
                     // An error page is only read far enough to quote it.

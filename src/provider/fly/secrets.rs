@@ -30,6 +30,7 @@ pub async fn list(machines: &Machines) -> Result<Vec<SecretMeta>, ProviderError>
                 .or(s.created_at.as_deref())
                 .and_then(parse_time),
             staged: false,
+            write_only: false,
         })
         .collect())
 }

@@ -609,6 +609,8 @@ impl Provider for RailwayProvider {
                 digest: value.as_str().map(value_digest),
                 updated_at: None,
                 staged: staged.contains(name),
+                // Sealed: Railway returns the name with a null value.
+                write_only: value.is_null(),
             })
             .collect();
         // Values were only read to hash them: wipe them now.

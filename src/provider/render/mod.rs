@@ -617,6 +617,7 @@ impl Provider for RenderProvider {
                 digest: Some(value_digest(&v.value)),
                 updated_at: None,
                 staged: staged.contains(&v.key),
+                write_only: false,
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));

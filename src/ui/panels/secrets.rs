@@ -123,9 +123,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 if s.staged { " (staged)" } else { "" }
             )),
             Cell::from(Span::styled(
-                s.digest
-                    .as_deref()
-                    .map_or("unavailable".to_string(), |d| d.chars().take(8).collect()),
+                match (&s.digest, s.write_only) {
+                    (_, true) => "sealed".to_string(),
+                    (Some(d), false) => d.chars().take(8).collect(),
+                    (None, false) => "unavailable".to_string(),
+                },
                 theme.style(Role::Muted),
             )),
             Cell::from(s.updated_at.map(|t| age(state.now, t)).unwrap_or_default()),
