@@ -882,3 +882,20 @@ fn a_sealed_variable_reads_sealed_not_unavailable() {
         .unwrap_or_default();
     assert!(row.contains("sealed"), "{row}");
 }
+
+#[test]
+fn a_pinned_protected_env_shows_its_whole_badge() {
+    let mut state = populated();
+    state.pins.insert(
+        "production".into(),
+        shipdeck::engine::pins::Pin {
+            env: "production".into(),
+            release: "v41".into(),
+            by: "maria@laptop".into(),
+            at: now(),
+            reason: "rollback from v44".into(),
+        },
+    );
+    let text = screen_text(&render(&state, 120, 36));
+    assert!(text.contains("production ⛨ PINNED"), "{text}");
+}

@@ -154,9 +154,32 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             Cell::from(lock),
         ]));
     }
+    // The env column fits the longest name with its badges (PINNED must not
+    // be cut to a lone `P`), within bounds.
+    let env_width = state
+        .envs
+        .iter()
+        .map(|env| {
+            let mut w = env.name.chars().count();
+            w += if env.protected { 2 } else { 0 };
+            w += if env.read_only || state.read_only {
+                3
+            } else {
+                0
+            };
+            w += if state.pins.contains_key(&env.name) {
+                7
+            } else {
+                0
+            };
+            w
+        })
+        .max()
+        .unwrap_or(0)
+        .clamp(14, 30) as u16;
     let widths = [
         Constraint::Length(1),
-        Constraint::Length(14),
+        Constraint::Length(env_width),
         Constraint::Length(10),
         Constraint::Length(8),
         Constraint::Length(8),
