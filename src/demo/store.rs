@@ -83,9 +83,9 @@ fn hex(bytes: &[u8]) -> String {
 /// Shortest `JWT_SECRET_KEY` the demo api accepts.
 const MIN_JWT_KEY: usize = 32;
 
-/// Digest shown for a secret value (first 16 hex chars of its SHA-256).
+/// Digest shown for a secret value (see [`crate::secrets::digest`]).
 pub fn secret_digest(value: &str) -> String {
-    hex(&Sha256::digest(value.as_bytes()))[..16].to_string()
+    crate::secrets::digest(value)
 }
 
 /// The release that breaks things: the api's storage client times out.

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod fly;
 pub mod graphql;
 pub mod http;
+pub mod poll;
 pub mod progress;
 pub mod railway;
 pub mod registry;

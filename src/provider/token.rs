@@ -43,6 +43,24 @@ pub fn stored_token(key: CredentialKey, state_dir: PathBuf) -> TokenSource {
     })
 }
 
+/// Call `source` for a client's first request: the token trimmed, refused
+/// when empty (naming the command that stores one), and remembered so any
+/// text shipdeck shows from then on has it redacted.
+pub async fn resolve(
+    source: &TokenSource,
+    provider: &str,
+) -> Result<crate::secrets::SecretValue, ProviderError> {
+    let raw = crate::secrets::SecretValue::new(source().await?.trim().to_string());
+    if raw.expose().is_empty() {
+        return Err(ProviderError::Credential {
+            provider: provider.into(),
+            reason: format!("the stored token is empty; run `shipdeck auth set {provider}`"),
+        });
+    }
+    crate::redact::remember(&raw);
+    Ok(raw)
+}
+
 /// A token source for a token already in hand (tests, `auth test`).
 pub fn fixed_token(token: String) -> TokenSource {
     let token = crate::secrets::SecretValue::new(token);

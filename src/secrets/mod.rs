@@ -40,6 +40,18 @@ impl fmt::Display for SecretValue {
     }
 }
 
+/// The digest shipdeck shows for a value it can read (the first 16 hex
+/// characters of its SHA-256): the same on every provider that lets shipdeck
+/// read values (Render, Railway, the demo), so drift between them shows.
+pub fn digest(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(value.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

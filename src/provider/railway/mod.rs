@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 pub use settings::RailwaySettings;
@@ -104,15 +103,7 @@ impl RailwayProvider {
     async fn http(&self) -> Result<&HttpClient, ProviderError> {
         self.session
             .get_or_try_init(|| async {
-                let raw = SecretValue::new((self.token_source)().await?.trim().to_string());
-                if raw.expose().is_empty() {
-                    return Err(ProviderError::Credential {
-                        provider: "railway".into(),
-                        reason: "the stored token is empty; run `shipdeck auth set railway`".into(),
-                    });
-                }
-                // From here on, any text shipdeck shows has the token redacted.
-                crate::redact::remember(&raw);
+                let raw = super::token::resolve(&self.token_source, "railway").await?;
                 let http = HttpClient::new("railway", self.timeout, self.calls.clone());
                 Ok(match self.settings.token_kind {
                     RailwayTokenKind::Account => http.with_auth(format!("Bearer {}", raw.expose())),
@@ -345,15 +336,6 @@ fn release(d: &Deployment) -> Release {
         created_at: d.created_at.unwrap_or_default(),
         current: false,
     }
-}
-
-/// A short digest of a value (the value itself never leaves this function).
-fn value_digest(value: &str) -> String {
-    Sha256::digest(value.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The image reference a deploy points the service at: by digest where known.
@@ -606,7 +588,7 @@ impl Provider for RailwayProvider {
             .iter()
             .map(|(name, value)| SecretMeta {
                 name: sanitize(name),
-                digest: value.as_str().map(value_digest),
+                digest: value.as_str().map(crate::secrets::digest),
                 updated_at: None,
                 staged: staged.contains(name),
                 // Sealed: Railway returns the name with a null value.

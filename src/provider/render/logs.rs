@@ -1,25 +1,22 @@
 //! Logs by polling `GET /v1/logs?ownerId=…&resource=srv-…&direction=forward`
 //! with a time cursor: each poll starts at the newest line already seen (or
 //! at `nextStartTime` while Render says more wait), lines seen at that
-//! instant are dropped by id. Polls are at least 1 s apart; empty polls back
-//! off to 10 s, and data brings the pause back to 1 s. Each entry becomes
+//! instant are dropped by id; pacing is the shared loop's
+//! ([`crate::provider::poll`]). Each entry becomes
 //! one JSON line (`timestamp`, `level`, `instance`, `message`) for the log
 //! pipeline, which sanitises before anything reaches a terminal.
 
-use std::collections::{HashSet, VecDeque};
-use std::time::Duration;
+use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures::StreamExt;
 use serde_json::json;
 
 use super::escape;
 use super::model::{LogEntry, LogsPage};
+use crate::provider::LogStream;
 use crate::provider::http::{HttpClient, Request};
-use crate::provider::{LogStream, ProviderError};
+use crate::provider::poll::{Page, poll as poll_pages};
 
-const IDLE_FIRST: Duration = Duration::from_secs(1);
-const IDLE_MAX: Duration = Duration::from_secs(10);
 /// Lines asked for per poll.
 const LIMIT: usize = 100;
 /// How far back the first poll reaches.
@@ -33,10 +30,6 @@ struct State {
     start: DateTime<Utc>,
     end: Option<DateTime<Utc>>,
     seen: HashSet<String>,
-    ready: VecDeque<String>,
-    idle: Duration,
-    first: bool,
-    done: bool,
 }
 
 /// A never-ending stream of log lines for one Render service.
@@ -49,79 +42,55 @@ pub fn poll(http: HttpClient, url: String, owner: String, resource: String) -> L
         start: Utc::now() - BACKLOG,
         end: None,
         seen: HashSet::new(),
-        ready: VecDeque::new(),
-        idle: IDLE_FIRST,
-        first: true,
-        done: false,
     };
-    futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(line) = st.ready.pop_front() {
-                return Some((Ok(line), st));
-            }
-            if st.done {
-                return None;
-            }
-            if !st.first {
-                tokio::time::sleep(st.idle).await;
-                st.idle = (st.idle * 2).min(IDLE_MAX);
-            }
-            st.first = false;
-            let mut url = format!(
-                "{}?ownerId={}&resource={}&direction=forward&limit={LIMIT}&startTime={}",
-                st.url,
-                escape(&st.owner),
-                escape(&st.resource),
-                escape(&st.start.to_rfc3339_opts(SecondsFormat::Micros, true)),
-            );
-            if let Some(end) = st.end.take() {
-                url.push_str("&endTime=");
-                url.push_str(&escape(&end.to_rfc3339_opts(SecondsFormat::Micros, true)));
-            }
-            match st.http.json::<LogsPage>(Request::get(url)).await {
-                Ok(page) => {
-                    let fresh: Vec<&LogEntry> = page
-                        .logs
-                        .iter()
-                        .filter(|e| e.id.is_empty() || !st.seen.contains(&e.id))
-                        .collect();
-                    let got = !fresh.is_empty();
-                    if let Some(newest) = page.logs.iter().map(|e| e.timestamp).max()
-                        && newest > st.start
-                    {
-                        // Ids at older instants can no longer come back.
-                        st.seen.clear();
-                        st.start = newest;
-                    }
-                    for e in &page.logs {
-                        if e.timestamp == st.start && !e.id.is_empty() {
-                            st.seen.insert(e.id.clone());
-                        }
-                    }
-                    st.ready.extend(fresh.into_iter().map(line));
-                    if page.has_more
-                        && let Some(next) = page.next_start_time
-                    {
-                        st.start = st.start.max(next);
-                        st.end = page.next_end_time;
-                        st.idle = Duration::ZERO;
-                    } else if got {
-                        st.idle = IDLE_FIRST;
-                    }
-                }
-                Err(e) => {
-                    if matches!(
-                        e,
-                        ProviderError::Auth { .. } | ProviderError::NotFound { .. }
-                    ) {
-                        st.done = true;
-                    }
-                    return Some((Err(e), st));
-                }
-            }
+    poll_pages(state, |mut st| async move {
+        let mut url = format!(
+            "{}?ownerId={}&resource={}&direction=forward&limit={LIMIT}&startTime={}",
+            st.url,
+            escape(&st.owner),
+            escape(&st.resource),
+            escape(&st.start.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        );
+        if let Some(end) = st.end.take() {
+            url.push_str("&endTime=");
+            url.push_str(&escape(&end.to_rfc3339_opts(SecondsFormat::Micros, true)));
         }
+        let result = st.http.json::<LogsPage>(Request::get(url)).await;
+        let page = result.map(|page| take(&mut st, page));
+        (st, page)
     })
-    .boxed()
+}
+
+/// The lines of a page not handed out before; the cursor moves to its newest.
+fn take(st: &mut State, page: LogsPage) -> Page {
+    let lines: Vec<String> = page
+        .logs
+        .iter()
+        .filter(|e| e.id.is_empty() || !st.seen.contains(&e.id))
+        .map(line)
+        .collect();
+    if let Some(newest) = page.logs.iter().map(|e| e.timestamp).max()
+        && newest > st.start
+    {
+        // Ids at older instants can no longer come back.
+        st.seen.clear();
+        st.start = newest;
+    }
+    for e in &page.logs {
+        if e.timestamp == st.start && !e.id.is_empty() {
+            st.seen.insert(e.id.clone());
+        }
+    }
+    let more = page.has_more && page.next_start_time.is_some();
+    if more && let Some(next) = page.next_start_time {
+        st.start = st.start.max(next);
+        st.end = page.next_end_time;
+    }
+    Page {
+        busy: !lines.is_empty(),
+        lines,
+        more,
+    }
 }
 
 /// One entry as a JSON line with Render's fields.

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 pub use settings::RenderSettings;
@@ -103,19 +102,9 @@ impl RenderProvider {
     async fn http(&self) -> Result<&HttpClient, ProviderError> {
         self.session
             .get_or_try_init(|| async {
-                let raw = SecretValue::new((self.token_source)().await?.trim().to_string());
-                let key = raw.expose();
-                if key.is_empty() {
-                    return Err(ProviderError::Credential {
-                        provider: "render".into(),
-                        reason: "the stored API key is empty; run `shipdeck auth set render`"
-                            .into(),
-                    });
-                }
-                // From here on, any text shipdeck shows has the key redacted.
-                crate::redact::remember(&raw);
+                let key = super::token::resolve(&self.token_source, "render").await?;
                 Ok(HttpClient::new("render", self.timeout, self.calls.clone())
-                    .with_auth(format!("Bearer {key}")))
+                    .with_auth(format!("Bearer {}", key.expose())))
             })
             .await
     }
@@ -439,12 +428,6 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// A short digest of a value (the value itself never leaves this function).
-fn value_digest(value: &str) -> String {
-    let hash = Sha256::digest(value.as_bytes());
-    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
 /// Event types that say an instance is failing, and those that say it recovered.
 const FAILING: &[&str] = &[
     "server_failed",
@@ -614,7 +597,7 @@ impl Provider for RenderProvider {
             .iter()
             .map(|v| SecretMeta {
                 name: sanitize(&v.key),
-                digest: Some(value_digest(&v.value)),
+                digest: Some(crate::secrets::digest(&v.value)),
                 updated_at: None,
                 staged: staged.contains(&v.key),
                 write_only: false,
@@ -768,7 +751,7 @@ mod tests {
         assert_eq!(r.description, "by api: fix");
         assert!(!r.current);
         assert_eq!(escape("srv-1/../x"), "srv-1%2F..%2Fx");
-        assert_eq!(value_digest("a"), value_digest("a"));
-        assert_ne!(value_digest("a"), value_digest("b"));
+        assert_eq!(crate::secrets::digest("a"), crate::secrets::digest("a"));
+        assert_ne!(crate::secrets::digest("a"), crate::secrets::digest("b"));
     }
 }
