@@ -263,6 +263,25 @@ async fn test_database(
     Ok((identity, resolved.origin))
 }
 
+/// The stored token of `key` (remembered for redaction), or how to store one.
+async fn stored_token(
+    store: &Credentials,
+    key: &CredentialKey,
+) -> Result<crate::credentials::Resolved, String> {
+    let resolved = store
+        .get_async(key)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no token stored; run `shipdeck auth set {key}`"))?;
+    crate::redact::remember(&resolved.value);
+    Ok(resolved)
+}
+
+/// The identity a provider's API sees.
+async fn who_is(provider: &dyn crate::provider::Provider) -> Result<String, String> {
+    provider.whoami().await.map_err(|e| e.to_string())
+}
+
 async fn test_provider(
     config: Config,
     store: &Credentials,
@@ -299,12 +318,7 @@ async fn test_provider(
                         key.account()
                     )
                 })?;
-            let resolved = store
-                .get_async(key)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no token stored; run `shipdeck auth set {key}`"))?;
-            crate::redact::remember(&resolved.value);
+            let resolved = stored_token(store, key).await?;
             let provider = crate::provider::fly::FlyProvider::with_token(
                 crate::provider::fly::configured::settings_for(fly),
                 resolved.value.expose().to_string(),
@@ -312,9 +326,7 @@ async fn test_provider(
                 crate::provider::CallSink::discard(),
                 crate::engine::Actor::current().describe(),
             );
-            use crate::provider::Provider;
-            let who = provider.whoami().await.map_err(|e| e.to_string())?;
-            Ok((who, resolved.origin))
+            Ok((who_is(&provider).await?, resolved.origin))
         }
         CredentialKind::Railway => {
             let table = config
@@ -333,21 +345,14 @@ async fn test_provider(
                         key.account()
                     )
                 })?;
-            let resolved = store
-                .get_async(key)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no token stored; run `shipdeck auth set {key}`"))?;
-            crate::redact::remember(&resolved.value);
+            let resolved = stored_token(store, key).await?;
             let provider = crate::provider::railway::RailwayProvider::new(
                 crate::provider::railway::RailwaySettings::from_config(table),
                 crate::provider::token::fixed_token(resolved.value.expose().to_string()),
                 config.ui.request_timeout.0,
                 crate::provider::CallSink::discard(),
             );
-            use crate::provider::Provider;
-            let who = provider.whoami().await.map_err(|e| e.to_string())?;
-            Ok((who, resolved.origin))
+            Ok((who_is(&provider).await?, resolved.origin))
         }
         CredentialKind::Render => {
             let env = config
@@ -366,21 +371,14 @@ async fn test_provider(
                         key.account()
                     )
                 })?;
-            let resolved = store
-                .get_async(key)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no API key stored; run `shipdeck auth set {key}`"))?;
-            crate::redact::remember(&resolved.value);
+            let resolved = stored_token(store, key).await?;
             let provider = crate::provider::render::RenderProvider::new(
                 crate::provider::render::RenderSettings::from_config(env.render.as_ref()),
                 crate::provider::token::fixed_token(resolved.value.expose().to_string()),
                 config.ui.request_timeout.0,
                 crate::provider::CallSink::discard(),
             );
-            use crate::provider::Provider;
-            let who = provider.whoami().await.map_err(|e| e.to_string())?;
-            Ok((who, resolved.origin))
+            Ok((who_is(&provider).await?, resolved.origin))
         }
         other => Err(format!(
             "the {} client is not in this build yet; its token can be stored now and is used when it lands",
