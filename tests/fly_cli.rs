@@ -596,3 +596,28 @@ async fn a_deploy_stopped_before_it_changed_anything_reverts_nothing() {
         "no machine was updated"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_from_the_api_reaches_the_terminal_inert() {
+    let (fake, home) = fleet().await;
+    {
+        let mut st = fake.state();
+        let app = st.apps.get_mut("shop-production").unwrap();
+        let node = &mut app.releases[0];
+        node["user"]["email"] = serde_json::json!("evil\u{1b}]52;c;aGk=\u{7}@x.io");
+        node["user"]["name"] = serde_json::json!("e\u{202e}vil\u{200f}");
+        node["description"] = serde_json::json!("Deploy \u{1b}[2J\u{1b}[31mowned\u{2028}next");
+    }
+    for args in [
+        &["releases", "production"][..],
+        &["status"][..],
+        &["releases", "production", "--json"][..],
+    ] {
+        let out = shipdeck(home.path(), args, Some(TOKEN)).await;
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        let shown = String::from_utf8_lossy(&out.stdout);
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\u{200f}', '\u{2028}'] {
+            assert!(!shown.contains(bad), "{args:?} printed {bad:?}: {shown}");
+        }
+    }
+}
