@@ -102,3 +102,21 @@ fn up_needs_findings_acknowledged_and_down_needs_the_typed_name() {
         && a["env"] == "production"
         && a["result"] == "ok"));
 }
+
+#[test]
+fn force_none_clears_the_version_of_a_first_migration_that_failed() {
+    let demo = Demo::new();
+    let out = demo.run(&["migrate", "staging", "force", "none", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(demo.status("staging")["current"], serde_json::Value::Null);
+    let out = demo.run(&["migrate", "staging", "force", "nine", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a word other than none is refused"
+    );
+}

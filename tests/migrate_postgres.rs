@@ -170,9 +170,21 @@ async fn failing_migration_leaves_dirty_and_force_clears_it() {
 
     let st = db.status(&ms).await.unwrap();
     assert!(st.dirty);
+    // The failure and the refusal after it say the same, right thing:
+    // nothing of the file stayed, so `force 3`.
+    assert!(msg.contains("`shipdeck migrate ENV force 3`"), "{msg}");
     let e = db.up(&ms, None).await.unwrap_err();
-    assert!(matches!(e, PgError::Dirty { version: 4 }));
-    assert!(e.to_string().contains("force 4"), "{e}");
+    assert!(matches!(
+        e,
+        PgError::Dirty {
+            version: 4,
+            previous: Some(3)
+        }
+    ));
+    assert!(
+        e.to_string().contains("`shipdeck migrate ENV force 3`"),
+        "{e}"
+    );
     assert!(matches!(db.down(&ms, 1).await, Err(PgError::Dirty { .. })));
     assert!(matches!(db.goto(&ms, 1).await, Err(PgError::Dirty { .. })));
 
@@ -330,7 +342,7 @@ async fn continues_a_golang_migrate_database() {
         .unwrap();
     assert!(matches!(
         db.up(&ms, None).await,
-        Err(PgError::Dirty { version: 2 })
+        Err(PgError::Dirty { version: 2, .. })
     ));
     c.batch_execute("TRUNCATE schema_migrations; INSERT INTO schema_migrations VALUES (-1, true);")
         .await

@@ -747,6 +747,7 @@ fn migrations_panel_shows_alembic_revisions_and_the_tools_output() {
     state.envs[state.env_idx].has_migrations = true;
     state.envs[state.env_idx].migrations = Load::Loaded {
         data: MigrationView {
+            previous: None,
             current: None,
             dirty: false,
             pending: vec![],

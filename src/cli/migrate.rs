@@ -44,7 +44,13 @@ pub async fn migrate(
         eprintln!("shipdeck: {}", config.unknown_env(env));
         return EXIT_USAGE;
     }
-    let op = match (action, parse_n(arg, "give a count or a version")) {
+    // `force none`: no version at all (a first migration that failed).
+    let none = action == MigrateAction::Force && arg == Some("none");
+    let op = match (
+        action,
+        parse_n(arg.filter(|_| !none), "give a count or a version"),
+    ) {
+        (MigrateAction::Force, _) if none => Some(Op::Force(None)),
         (_, Err(e)) => {
             eprintln!("shipdeck: {e}");
             return EXIT_USAGE;

@@ -447,8 +447,9 @@ impl<'a> Run<'a> {
         };
         match crate::migrate::run::status_any(cfg.clone()).await {
             Ok(s) if s.dirty => StepResult::Failed(format!(
-                "`{}` database is dirty at {:?}; fix it, then `shipdeck migrate {} force V`",
-                self.plan.target_env, s.current, self.plan.target_env
+                "`{}` {}",
+                self.plan.target_env,
+                s.dirty_advice(&self.plan.target_env).unwrap_or_default()
             )),
             Ok(s) if s.current >= Some(version) => {
                 StepResult::Skipped(format!("already at {}", s.current.map_or(0, |v| v)))

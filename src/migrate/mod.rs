@@ -8,4 +8,6 @@ pub mod postgres;
 pub mod run;
 pub mod sqlite;
 mod steps;
+
+pub use steps::{dirty_advice, previous_version, version_word};
 pub mod tool_run;

@@ -119,12 +119,12 @@ pub enum PgError {
         version: u64,
     },
     /// The database is marked dirty; nothing runs until it is forced.
-    #[error(
-        "database is dirty at version {version}: fix it by hand, then `shipdeck migrate ENV force {version}`"
-    )]
+    #[error("{}", super::steps::dirty_advice(*.version, *.previous))]
     Dirty {
         /// The dirty version.
         version: u64,
+        /// The migration before it in the files (where a failed `up` left the schema).
+        previous: Option<u64>,
     },
     /// A down migration is needed but its file does not exist.
     #[error(
@@ -146,17 +146,19 @@ pub enum PgError {
     },
     /// A migration file failed; the database is left dirty at `version`.
     #[error(
-        "migration {} (version {version}) failed: {}{}; the database is now dirty at version \
-         {version}: fix it by hand, then `shipdeck migrate ENV force` the last good version",
+        "migration {} (version {version}) failed: {}{}; {}",
         file.display(),
         describe(error),
-        if statement.is_empty() { String::new() } else { format!(" in statement: {statement}") }
+        if statement.is_empty() { String::new() } else { format!(" in statement: {statement}") },
+        super::steps::failed_advice(*version, *before)
     )]
     Failed {
         /// The file that failed.
         file: PathBuf,
         /// The version of that file.
         version: u64,
+        /// The version the schema was at before the step (where it still is if nothing of the file stayed).
+        before: Option<u64>,
         /// The failing statement (best effort, may be empty).
         statement: String,
         /// The driver error.
@@ -497,7 +499,7 @@ impl Postgres {
         migrations: &[Migration],
         n: Option<usize>,
     ) -> Result<Vec<u64>, PgError> {
-        let current = self.clean_version().await?;
+        let current = self.clean_version(migrations).await?;
         let sorted = sorted(migrations);
         let todo: Vec<&Migration> = sorted
             .into_iter()
@@ -505,8 +507,10 @@ impl Postgres {
             .take(n.unwrap_or(usize::MAX))
             .collect();
         let mut applied = Vec::with_capacity(todo.len());
+        let mut at = current;
         for m in todo {
-            self.run_one(m, Step::Up, Some(m.version)).await?;
+            self.run_one(m, Step::Up, Some(m.version), at).await?;
+            at = Some(m.version);
             applied.push(m.version);
         }
         Ok(applied)
@@ -518,12 +522,12 @@ impl Postgres {
         migrations: &[Migration],
         n: usize,
     ) -> Result<Vec<u64>, PgError> {
-        let current = self.clean_version().await?;
+        let current = self.clean_version(migrations).await?;
         let sorted = sorted(migrations);
         let plan = down_plan(&sorted, current, n, None)?;
         let mut reverted = Vec::with_capacity(plan.len());
         for (m, after) in plan {
-            self.run_one(m, Step::Down, after).await?;
+            self.run_one(m, Step::Down, after, Some(m.version)).await?;
             reverted.push(m.version);
         }
         Ok(reverted)
@@ -531,7 +535,7 @@ impl Postgres {
 
     /// [`Postgres::goto`] with the lock held.
     async fn goto_locked(&mut self, migrations: &[Migration], version: u64) -> Result<(), PgError> {
-        let current = self.clean_version().await?;
+        let current = self.clean_version(migrations).await?;
         let sorted = sorted(migrations);
         if !sorted.iter().any(|m| m.version == version) {
             return Err(PgError::NoSuchVersion { version });
@@ -541,7 +545,7 @@ impl Postgres {
             Some(c) if c > version => {
                 let plan = down_plan(&sorted, current, usize::MAX, Some(version))?;
                 for (m, after) in plan {
-                    self.run_one(m, Step::Down, after).await?;
+                    self.run_one(m, Step::Down, after, Some(m.version)).await?;
                 }
                 Ok(())
             }
@@ -550,8 +554,10 @@ impl Postgres {
                     .into_iter()
                     .filter(|m| current.is_none_or(|c| m.version > c) && m.version <= version)
                     .collect();
+                let mut at = current;
                 for m in todo {
-                    self.run_one(m, Step::Up, Some(m.version)).await?;
+                    self.run_one(m, Step::Up, Some(m.version), at).await?;
+                    at = Some(m.version);
                 }
                 Ok(())
             }
@@ -559,10 +565,11 @@ impl Postgres {
     }
 
     /// The current version, refusing when dirty.
-    async fn clean_version(&self) -> Result<Option<u64>, PgError> {
+    async fn clean_version(&self, migrations: &[Migration]) -> Result<Option<u64>, PgError> {
         match self.version().await? {
             (v, true) => Err(PgError::Dirty {
                 version: v.unwrap_or(0),
+                previous: super::steps::previous_version(migrations, v.unwrap_or(0)),
             }),
             (v, false) => Ok(v),
         }
@@ -599,6 +606,7 @@ impl Postgres {
         m: &Migration,
         step: Step,
         after: Option<u64>,
+        before: Option<u64>,
     ) -> Result<(), PgError> {
         let path = match step {
             Step::Up => m.up.as_ref(),
@@ -620,6 +628,7 @@ impl Postgres {
                 .map_err(|error| PgError::Failed {
                     file: p.clone(),
                     version: m.version,
+                    before,
                     statement: failing_statement(&sql, &error),
                     error,
                 })?;

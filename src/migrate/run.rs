@@ -32,9 +32,20 @@ pub struct MigrationView {
     pub revision: Option<String>,
     /// Pending alembic revisions, oldest first: (id, title).
     pub pending_revisions: Vec<(String, String)>,
+    /// The file version before `current` (where a failed `up` left the schema).
+    pub previous: Option<u64>,
 }
 
 impl MigrationView {
+    /// What to do about a dirty database, with the env's name in the command;
+    /// None when it is clean.
+    pub fn dirty_advice(&self, env: &str) -> Option<String> {
+        self.dirty.then(|| {
+            super::dirty_advice(self.current.unwrap_or(0), self.previous)
+                .replace("migrate ENV ", &format!("migrate {env} "))
+        })
+    }
+
     /// The applied version in words: `42`, `ae1027a6acf`, `none`.
     pub fn version_text(&self) -> String {
         match (&self.current, &self.revision) {
@@ -266,7 +277,11 @@ fn view(
             );
         }
     }
+    let previous = status
+        .current
+        .and_then(|v| super::previous_version(migrations, v));
     Ok(MigrationView {
+        previous,
         current: status.current,
         dirty: status.dirty,
         pending: status.pending,

@@ -55,12 +55,12 @@ pub enum MigrateError {
         source: rusqlite::Error,
     },
     /// The database is marked dirty; nothing runs until it is forced.
-    #[error(
-        "database is dirty at version {version}: fix it by hand, then `shipdeck migrate ENV force {version}`"
-    )]
+    #[error("{}", super::steps::dirty_advice(*.version, *.previous))]
     Dirty {
         /// The dirty version.
         version: u64,
+        /// The migration before it in the files (where a failed `up` left the schema).
+        previous: Option<u64>,
     },
     /// A down migration is needed but its file does not exist.
     #[error(
@@ -82,21 +82,23 @@ pub enum MigrateError {
     },
     /// A migration file failed; the database is left dirty at `version`.
     #[error(
-        "migration {} (version {version}) failed: {error}{}; the database is now dirty at version \
-         {version}: fix it by hand, then `shipdeck migrate ENV force` the last good version",
+        "migration {} (version {version}) failed: {error}{}; {}",
         file.display(),
-        if statement.is_empty() { String::new() } else { format!(" in statement: {statement}") }
+        if statement.is_empty() { String::new() } else { format!(" in statement: {statement}") },
+        super::steps::failed_advice(*version, *before)
     )]
     Failed {
         /// The file that failed.
         file: PathBuf,
         /// The version of that file.
         version: u64,
+        /// The version the schema was at before the step (where it still is if nothing of the file stayed).
+        before: Option<u64>,
         /// The failing statement (best effort, may be empty).
         statement: String,
-        /// The SQLite error.
+        /// The SQLite error (boxed: it is large, and this error is returned often).
         #[source]
-        error: rusqlite::Error,
+        error: Box<rusqlite::Error>,
     },
     /// Reading migration files failed.
     #[error(transparent)]
@@ -212,7 +214,7 @@ impl Sqlite {
         migrations: &[Migration],
         n: Option<usize>,
     ) -> Result<Vec<u64>, MigrateError> {
-        let current = self.clean_version()?;
+        let current = self.clean_version(migrations)?;
         let sorted = sorted(migrations);
         let todo: Vec<&Migration> = sorted
             .into_iter()
@@ -220,8 +222,10 @@ impl Sqlite {
             .take(n.unwrap_or(usize::MAX))
             .collect();
         let mut applied = Vec::with_capacity(todo.len());
+        let mut at = current;
         for m in todo {
-            self.run_one(m, Step::Up, Some(m.version))?;
+            self.run_one(m, Step::Up, Some(m.version), at)?;
+            at = Some(m.version);
             applied.push(m.version);
         }
         Ok(applied)
@@ -229,12 +233,12 @@ impl Sqlite {
 
     /// Reverts `n` migrations; returns the reverted versions, newest first.
     pub fn down(&mut self, migrations: &[Migration], n: usize) -> Result<Vec<u64>, MigrateError> {
-        let current = self.clean_version()?;
+        let current = self.clean_version(migrations)?;
         let sorted = sorted(migrations);
         let plan = down_plan(&sorted, current, n, None)?;
         let mut reverted = Vec::with_capacity(plan.len());
         for (m, after) in plan {
-            self.run_one(m, Step::Down, after)?;
+            self.run_one(m, Step::Down, after, Some(m.version))?;
             reverted.push(m.version);
         }
         Ok(reverted)
@@ -242,7 +246,7 @@ impl Sqlite {
 
     /// Migrates up or down until the database is at `version`.
     pub fn goto(&mut self, migrations: &[Migration], version: u64) -> Result<(), MigrateError> {
-        let current = self.clean_version()?;
+        let current = self.clean_version(migrations)?;
         let sorted = sorted(migrations);
         if !sorted.iter().any(|m| m.version == version) {
             return Err(MigrateError::NoSuchVersion { version });
@@ -252,7 +256,7 @@ impl Sqlite {
             Some(c) if c > version => {
                 let plan = down_plan(&sorted, current, usize::MAX, Some(version))?;
                 for (m, after) in plan {
-                    self.run_one(m, Step::Down, after)?;
+                    self.run_one(m, Step::Down, after, Some(m.version))?;
                 }
                 Ok(())
             }
@@ -261,8 +265,10 @@ impl Sqlite {
                     .into_iter()
                     .filter(|m| current.is_none_or(|c| m.version > c) && m.version <= version)
                     .collect();
+                let mut at = current;
                 for m in todo {
-                    self.run_one(m, Step::Up, Some(m.version))?;
+                    self.run_one(m, Step::Up, Some(m.version), at)?;
+                    at = Some(m.version);
                 }
                 Ok(())
             }
@@ -275,10 +281,11 @@ impl Sqlite {
     }
 
     /// The current version, refusing when dirty.
-    fn clean_version(&self) -> Result<Option<u64>, MigrateError> {
+    fn clean_version(&self, migrations: &[Migration]) -> Result<Option<u64>, MigrateError> {
         match self.version()? {
             (v, true) => Err(MigrateError::Dirty {
                 version: v.unwrap_or(0),
+                previous: super::steps::previous_version(migrations, v.unwrap_or(0)),
             }),
             (v, false) => Ok(v),
         }
@@ -313,6 +320,7 @@ impl Sqlite {
         m: &Migration,
         step: Step,
         after: Option<u64>,
+        before: Option<u64>,
     ) -> Result<(), MigrateError> {
         let path = match step {
             Step::Up => m.up.as_ref(),
@@ -330,8 +338,9 @@ impl Sqlite {
             let fail = |statement: String, error| MigrateError::Failed {
                 file: p.clone(),
                 version: m.version,
+                before,
                 statement,
-                error,
+                error: Box::new(error),
             };
             let tx = self
                 .conn
@@ -573,10 +582,23 @@ mod tests {
             fx.tables()
         );
 
-        // Refuses while dirty.
+        // The failure and the refusals after it give the same, right advice:
+        // nothing of the file stayed, so the schema is at 3.
+        assert!(msg.contains("`shipdeck migrate ENV force 3`"), "{msg}");
         let e = fx.db.up(&ms, None).unwrap_err();
-        assert!(matches!(e, MigrateError::Dirty { version: 4 }));
-        assert!(e.to_string().contains("force 4"), "{e}");
+        assert!(matches!(
+            e,
+            MigrateError::Dirty {
+                version: 4,
+                previous: Some(3)
+            }
+        ));
+        assert!(
+            e.to_string()
+                .contains("failed `up` to 4 the schema is still at version 3")
+                && e.to_string().contains("`shipdeck migrate ENV force 3`"),
+            "{e}"
+        );
         assert!(matches!(
             fx.db.down(&ms, 1),
             Err(MigrateError::Dirty { .. })
@@ -698,7 +720,7 @@ mod tests {
         let ms = fx.migrations();
         assert!(matches!(
             fx.db.up(&ms, None),
-            Err(MigrateError::Dirty { version: 2 })
+            Err(MigrateError::Dirty { version: 2, .. })
         ));
         // NilVersion stored dirty by golang-migrate.
         fx.db.force(None).unwrap();

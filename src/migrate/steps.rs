@@ -20,6 +20,46 @@ pub(crate) enum StepError {
     },
 }
 
+/// A version as `force` takes it (`none` for no version at all).
+pub fn version_word(v: Option<u64>) -> String {
+    v.map_or_else(|| "none".to_string(), |v| v.to_string())
+}
+
+/// The one advice for a migration that failed while the version was being
+/// moved from `before` (the schema's version if nothing of the file stayed:
+/// a file runs in one transaction unless it opens its own) to `dirty`.
+pub fn failed_advice(dirty: u64, before: Option<u64>) -> String {
+    let by_hand = if before == Some(dirty) {
+        String::new()
+    } else {
+        format!(" (`force {dirty}` only if you finished {dirty} by hand)")
+    };
+    format!(
+        "the database is marked dirty at version {dirty}; the file ran in one transaction (unless it opens its own), so the schema is still at version {}: fix the cause, then `shipdeck migrate ENV force {}` and run it again{by_hand}",
+        version_word(before),
+        version_word(before)
+    )
+}
+
+/// The advice for a database found dirty, which cannot tell which way the
+/// failed step went: the same words [`failed_advice`] gave for each way.
+pub fn dirty_advice(dirty: u64, previous: Option<u64>) -> String {
+    format!(
+        "database is dirty at version {dirty}: a migration failed. After a failed `up` to {dirty} the schema is still at version {}: fix the cause, then `shipdeck migrate ENV force {}` and run it again; after a failed `down` from {dirty}: `force {dirty}`",
+        version_word(previous),
+        version_word(previous)
+    )
+}
+
+/// The version before `version` among the files (None when it is the first).
+pub fn previous_version(migrations: &[Migration], version: u64) -> Option<u64> {
+    migrations
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| *v < version)
+        .max()
+}
+
 /// Collapses whitespace and cuts a statement to 200 characters.
 pub(crate) fn shorten(s: &str) -> String {
     let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");

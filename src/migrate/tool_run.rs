@@ -54,6 +54,7 @@ fn tool_view(
     total: usize,
 ) -> MigrationView {
     MigrationView {
+        previous: None,
         current: None,
         dirty: false,
         pending: Vec::new(),

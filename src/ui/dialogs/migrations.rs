@@ -21,11 +21,25 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 Span::styled("version ", theme.style(Role::Muted)),
                 Span::styled(version, theme.style(Role::Title)),
                 Span::styled(
-                    if m.dirty { "  DIRTY: a migration failed half-way; fix it, then `shipdeck migrate ENV force V`" } else { "" },
+                    if m.dirty { "  DIRTY" } else { "" },
                     theme.style(Role::Error),
                 ),
-                Span::styled(format!("  · {} pending · {} files · {}", m.pending_count(), m.total, m.tool), theme.style(Role::Muted)),
+                Span::styled(
+                    format!(
+                        "  · {} pending · {} files · {}",
+                        m.pending_count(),
+                        m.total,
+                        m.tool
+                    ),
+                    theme.style(Role::Muted),
+                ),
             ]));
+            if let Some(advice) = m.dirty_advice(&env.name) {
+                lines.push(Line::from(Span::styled(
+                    format!("  {advice}"),
+                    theme.style(Role::Error),
+                )));
+            }
             for (v, title) in &m.pending {
                 lines.push(Line::from(Span::styled(
                     format!("  pending {v:06}_{title}"),
