@@ -72,3 +72,24 @@ fn unknown_env_and_bad_config_exit_2_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("duplicate_env.toml:6:8"));
 }
+
+#[test]
+fn a_plan_whose_audit_record_cannot_be_written_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // The audit log's path is taken by a directory: every append fails.
+    std::fs::create_dir_all(dir.path().join("audit.jsonl")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_shipdeck"))
+        .args(["rollback", "staging", "--service", "web", "--demo", "--yes"])
+        .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("SHIPDECK_STATE_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: the audit log could not be written")
+            && stderr.contains("is not on record"),
+        "status {:?}: {stderr}",
+        out.status
+    );
+}

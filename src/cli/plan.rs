@@ -269,6 +269,9 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<PlanEvent>, json: bool) {
                 progress.detail
             ),
             PlanEvent::Reverting { reason } => println!("↺ reverting: {reason}"),
+            PlanEvent::Warning { message } => {
+                eprintln!("shipdeck: warning: {}", crate::sanitize::sanitize(&message))
+            }
             PlanEvent::Finished { outcome } => println!("{}", outcome.describe()),
         }
     }

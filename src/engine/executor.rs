@@ -86,7 +86,11 @@ pub async fn start(
     let Some(mut run) = Run::new(engine, plan, journal, events.clone(), abort) else {
         return fail_early(&events, "the target env has no provider client".into());
     };
-    run.engine.record(&run.plan, "started", 0, None);
+    if let Err(e) = run.engine.record(&run.plan, "started", 0, None) {
+        run.warn(format!(
+            "the audit log could not be written ({e}): this plan's start is not on record"
+        ));
+    }
     let _ = run.events.send(PlanEvent::Started {
         plan: Box::new(run.plan.clone()),
         from_step: 0,
@@ -135,7 +139,11 @@ pub async fn resume(
         "{how} after interruption, by {}",
         engine.actor.describe()
     ));
-    engine.record(&run.plan, &format!("{how}_after_crash"), 0, None);
+    if let Err(e) = engine.record(&run.plan, &format!("{how}_after_crash"), 0, None) {
+        run.warn(format!(
+            "the audit log could not be written ({e}): this resume is not on record"
+        ));
+    }
     let from = history
         .in_flight_step()
         .or_else(|| history.last_finished_step().map(|s| s + 1))
@@ -211,6 +219,13 @@ impl<'a> Run<'a> {
             platform_kept_previous: false,
             started: Instant::now(),
         })
+    }
+
+    /// Tell every surface about a record that could not be written.
+    fn warn(&self, message: String) {
+        let _ = self.events.send(PlanEvent::Warning {
+            message: crate::sanitize::sanitize(&message),
+        });
     }
 
     fn note(&mut self, text: String) {
@@ -929,6 +944,12 @@ impl<'a> Run<'a> {
             result: outcome.word().into(),
         }) {
             tracing::error!("journal write failed: {e}");
+            self.warn(format!(
+                "the journal {} could not be closed ({e}): the plan ended {} all the same, but `shipdeck resume` will offer it as interrupted; once you have checked `{}`, remove that file",
+                self.journal.path().display(),
+                outcome.word(),
+                self.plan.target_env
+            ));
         } else if let Err(e) = journal::archive(&self.engine.paths.journals(), &self.plan.id) {
             tracing::warn!("journal archive failed: {e}");
         }
@@ -936,12 +957,17 @@ impl<'a> Run<'a> {
             PlanOutcome::Completed => None,
             other => Some(other.describe()),
         };
-        self.engine.record(
+        if let Err(e) = self.engine.record(
             &self.plan,
             outcome.word(),
             self.started.elapsed().as_millis() as u64,
             detail,
-        );
+        ) {
+            self.warn(format!(
+                "the audit log could not be written ({e}): this plan's result ({}) is not on record",
+                outcome.word()
+            ));
+        }
         let _ = self.events.send(PlanEvent::Finished {
             outcome: outcome.clone(),
         });

@@ -257,6 +257,12 @@ pub enum PlanEvent {
         /// How long it took, in milliseconds.
         took_ms: u64,
     },
+    /// Something the plan could not record (its journal, the audit log):
+    /// what happened still happened, but a record of it is missing or wrong.
+    Warning {
+        /// What could not be written, what it means, and what to do.
+        message: String,
+    },
     /// Undoing what the plan deployed.
     Reverting {
         /// Why.
@@ -710,7 +716,7 @@ impl Engine {
                 EngineError::Refused(r) => r,
                 other => other.to_string(),
             };
-            self.record(&plan, "refused", 0, Some(reason.clone()));
+            let _ = self.record(&plan, "refused", 0, Some(reason.clone()));
             let outcome = PlanOutcome::Refused { reason };
             let _ = events.send(PlanEvent::Finished {
                 outcome: outcome.clone(),
@@ -754,7 +760,7 @@ impl Engine {
             .map_err(|e| EngineError::State(format!("journal {plan_id}: {e}")))?;
         self.check_writable(&plan.target_env)?;
         if let Err(e) = self.check_confirmation(&plan.target_env, typed) {
-            self.record(&plan, "refused", 0, Some(e.to_string()));
+            let _ = self.record(&plan, "refused", 0, Some(e.to_string()));
             return Err(e);
         }
         Ok(executor::resume(self, plan, history, mode, events, abort).await)
@@ -831,7 +837,13 @@ impl Engine {
     }
 
     /// Append one audit line for a plan.
-    fn record(&self, plan: &Plan, result: &str, duration_ms: u64, detail: Option<String>) {
+    fn record(
+        &self,
+        plan: &Plan,
+        result: &str,
+        duration_ms: u64,
+        detail: Option<String>,
+    ) -> Result<(), audit::AuditError> {
         let record = AuditRecord {
             time: Utc::now(),
             actor: self.actor.user.clone(),
@@ -845,9 +857,9 @@ impl Engine {
             plan_id: Some(plan.id.clone()),
             detail,
         };
-        if let Err(e) = self.audit().append(&record) {
+        self.audit().append(&record).inspect_err(|e| {
             tracing::error!("audit log append failed: {e}");
-        }
+        })
     }
 }
 

@@ -63,6 +63,8 @@ pub struct RolloutView {
     pub outcome: Option<PlanOutcome>,
     /// An abort was requested.
     pub abort_requested: bool,
+    /// Records the plan could not write (journal, audit log), for the ladder's foot.
+    pub warnings: Vec<String>,
 }
 
 impl RolloutView {
@@ -82,6 +84,7 @@ impl RolloutView {
             })
             .collect();
         RolloutView {
+            warnings: Vec::new(),
             plan,
             steps,
             reverting: None,
@@ -180,6 +183,7 @@ impl RolloutView {
                 }
             }
             PlanEvent::Reverting { reason } => self.reverting = Some(reason),
+            PlanEvent::Warning { message } => self.warnings.push(message),
             PlanEvent::Finished { outcome } => self.outcome = Some(outcome),
         }
     }

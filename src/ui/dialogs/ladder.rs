@@ -80,6 +80,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             theme.style(Role::Warn),
         )));
     }
+    for warning in &rollout.warnings {
+        lines.push(Line::from(Span::styled(
+            format!(" ⚠ {warning}"),
+            theme.style(Role::Error),
+        )));
+    }
     let footer = match &rollout.outcome {
         None if rollout.abort_requested => Span::styled(
             " aborting… the step in flight finishes or is reversed",
