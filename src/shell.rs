@@ -11,14 +11,14 @@ pub fn parse_command(line: &str) -> Result<(String, Vec<String>), ShellError> {
     let mut words = split_words(line)?.into_iter();
     let Some(program) = words.next() else {
         return Err(ShellError(
-            "the log command is empty: give a program and its arguments, \
+            "the command is empty: give a program and its arguments, \
              e.g. `journalctl -u myapp -f`"
                 .to_string(),
         ));
     };
     if program.is_empty() {
         return Err(ShellError(
-            "the log command's program name is empty (`''`): \
+            "the command's program name is empty (`''`): \
              start the command with the program to run"
                 .to_string(),
         ));
@@ -78,7 +78,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>, ShellError> {
                 }
                 None => {
                     return Err(ShellError(
-                        "the log command ends with a lone backslash: remove it, \
+                        "the command ends with a lone backslash: remove it, \
                          or write `\\\\` for a literal backslash"
                             .to_string(),
                     ));
@@ -98,6 +98,6 @@ pub fn split_words(line: &str) -> Result<Vec<String>, ShellError> {
 
 fn unterminated(quote: char) -> ShellError {
     ShellError(format!(
-        "the log command has an unterminated {quote} quote: add the closing {quote}"
+        "the command has an unterminated {quote} quote: add the closing {quote}"
     ))
 }

@@ -226,6 +226,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "service `api` of env `staging` names no Railway service",
     ),
     (
+        "gate_command_unclosed_quote.toml",
+        "2:8",
+        "`env[0].gates.command[0].run`",
+        "`redis-cli -h 'cache ping` cannot be run: the command has an unterminated ' quote",
+    ),
+    (
         "railway_service_on_demo.toml",
         "7:11",
         "`env[0].service[0].railway`",
@@ -335,6 +341,7 @@ fn example_config_loads_and_documents_every_section() {
         "poll_interval",
         "railway = { service",
         "token_kind",
+        "expect_exit",
     ] {
         assert!(
             text.contains(key),

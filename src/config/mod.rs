@@ -493,6 +493,8 @@ pub struct GatesConfig {
     pub max_p95: Option<HumanDuration>,
     /// Extra HTTP checks.
     pub http: Vec<HttpCheck>,
+    /// Command checks (`pg_isready -h db`, `redis-cli ping`), run without a shell.
+    pub command: Vec<CommandCheck>,
     /// Time between samples.
     pub interval: HumanDuration,
     /// Passing samples in a row needed to pass the health gate.
@@ -512,6 +514,7 @@ impl Default for GatesConfig {
             max_error_rate: Some(0.001),
             max_p95: Some(HumanDuration(Duration::from_millis(200))),
             http: Vec::new(),
+            command: Vec::new(),
             interval: HumanDuration(Duration::from_secs(2)),
             samples: 3,
             failure_budget: 1,
@@ -537,6 +540,26 @@ pub struct HttpCheck {
 
 fn default_status() -> u16 {
     200
+}
+
+/// A command check in a gate: it passes when the command exits with the
+/// expected code within its time limit (and prints `contains`, when given).
+/// No shell: arguments are split like a shell would; the environment is
+/// scrubbed of every credential.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandCheck {
+    /// The command line, e.g. `pg_isready -h db.internal -p 5432`.
+    pub run: String,
+    /// Expected exit code.
+    #[serde(default)]
+    pub expect_exit: i32,
+    /// Text its standard output must contain (`PONG`).
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// Longest it may run (default 10s); it is killed after that.
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
 }
 
 /// `[env.rollout]`: how rollouts into this env run.
@@ -1011,6 +1034,16 @@ impl Config {
                             "remove it from the URL: an endpoint that needs a credential takes it from the keyring (`shipdeck auth set`)".into(),
                         ));
                     }
+                }
+            }
+            for (k, check) in env.gates.command.iter().enumerate() {
+                if let Err(e) = crate::shell::parse_command(&check.run) {
+                    return Err(at(
+                        env.name.span(),
+                        format!("env[{i}].gates.command[{k}].run"),
+                        format!("`{}` cannot be run: {e}", check.run),
+                        "write the command as you would in a shell, without pipes or `&&`, e.g. run = \"redis-cli -h cache ping\"".into(),
+                    ));
                 }
             }
             // URLs outside services: gate checks and provider endpoints.

@@ -158,6 +158,96 @@ pub async fn run_gate(
     }
 }
 
+/// Longest a command check runs when its config sets no `timeout`.
+pub const COMMAND_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Run one command check: its figure when it passes, why not when it fails.
+/// No shell, a scrubbed environment, killed at its time limit; its output is
+/// read up to 64 KiB and shown sanitised.
+pub async fn run_check(check: &crate::config::CommandCheck) -> Result<String, String> {
+    use tokio::io::AsyncReadExt;
+    let shown = sanitize(&check.run);
+    let (program, args) =
+        crate::shell::parse_command(&check.run).map_err(|e| format!("`{shown}`: {e}"))?;
+    let mut command = tokio::process::Command::new(&program);
+    command
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    crate::child_env::scrub(&mut command, &[]);
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("`{shown}` cannot start: {e}"))?;
+    let limit = check.timeout.map_or(COMMAND_CHECK_TIMEOUT, |t| t.0);
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let run = async {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        // Both pipes at once: a child filling one must not stall on the other.
+        let read_out = async {
+            if let Some(s) = stdout.as_mut() {
+                let _ = s.take(64 * 1024).read_to_end(&mut out).await;
+                // The rest is drained, so a chatty command is not stalled.
+                let _ = tokio::io::copy(s, &mut tokio::io::sink()).await;
+            }
+        };
+        let read_err = async {
+            if let Some(s) = stderr.as_mut() {
+                let _ = s.take(64 * 1024).read_to_end(&mut err).await;
+                let _ = tokio::io::copy(s, &mut tokio::io::sink()).await;
+            }
+        };
+        tokio::join!(read_out, read_err);
+        let status = child.wait().await;
+        (status, out, err)
+    };
+    let (status, out, err) = match tokio::time::timeout(limit, run).await {
+        Ok(done) => done,
+        Err(_) => {
+            return Err(format!(
+                "`{shown}` did not finish within {}s (killed)",
+                limit.as_secs_f32()
+            ));
+        }
+    };
+    let code = status
+        .map_err(|e| format!("`{shown}` could not be waited for: {e}"))?
+        .code();
+    let out = String::from_utf8_lossy(&out);
+    let last = |text: &str| {
+        text.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| sanitize(l.trim()))
+            .unwrap_or_default()
+    };
+    if code != Some(check.expect_exit) {
+        let said = match last(&String::from_utf8_lossy(&err)) {
+            e if !e.is_empty() => e,
+            _ => last(&out),
+        };
+        return Err(format!(
+            "`{shown}` exited {}, expected {}{}",
+            code.map_or_else(|| "by a signal".to_string(), |c| c.to_string()),
+            check.expect_exit,
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(": {said}")
+            }
+        ));
+    }
+    if let Some(text) = &check.contains
+        && !out.contains(text.as_str())
+    {
+        return Err(format!("`{shown}` printed no {text:?}"));
+    }
+    Ok(format!("{} ok", sanitize(&program)))
+}
+
 /// A provider and the env's deploy units, for the platform's instance health.
 pub type Platform = (
     std::sync::Arc<dyn crate::provider::Provider>,
@@ -165,7 +255,7 @@ pub type Platform = (
 );
 
 /// What a sample says when nothing at all was measured.
-pub const NOTHING_MEASURED: &str = "the gates measured nothing: no health URL, metrics, HTTP check or instance answered; configure health_url, metrics_url or [env.gates] http, or check that the services run";
+pub const NOTHING_MEASURED: &str = "the gates measured nothing: no health URL, metrics, HTTP or command check or instance answered; configure health_url, metrics_url, [env.gates] http or command, or check that the services run";
 
 /// Takes samples of one env's gates over HTTP, keeping the previous scrape per service.
 pub struct Sampler {
@@ -346,6 +436,13 @@ impl Sampler {
                 Err(_) => failures.push(format!("{} unreachable", sanitize(&check.url))),
             }
         }
+        for check in &self.spec.command {
+            measured += 1;
+            match run_check(check).await {
+                Ok(figure) => figures.push(figure),
+                Err(failure) => failures.push(failure),
+            }
+        }
         if measured == 0 {
             failures.push(NOTHING_MEASURED.to_string());
         }
@@ -493,5 +590,95 @@ mod tests {
         );
         assert_eq!(s.observe(&ok(), Duration::from_secs(5)), Verdict::Pending);
         assert_eq!(s.observe(&ok(), Duration::from_secs(10)), Verdict::Passed);
+    }
+}
+
+#[cfg(test)]
+mod command_checks {
+    use super::*;
+    use crate::config::{CommandCheck, Config};
+
+    fn check(run: &str) -> CommandCheck {
+        CommandCheck {
+            run: run.into(),
+            expect_exit: 0,
+            contains: None,
+            timeout: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_command_passes_on_its_exit_code_and_text_and_fails_saying_why() {
+        assert_eq!(
+            run_check(&check("sh -c 'echo PONG'")).await.unwrap(),
+            "sh ok"
+        );
+        let pong = CommandCheck {
+            contains: Some("PONG".into()),
+            ..check("sh -c 'echo PONG'")
+        };
+        assert!(run_check(&pong).await.is_ok());
+        let silent = CommandCheck {
+            contains: Some("PONG".into()),
+            ..check("sh -c 'echo LOADING'")
+        };
+        assert!(
+            run_check(&silent)
+                .await
+                .unwrap_err()
+                .contains("printed no \"PONG\"")
+        );
+        let refused = run_check(&check(
+            "sh -c 'echo \"localhost:5432 - no response\" >&2; exit 2'",
+        ))
+        .await
+        .unwrap_err();
+        assert!(
+            refused.contains("exited 2, expected 0: localhost:5432 - no response"),
+            "{refused}"
+        );
+        let missing = run_check(&check("no-such-program-here")).await.unwrap_err();
+        assert!(missing.contains("cannot start"), "{missing}");
+        let wanted_failure = CommandCheck {
+            expect_exit: 1,
+            ..check("false")
+        };
+        assert!(run_check(&wanted_failure).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_hung_command_is_killed_at_its_limit_and_a_chatty_one_is_not_stalled() {
+        let slow = CommandCheck {
+            timeout: Some(crate::config::HumanDuration(Duration::from_millis(300))),
+            ..check("sleep 30")
+        };
+        let started = Instant::now();
+        let e = run_check(&slow).await.unwrap_err();
+        assert!(e.contains("did not finish within 0.3s"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Far more output than is kept: drained, so it ends on its own.
+        let chatty = check("sh -c 'head -c 2000000 /dev/zero; echo done'");
+        assert!(run_check(&chatty).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_command_check_counts_as_a_measurement_and_its_failure_fails_the_sample() {
+        let cfg = Config::parse_str(
+            r#"
+[[env]]
+name = "vps"
+provider = "vps"
+[env.gates]
+command = [{ run = "sh -c 'exit 0'" }, { run = "sh -c 'echo down; exit 1'" }]
+"#,
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let mut sampler = Sampler::new(reqwest::Client::new(), &cfg.envs[0]);
+        let sample = sampler.sample().await;
+        assert_eq!(sample.figures, ["sh ok"]);
+        assert_eq!(sample.failures.len(), 1, "{:?}", sample.failures);
+        assert!(sample.failures[0].contains("exited 1, expected 0: down"));
+        assert!(!sample.failures.iter().any(|f| f == NOTHING_MEASURED));
     }
 }
