@@ -4,7 +4,8 @@
 //! `{"status":"ok","checks":{...}}` documents (string, object or array check
 //! values), NestJS Terminus (`info`/`error`/`details`), Spring Boot Actuator
 //! (`components`, nested, plus the older top-level `details`), `checks` given
-//! as an array of `{name,status}` objects, and Kubernetes `?verbose` text
+//! as an array of `{name,status}` objects, a `services` map of names to
+//! words (`{"services":{"database":"healthy"}}`), and Kubernetes `?verbose` text
 //! (`[+]ping ok`). The HTTP status code is the verdict when it and the body
 //! disagree; the disagreement is reported in [`HealthReport::mismatch`].
 //!
@@ -333,6 +334,9 @@ fn parse_object(map: &Map<String, Value>, report: &mut HealthReport) {
         }
     } else if let Some(Value::Object(c)) = map.get("components") {
         ctx.map("", c, 0);
+    } else if let Some(Value::Object(svc)) = map.get("services") {
+        // `{"status":"healthy","services":{"database":"healthy",…}}` (seed 001's shape).
+        ctx.map("", svc, 0);
     } else if let Some(Value::Object(d)) = map.get("details") {
         // NestJS Terminus `details`, or Spring Boot 2.0/2.1 composite details.
         ctx.map("", d, 0);
@@ -538,6 +542,25 @@ mod tests {
             .iter()
             .find(|c| c.name == name)
             .unwrap_or_else(|| panic!("no check {name} in {:?}", names(r)))
+    }
+
+    #[test]
+    fn a_services_map_is_one_row_per_service() {
+        let body = br#"{"status":"healthy","timestamp":"2026-12-02T04:00:00Z","services":{
+            "database":"healthy","openai":"unhealthy","stripe":"healthy"},
+            "version":"1.4.2","environment":"production"}"#;
+        let r = parse_health(503, Some("application/json"), body);
+        let rows: Vec<(&str, &str)> = r
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.status.word()))
+            .collect();
+        assert_eq!(
+            rows,
+            [("database", "pass"), ("openai", "fail"), ("stripe", "pass")],
+            "{r:?}"
+        );
+        assert_eq!(r.version.as_deref(), Some("1.4.2"));
     }
 
     #[test]
