@@ -594,6 +594,47 @@ async fn a_failed_revert_is_reported_as_such_not_as_rolled_back() {
 }
 
 #[tokio::test]
+async fn a_revert_onto_an_unhealthy_env_is_not_called_rolled_back() {
+    // A command check that production fails whatever it runs (its cache is
+    // down): the gate fails, the revert lands, and the health check after it
+    // must still say no.
+    let s = setup(|cfg| {
+        let prod = cfg
+            .envs
+            .iter_mut()
+            .find(|e| e.name() == "production")
+            .unwrap();
+        prod.gates.command = vec![shipdeck::config::CommandCheck {
+            run: "sh -c 'echo cache down; exit 1'".into(),
+            expect_exit: 0,
+            contains: None,
+            timeout: None,
+        }];
+    })
+    .await;
+    let before = current_image(&s.engine, "production").await;
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let (outcome, events) = run(&s.engine, preview.plan, Some("production")).await;
+    let PlanOutcome::RevertFailed { reason } = &outcome else {
+        panic!("expected a failed revert, got {outcome:?}: {events:#?}")
+    };
+    assert!(
+        reason.contains("back but unhealthy") && reason.contains("cache down"),
+        "{reason}"
+    );
+    assert_eq!(outcome.exit_code(), 1);
+    assert_eq!(
+        current_image(&s.engine, "production").await,
+        before,
+        "the release itself is back; only its health is not"
+    );
+}
+
+#[tokio::test]
 async fn a_rotation_started_during_a_plan_cannot_take_the_plans_abort() {
     use shipdeck::app::{Effect, Msg, effects::Runner};
     use shipdeck::engine::rotate::{RotationEvent, RotationOutcome, RotationRequest};

@@ -868,9 +868,11 @@ impl<'a> Run<'a> {
         self.note(format!("reverting: {reason}"));
         let limit = self.engine.config.envs[self.env_idx].rollout.wait_timeout.0;
         let mut done = Vec::new();
+        let mut reverted_services: Vec<String> = Vec::new();
         while let Some(&u) = self.changed.last() {
             match self.revert_unit(u, limit).await {
                 Ok(line) => {
+                    reverted_services.extend(self.plan.units[u].services.iter().cloned());
                     self.note(format!("reverted {line}"));
                     done.push(line);
                     self.changed.pop();
@@ -881,7 +883,47 @@ impl<'a> Run<'a> {
                 }
             }
         }
+        if let Err(why) = self.verify_reverted(&reverted_services).await {
+            self.note(format!("REVERT FAILED: {why}"));
+            return Reverted::Failed(why);
+        }
         Reverted::Done(format!("rolled back: {}", done.join(", ")))
+    }
+
+    /// "Rolled back" is claimed only once the reverted services pass a health
+    /// check: health JSON, HTTP and command checks and the platform's word on
+    /// the instances (not error rate or p95, which need a window of traffic
+    /// the revert has not had yet). A few samples an interval apart; an env
+    /// with nothing to measure is not held against the revert.
+    async fn verify_reverted(&self, services: &[String]) -> Result<(), String> {
+        let mut env = self.engine.config.envs[self.env_idx].clone();
+        env.gates.max_error_rate = None;
+        env.gates.max_p95 = None;
+        let interval = env.gates.interval.0;
+        let attempts = env.gates.samples.max(3);
+        let mut sampler = Sampler::new(self.engine.client.clone(), &env)
+            .only(services)
+            .with_platform(self.engine.platform(self.env_idx));
+        let mut last = Vec::new();
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                tokio::time::sleep(interval).await;
+            }
+            let sample = sampler.sample().await;
+            let failing: Vec<String> = sample
+                .failures
+                .into_iter()
+                .filter(|f| f != super::gates::NOTHING_MEASURED)
+                .collect();
+            if failing.is_empty() {
+                return Ok(());
+            }
+            last = failing;
+        }
+        Err(format!(
+            "the reverted release is back but unhealthy after {attempts} samples: {}",
+            last.join("; ")
+        ))
     }
 
     /// Put unit `u` back on its previous release and verify it: instances
