@@ -205,6 +205,32 @@ fn rotation_goes_staging_then_production_behind_health_gates() {
     );
     assert!(!text(&out).contains(value));
     assert!(!home.audit().contains(value));
+    // Each env's rotation is on record before it changes anything.
+    let results: Vec<(String, String)> = home
+        .audit()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["action"] == "secrets.rotate")
+        .map(|r| {
+            (
+                r["env"].as_str().unwrap().to_string(),
+                r["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = results
+        .iter()
+        .map(|(e, r)| (e.as_str(), r.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("staging", "started"),
+            ("staging", "ok"),
+            ("production", "started"),
+            ("production", "ok")
+        ]
+    );
 }
 
 #[test]

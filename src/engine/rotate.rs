@@ -281,6 +281,24 @@ impl Engine {
         for (i, env) in req.envs.iter().enumerate() {
             let untouched = req.envs[i + 1..].to_vec();
             let started = Instant::now();
+            // On record before anything changes: a rotation killed half-way
+            // leaves a `started` line with no result, not a silent new secret.
+            let record = super::audit::AuditRecord {
+                time: chrono::Utc::now(),
+                actor: self.actor.user.clone(),
+                host: self.actor.host.clone(),
+                action: "secrets.rotate".into(),
+                env: env.clone(),
+                from: None,
+                to: None,
+                result: "started".into(),
+                duration_ms: 0,
+                plan_id: None,
+                detail: Some(req.name.clone()),
+            };
+            if let Err(e) = self.audit().append(&record) {
+                tracing::error!("audit log append failed: {e}");
+            }
             let end = self.rotate_env(req, env, events, abort).await;
             let took = started.elapsed().as_millis() as u64;
             match end {
