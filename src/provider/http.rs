@@ -504,6 +504,20 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(Duration::from_secs(n))
 }
 
+/// Percent-encode a path segment or query value (ids, names, cursors):
+/// everything but unreserved characters.
+pub fn query_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The URL without its query string (queries can carry cursors or tokens).
 pub fn display_target(url: &str) -> String {
     let no_query = url.split(['?', '#']).next().unwrap_or(url);

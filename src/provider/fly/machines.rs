@@ -124,18 +124,7 @@ impl Machines {
     }
 }
 
-/// Percent-encode a query value (machine ids and group names are plain, but be safe).
-pub fn query_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::provider::http::query_escape;
 
 #[cfg(test)]
 mod tests {

@@ -11,9 +11,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
-use super::escape;
 use super::model::{LogEntry, LogsPage};
 use crate::provider::LogStream;
+use crate::provider::http::query_escape as escape;
 use crate::provider::http::{HttpClient, Request};
 use crate::provider::poll::{Page, poll as poll_pages};
 

@@ -24,7 +24,7 @@ use tokio::sync::OnceCell;
 
 pub use settings::RenderSettings;
 
-use super::http::{HttpClient, Request, body_bytes, display_target};
+use super::http::{HttpClient, Request, body_bytes, display_target, query_escape as escape};
 use super::token::TokenSource;
 use super::{
     CallSink, Capabilities, LogStream, Progress, Provider, ProviderError, Target, UnitState,
@@ -413,19 +413,6 @@ fn registry_path(repository: &str) -> &str {
         .or_else(|| repository.strip_prefix("index.docker.io/"))
         .unwrap_or(repository);
     r.strip_prefix("library/").unwrap_or(r)
-}
-
-/// A path segment or query value, percent-encoded.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Event types that say an instance is failing, and those that say it recovered.
