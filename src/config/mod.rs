@@ -298,21 +298,42 @@ pub enum RailwayTokenKind {
     Project,
 }
 
-/// `railway = { service = "…" }` on a service.
+/// `render = { service = "srv-…" }` or `railway = { service = "…" }` on a
+/// service: the platform's own service behind it.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct ServiceRailway {
-    /// The Railway service id.
+pub struct ServiceRef {
+    /// The platform's service id (Render's `srv-…` from the dashboard URL,
+    /// Railway's from the service's settings).
     pub service: String,
 }
 
-/// `render = { service = "srv-…" }` on a service.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceRender {
-    /// The Render service id (`srv-…`, from the dashboard URL or `render services`).
-    pub service: String,
+/// What the config checks and their messages say of one platform whose
+/// services are named by id.
+struct ServiceRefRules {
+    kind: ProviderKind,
+    /// The platform's name in messages.
+    title: &'static str,
+    /// Where its ids are found, with an example.
+    find_id: &'static str,
+    /// The hint for a service that names none.
+    add: &'static str,
 }
+
+const SERVICE_REF_RULES: [ServiceRefRules; 2] = [
+    ServiceRefRules {
+        kind: ProviderKind::Railway,
+        title: "Railway",
+        find_id: "copy the id from the service's settings, e.g. `railway = { service = \"4f1c…\" }`",
+        add: "add `railway = { service = \"…\" }` with the service id from its settings",
+    },
+    ServiceRefRules {
+        kind: ProviderKind::Render,
+        title: "Render",
+        find_id: "copy the id from the service's dashboard URL, e.g. `render = { service = \"srv-d0abc123\" }`",
+        add: "add `render = { service = \"srv-…\" }` with the id from its dashboard URL",
+    },
+];
 
 /// Why `id` cannot be a provider's id (a Render or Railway service, a
 /// Railway project or environment), or None when it can: ids go into URLs
@@ -642,10 +663,10 @@ pub struct ServiceConfig {
     pub fly: Option<Spanned<ServiceFly>>,
     /// The Render service behind this service (provider = "render").
     #[serde(default)]
-    pub render: Option<Spanned<ServiceRender>>,
+    pub render: Option<Spanned<ServiceRef>>,
     /// The Railway service behind this service (provider = "railway").
     #[serde(default)]
-    pub railway: Option<Spanned<ServiceRailway>>,
+    pub railway: Option<Spanned<ServiceRef>>,
 }
 
 /// `fly = { app = "…", process_group = "…" }` on a service.
@@ -685,6 +706,20 @@ impl ServiceConfig {
     /// The service's name.
     pub fn name(&self) -> &str {
         self.name.get_ref()
+    }
+
+    /// The platform service it names for provider `kind` (Render, Railway).
+    pub fn service_ref(&self, kind: ProviderKind) -> Option<&Spanned<ServiceRef>> {
+        match kind {
+            ProviderKind::Render => self.render.as_ref(),
+            ProviderKind::Railway => self.railway.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The platform service id it names for provider `kind`.
+    pub fn service_id(&self, kind: ProviderKind) -> Option<&str> {
+        self.service_ref(kind).map(|r| r.get_ref().service.as_str())
     }
 }
 
@@ -1097,109 +1132,64 @@ impl Config {
                             .into(),
                     ));
                 }
-                match (&svc.railway, env.provider) {
-                    (Some(railway), ProviderKind::Railway) => {
-                        let id = &railway.get_ref().service;
-                        if let Some(problem) = provider_id_problem(id) {
-                            return Err(at(
-                                railway.span(),
-                                format!("env[{i}].service[{j}].railway.service"),
-                                format!("`{id}` is not a Railway service id ({problem})"),
-                                "copy the id from the service's settings, e.g. `railway = { service = \"4f1c…\" }`".into(),
-                            ));
+                for rules in &SERVICE_REF_RULES {
+                    let (key, title) = (rules.kind.label(), rules.title);
+                    match (svc.service_ref(rules.kind), env.provider == rules.kind) {
+                        (Some(named), true) => {
+                            let id = &named.get_ref().service;
+                            if let Some(problem) = provider_id_problem(id) {
+                                return Err(at(
+                                    named.span(),
+                                    format!("env[{i}].service[{j}].{key}.service"),
+                                    format!("`{id}` is not a {title} service id ({problem})"),
+                                    rules.find_id.into(),
+                                ));
+                            }
+                            if let Some(other) = env.services[..j]
+                                .iter()
+                                .find(|o| o.service_id(rules.kind) == Some(id.as_str()))
+                            {
+                                return Err(at(
+                                    named.span(),
+                                    format!("env[{i}].service[{j}].{key}.service"),
+                                    format!(
+                                        "services `{}` and `{}` of env `{name}` both name {title} service `{id}`",
+                                        other.name(),
+                                        svc.name()
+                                    ),
+                                    format!(
+                                        "each shipdeck service maps to its own {title} service"
+                                    ),
+                                ));
+                            }
                         }
-                        if let Some(other) = env.services[..j]
-                            .iter()
-                            .find(|o| o.railway.as_ref().map(|r| &r.get_ref().service) == Some(id))
-                        {
+                        (None, true) => {
                             return Err(at(
-                                railway.span(),
-                                format!("env[{i}].service[{j}].railway.service"),
+                                svc.name.span(),
+                                format!("env[{i}].service[{j}].{key}"),
                                 format!(
-                                    "services `{}` and `{}` of env `{name}` both name Railway service `{id}`",
-                                    other.name(),
+                                    "service `{}` of env `{name}` names no {title} service",
                                     svc.name()
                                 ),
-                                "each shipdeck service maps to its own Railway service".into(),
+                                rules.add.into(),
                             ));
                         }
-                    }
-                    (None, ProviderKind::Railway) => {
-                        return Err(at(
-                            svc.name.span(),
-                            format!("env[{i}].service[{j}].railway"),
-                            format!(
-                                "service `{}` of env `{name}` names no Railway service",
-                                svc.name()
-                            ),
-                            "add `railway = { service = \"…\" }` with the service id from its settings".into(),
-                        ));
-                    }
-                    (Some(railway), _) => {
-                        return Err(at(
-                            railway.span(),
-                            format!("env[{i}].service[{j}].railway"),
-                            format!(
-                                "service `{}` names a Railway service but env `{name}` uses provider \"{}\"",
-                                svc.name(),
-                                env.provider.label()
-                            ),
-                            "set `provider = \"railway\"` on the env, or remove `railway` from the service".into(),
-                        ));
-                    }
-                    (None, _) => {}
-                }
-                match (&svc.render, env.provider) {
-                    (Some(render), ProviderKind::Render) => {
-                        let id = &render.get_ref().service;
-                        if let Some(problem) = provider_id_problem(id) {
+                        (Some(named), false) => {
                             return Err(at(
-                                render.span(),
-                                format!("env[{i}].service[{j}].render.service"),
-                                format!("`{id}` is not a Render service id ({problem})"),
-                                "copy the id from the service's dashboard URL, e.g. `render = { service = \"srv-d0abc123\" }`".into(),
-                            ));
-                        }
-                        if let Some(other) = env.services[..j]
-                            .iter()
-                            .find(|o| o.render.as_ref().map(|r| &r.get_ref().service) == Some(id))
-                        {
-                            return Err(at(
-                                render.span(),
-                                format!("env[{i}].service[{j}].render.service"),
+                                named.span(),
+                                format!("env[{i}].service[{j}].{key}"),
                                 format!(
-                                    "services `{}` and `{}` of env `{name}` both name Render service `{id}`",
-                                    other.name(),
-                                    svc.name()
+                                    "service `{}` names a {title} service but env `{name}` uses provider \"{}\"",
+                                    svc.name(),
+                                    env.provider.label()
                                 ),
-                                "each shipdeck service maps to its own Render service".into(),
+                                format!(
+                                    "set `provider = \"{key}\"` on the env, or remove `{key}` from the service"
+                                ),
                             ));
                         }
+                        (None, false) => {}
                     }
-                    (None, ProviderKind::Render) => {
-                        return Err(at(
-                            svc.name.span(),
-                            format!("env[{i}].service[{j}].render"),
-                            format!(
-                                "service `{}` of env `{name}` names no Render service",
-                                svc.name()
-                            ),
-                            "add `render = { service = \"srv-…\" }` with the id from its dashboard URL".into(),
-                        ));
-                    }
-                    (Some(render), _) => {
-                        return Err(at(
-                            render.span(),
-                            format!("env[{i}].service[{j}].render"),
-                            format!(
-                                "service `{}` names a Render service but env `{name}` uses provider \"{}\"",
-                                svc.name(),
-                                env.provider.label()
-                            ),
-                            "set `provider = \"render\"` on the env, or remove `render` from the service".into(),
-                        ));
-                    }
-                    (None, _) => {}
                 }
             }
             let mut staged: Vec<&str> = Vec::new();

@@ -45,14 +45,14 @@ pub fn target_of(cfg: &Config, e: usize) -> Target {
     let (remote, scope) = match (&env.fly, env.provider) {
         (Some(fly), ProviderKind::Fly) => (fly.app.clone(), fly.process_group.clone()),
         // Railway and Render address services only: the env as a whole is its first one.
-        (_, ProviderKind::Railway) => match env.services.first().and_then(|s| s.railway.as_ref()) {
-            Some(r) => (r.get_ref().service.clone(), None),
-            None => (env.name().to_string(), None),
-        },
-        (_, ProviderKind::Render) => match env.services.first().and_then(|s| s.render.as_ref()) {
-            Some(r) => (r.get_ref().service.clone(), None),
-            None => (env.name().to_string(), None),
-        },
+        (_, kind @ (ProviderKind::Railway | ProviderKind::Render)) => (
+            env.services
+                .first()
+                .and_then(|s| s.service_id(kind))
+                .unwrap_or(env.name())
+                .to_string(),
+            None,
+        ),
         _ => (env.name().to_string(), None),
     };
     Target {
@@ -83,14 +83,9 @@ pub fn service_target(cfg: &Config, e: usize, s: usize) -> Target {
             }
         }
         ProviderKind::Demo => target.scope = Some(svc.name().to_string()),
-        ProviderKind::Render => {
-            if let Some(r) = &svc.render {
-                target.remote = r.get_ref().service.clone();
-            }
-        }
-        ProviderKind::Railway => {
-            if let Some(r) = &svc.railway {
-                target.remote = r.get_ref().service.clone();
+        kind @ (ProviderKind::Render | ProviderKind::Railway) => {
+            if let Some(id) = svc.service_id(kind) {
+                target.remote = id.to_string();
             }
         }
         _ => {}
