@@ -17,6 +17,7 @@ pub mod progress;
 pub mod railway;
 pub mod registry;
 pub mod render;
+pub mod staged;
 pub mod token;
 
 use async_trait::async_trait;

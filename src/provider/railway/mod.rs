@@ -15,8 +15,7 @@ pub mod logs;
 pub mod model;
 pub mod settings;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -49,7 +48,7 @@ pub struct RailwayProvider {
     calls: CallSink,
     session: OnceCell<HttpClient>,
     /// Variable names set with `skipDeploys` per service, not yet applied.
-    staged: Mutex<HashMap<String, BTreeSet<String>>>,
+    staged: super::staged::StagedNames,
 }
 
 impl std::fmt::Debug for RailwayProvider {
@@ -91,7 +90,7 @@ impl RailwayProvider {
             timeout,
             calls,
             session: OnceCell::new(),
-            staged: Mutex::new(HashMap::new()),
+            staged: Default::default(),
         }
     }
 
@@ -295,12 +294,6 @@ impl RailwayProvider {
             .ok_or_else(|| ProviderError::NotFound {
                 what: format!("the deployment Railway started for service {service}"),
             })
-    }
-
-    fn clear_staged(&self, service: &str) {
-        if let Ok(mut staged) = self.staged.lock() {
-            staged.remove(service);
-        }
     }
 }
 
@@ -506,7 +499,7 @@ impl Provider for RailwayProvider {
         let live = self
             .follow(service, started.service_instance_deploy_v2, progress)
             .await?;
-        self.clear_staged(service);
+        self.staged.clear(service);
         let mut out = release(&live);
         out.current = true;
         Ok(out)
@@ -552,7 +545,7 @@ impl Provider for RailwayProvider {
         let id = self.newest_since(service, &before).await?;
         let live = self.follow(service, id, progress).await?;
         // The rollback restored that deployment's variables: nothing staged remains.
-        self.clear_staged(service);
+        self.staged.clear(service);
         let mut out = release(&live);
         out.current = true;
         out.description = format!(
@@ -578,11 +571,7 @@ impl Provider for RailwayProvider {
                 }),
             )
             .await?;
-        let staged = self
-            .staged
-            .lock()
-            .map(|m| m.get(&target.remote).cloned().unwrap_or_default())
-            .unwrap_or_default();
+        let staged = self.staged.names(&target.remote);
         let mut out: Vec<SecretMeta> = vars
             .variables
             .iter()
@@ -670,12 +659,7 @@ impl Provider for RailwayProvider {
                 }
                 continue;
             }
-            if let Ok(mut staged) = self.staged.lock() {
-                staged
-                    .entry(service.clone())
-                    .or_default()
-                    .insert(name.clone());
-            }
+            self.staged.add(service, name);
         }
         if stage || (only_deletes && railway_deployed) {
             return Ok(());

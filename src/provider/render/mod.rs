@@ -13,8 +13,7 @@ pub mod logs;
 pub mod model;
 pub mod settings;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -48,7 +47,7 @@ pub struct RenderProvider {
     calls: CallSink,
     session: OnceCell<HttpClient>,
     /// Env var names set with `stage` per service, not yet applied by a deploy.
-    staged: Mutex<HashMap<String, BTreeSet<String>>>,
+    staged: super::staged::StagedNames,
 }
 
 impl std::fmt::Debug for RenderProvider {
@@ -90,7 +89,7 @@ impl RenderProvider {
             timeout,
             calls,
             session: OnceCell::new(),
-            staged: Mutex::new(HashMap::new()),
+            staged: Default::default(),
         }
     }
 
@@ -335,13 +334,6 @@ impl RenderProvider {
         .retryable();
         http.send(req).await.map(|_| ())
     }
-
-    fn staged_names(&self, id: &str) -> BTreeSet<String> {
-        self.staged
-            .lock()
-            .map(|m| m.get(id).cloned().unwrap_or_default())
-            .unwrap_or_default()
-    }
 }
 
 /// What a deploy ran.
@@ -531,9 +523,7 @@ impl Provider for RenderProvider {
         let started = self.start(id, "/deploys", body, Some(artifact)).await?;
         let live = self.follow(id, started, progress).await?;
         // Whatever was staged went out with this deploy.
-        if let Ok(mut staged) = self.staged.lock() {
-            staged.remove(id.as_str());
-        }
+        self.staged.clear(id);
         Ok(release(&live))
     }
 
@@ -579,7 +569,7 @@ impl Provider for RenderProvider {
         let vars = self
             .list::<EnvVarItem>(&self.service_url(&target.remote, "/env-vars"), 1000)
             .await?;
-        let staged = self.staged_names(&target.remote);
+        let staged = self.staged.names(&target.remote);
         let mut out: Vec<SecretMeta> = vars
             .iter()
             .map(|v| SecretMeta {
@@ -619,9 +609,7 @@ impl Provider for RenderProvider {
                     Err(e) => return Err(e),
                 },
             }
-            if let Ok(mut staged) = self.staged.lock() {
-                staged.entry(id.clone()).or_default().insert(name.clone());
-            }
+            self.staged.add(id, name);
         }
         if stage {
             return Ok(());
