@@ -122,27 +122,51 @@ impl RenderProvider {
         http.json(Request::get(self.service_url(id, ""))).await
     }
 
-    /// Up to `limit` items of a cursor-paginated list, following cursors.
-    async fn list<W>(&self, url: &str, limit: usize) -> Result<Vec<W::Item>, ProviderError>
+    /// One page of a cursor-paginated list: its items and its last cursor.
+    async fn page<W>(
+        &self,
+        url: &str,
+        size: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<W::Item>, Option<String>), ProviderError>
     where
         W: Listed + serde::de::DeserializeOwned,
     {
         let http = self.http().await?;
         let sep = if url.contains('?') { '&' } else { '?' };
+        let mut page_url = format!("{url}{sep}limit={}", size.min(PAGE));
+        if let Some(c) = cursor {
+            page_url.push_str("&cursor=");
+            page_url.push_str(&escape(c));
+        }
+        let page: Vec<W> = http.json(Request::get(page_url)).await?;
+        let next = page.last().and_then(|w| w.cursor().map(str::to_string));
+        Ok((page.into_iter().map(Listed::into_item).collect(), next))
+    }
+
+    /// The newest `limit` items (at most one page): what status needs, with
+    /// no second request to learn the list ended.
+    async fn recent<W>(&self, url: &str, limit: usize) -> Result<Vec<W::Item>, ProviderError>
+    where
+        W: Listed + serde::de::DeserializeOwned,
+    {
+        Ok(self.page::<W>(url, limit, None).await?.0)
+    }
+
+    /// Up to `limit` items of a cursor-paginated list, following cursors.
+    async fn list<W>(&self, url: &str, limit: usize) -> Result<Vec<W::Item>, ProviderError>
+    where
+        W: Listed + serde::de::DeserializeOwned,
+    {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         while out.len() < limit {
-            let page_size = (limit - out.len()).min(PAGE);
-            let mut page_url = format!("{url}{sep}limit={page_size}");
-            if let Some(c) = &cursor {
-                page_url.push_str("&cursor=");
-                page_url.push_str(&escape(c));
-            }
-            let page: Vec<W> = http.json(Request::get(page_url)).await?;
+            let (items, next) = self
+                .page::<W>(url, limit - out.len(), cursor.as_deref())
+                .await?;
             // Render may serve fewer than asked (its cap): only an empty page,
             // or one without a new cursor, ends the list.
-            let next = page.last().and_then(|w| w.cursor().map(str::to_string));
-            out.extend(page.into_iter().map(Listed::into_item));
+            out.extend(items);
             match next {
                 Some(c) if cursor.as_deref() != Some(c.as_str()) => cursor = Some(c),
                 _ => break,
@@ -452,13 +476,15 @@ impl Provider for RenderProvider {
         let instances: Vec<model::Instance> = http
             .json(Request::get(self.service_url(id, "/instances")))
             .await?;
-        let recent = self.deploys(id, 5).await?;
+        let recent = self
+            .recent::<DeployItem>(&self.service_url(id, "/deploys"), 5)
+            .await?;
         let live = recent.iter().find(|d| d.status() == "live");
         let running = recent
             .first()
             .filter(|d| model::phase(d.status()) == DeployPhase::Running);
         let events = self
-            .list::<EventItem>(&self.service_url(id, "/events"), 20)
+            .recent::<EventItem>(&self.service_url(id, "/events"), 20)
             .await?;
         let mut events = events;
         events.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
