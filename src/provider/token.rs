@@ -15,6 +15,19 @@ use crate::provider::ProviderError;
 pub type TokenSource =
     Arc<dyn Fn() -> BoxFuture<'static, Result<String, ProviderError>> + Send + Sync>;
 
+/// The keyring key of a provider's token: `KIND:ACCOUNT`, `KIND` (the
+/// default account) when the config names none.
+pub fn credential_key(
+    kind: crate::credentials::CredentialKind,
+    account: Option<&str>,
+) -> Result<CredentialKey, ProviderError> {
+    let account = account.unwrap_or(crate::credentials::DEFAULT_ACCOUNT);
+    CredentialKey::provider(kind, account).map_err(|e| ProviderError::Credential {
+        provider: kind.to_string(),
+        reason: e.to_string(),
+    })
+}
+
 /// A token source reading `key` from the credential store when first needed.
 pub fn stored_token(key: CredentialKey, state_dir: PathBuf) -> TokenSource {
     Arc::new(move || {

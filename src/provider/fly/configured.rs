@@ -7,17 +7,13 @@ use std::time::Duration;
 
 use super::{FlyProvider, FlySettings};
 use crate::config::FlyTarget;
-use crate::credentials::{CredentialKey, CredentialKind, DEFAULT_ACCOUNT};
+use crate::credentials::{CredentialKey, CredentialKind};
 use crate::provider::token::stored_token;
 use crate::provider::{CallSink, ProviderError};
 
 /// The keyring key an `[env.fly]` table uses: `fly:ACCOUNT`, default `fly`.
 pub fn credential_key(target: &FlyTarget) -> Result<CredentialKey, ProviderError> {
-    let account = target.account.as_deref().unwrap_or(DEFAULT_ACCOUNT);
-    CredentialKey::provider(CredentialKind::Fly, account).map_err(|e| ProviderError::Credential {
-        provider: "fly".into(),
-        reason: e.to_string(),
-    })
+    crate::provider::token::credential_key(CredentialKind::Fly, target.account.as_deref())
 }
 
 /// Fly settings from the config table (Fly's public endpoints unless overridden).

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::config::{RailwayEnv, RailwayTokenKind};
-use crate::credentials::{CredentialKey, CredentialKind, DEFAULT_ACCOUNT};
+use crate::credentials::{CredentialKey, CredentialKind};
 use crate::provider::ProviderError;
 
 /// Railway's public GraphQL endpoint.
@@ -64,15 +64,10 @@ impl RailwaySettings {
 
 /// The keyring key an env's Railway table uses: `railway:ACCOUNT`, default `railway`.
 pub fn credential_key(table: Option<&RailwayEnv>) -> Result<CredentialKey, ProviderError> {
-    let account = table
-        .and_then(|t| t.account.as_deref())
-        .unwrap_or(DEFAULT_ACCOUNT);
-    CredentialKey::provider(CredentialKind::Railway, account).map_err(|e| {
-        ProviderError::Credential {
-            provider: "railway".into(),
-            reason: e.to_string(),
-        }
-    })
+    crate::provider::token::credential_key(
+        CredentialKind::Railway,
+        table.and_then(|t| t.account.as_deref()),
+    )
 }
 
 /// The Railway client of env `env` (its token read on the first call).

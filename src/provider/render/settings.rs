@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::config::RenderEnv;
-use crate::credentials::{CredentialKey, CredentialKind, DEFAULT_ACCOUNT};
+use crate::credentials::{CredentialKey, CredentialKind};
 use crate::provider::ProviderError;
 
 /// Render's public API.
@@ -60,15 +60,10 @@ impl RenderSettings {
 
 /// The keyring key an env's Render table uses: `render:ACCOUNT`, default `render`.
 pub fn credential_key(table: Option<&RenderEnv>) -> Result<CredentialKey, ProviderError> {
-    let account = table
-        .and_then(|t| t.account.as_deref())
-        .unwrap_or(DEFAULT_ACCOUNT);
-    CredentialKey::provider(CredentialKind::Render, account).map_err(|e| {
-        ProviderError::Credential {
-            provider: "render".into(),
-            reason: e.to_string(),
-        }
-    })
+    crate::provider::token::credential_key(
+        CredentialKind::Render,
+        table.and_then(|t| t.account.as_deref()),
+    )
 }
 
 /// The Render client of env `env` (its key read on the first call).
