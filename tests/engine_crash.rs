@@ -186,10 +186,20 @@ fn sigkill_at_every_step_boundary_then_resume_or_rollback_reaches_a_consistent_s
 
         // The next start finds the interrupted plan.
         let list = shipdeck(dir.path(), &["resume"]).output().unwrap();
-        assert!(
-            String::from_utf8_lossy(&list.stdout).contains(&plan_id),
-            "step {boundary}: interrupted plan not listed"
-        );
+        let listed = String::from_utf8_lossy(&list.stdout).contains(&plan_id);
+        if !listed && boundary == steps - 2 {
+            // Only the last step (releasing the lock) was left: the plan may
+            // have finished between its event and the kill. Then it must have
+            // finished cleanly: promoted, lock released, nothing to resume.
+            assert!(
+                String::from_utf8_lossy(&list.stdout).contains("no interrupted plan"),
+                "step {boundary}: neither interrupted nor finished"
+            );
+            assert_eq!(production_image(dir.path()), promoted);
+            assert!(!dir.path().join("state/locks/production.lock").exists());
+            continue;
+        }
+        assert!(listed, "step {boundary}: interrupted plan not listed");
 
         // Either choice deploys to protected production: not without its name typed back.
         let refused = shipdeck(dir.path(), &["resume", plan_id.as_str()])

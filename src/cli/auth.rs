@@ -380,6 +380,32 @@ async fn test_provider(
             );
             Ok((who_is(&provider).await?, resolved.origin))
         }
+        CredentialKind::GithubActions => {
+            let env = config
+                .envs
+                .iter()
+                .filter(|e| e.provider == crate::config::ProviderKind::GithubActions)
+                .find(|e| {
+                    crate::provider::github::settings::credential_key(e.github.as_ref())
+                        .ok()
+                        .as_ref()
+                        == Some(key)
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "no env with provider = \"github_actions\" in the config uses `{key}`; add one (with `github = {{ account = \"{}\", … }}` for a non-default key) so shipdeck knows which repository to ask",
+                        key.account()
+                    )
+                })?;
+            let resolved = stored_token(store, key).await?;
+            let provider = crate::provider::github::GithubProvider::new(
+                crate::provider::github::GithubSettings::from_config(env),
+                crate::provider::token::fixed_token(resolved.value.expose().to_string()),
+                config.ui.request_timeout.0,
+                crate::provider::CallSink::discard(),
+            );
+            Ok((who_is(&provider).await?, resolved.origin))
+        }
         other => Err(format!(
             "the {} client is not in this build yet; its token can be stored now and is used when it lands",
             other.as_str()

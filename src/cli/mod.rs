@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod approve;
 pub mod auth;
 pub mod migrate;
 pub mod plan;
@@ -165,6 +166,30 @@ pub enum Command {
         /// Use the demo fleet's config.
         #[arg(long)]
         demo: bool,
+    },
+    /// Deploys of an env waiting for a reviewer (GitHub environment protection rules).
+    Approvals {
+        /// The env.
+        env: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve (or --reject) the deploys of an env that wait for a reviewer.
+    Approve {
+        /// The env.
+        env: String,
+        /// Only this run (see `shipdeck approvals ENV`).
+        #[arg(long, value_name = "ID")]
+        run: Option<String>,
+        /// Reject instead of approve.
+        #[arg(long)]
+        reject: bool,
+        /// A comment recorded with the review (default names who reviewed with shipdeck).
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// List plans a crash interrupted, or resume (or --rollback) one.
     Resume {
@@ -374,6 +399,23 @@ pub async fn run(cli: Cli) -> u8 {
         }) => auth::auth(config, action, key.as_deref(), json).await,
         Some(Command::Audit { env, json }) => plan::audit(env.as_deref(), json),
         Some(Command::Unpin { env, .. }) => plan::unpin(config, cli.read_only, &env).await,
+        Some(Command::Approvals { env, json }) => approve::list(config, &env, json).await,
+        Some(Command::Approve {
+            env,
+            run,
+            reject,
+            comment,
+            confirm,
+        }) => {
+            let args = approve::ReviewArgs {
+                run,
+                reject,
+                comment,
+                typed: confirm.confirm.clone(),
+                json: confirm.json,
+            };
+            approve::review(config, cli.read_only, &env, args).await
+        }
         Some(Command::Resume {
             plan: id,
             rollback,

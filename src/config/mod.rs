@@ -5,12 +5,16 @@
 mod credential_guard;
 mod duration;
 mod error;
+mod github;
 
 pub use credential_guard::looks_like_credential;
 pub use duration::HumanDuration;
 pub use error::{ConfigError, Location};
 
 use error::Choices;
+pub use github::{
+    GithubEnv, PLACEHOLDERS, Piece, Placeholder, ServiceGithub, parse_template, placeholder_list,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -176,6 +180,9 @@ pub struct EnvConfig {
     /// Railway project and environment (each service names its Railway service).
     #[serde(default)]
     pub railway: Option<RailwayEnv>,
+    /// GitHub repository and deploy workflow (provider = "github_actions").
+    #[serde(default)]
+    pub github: Option<GithubEnv>,
     /// Metric and label names for this env's `/metrics`.
     #[serde(default)]
     pub metrics: MetricNamesConfig,
@@ -667,6 +674,9 @@ pub struct ServiceConfig {
     /// The Railway service behind this service (provider = "railway").
     #[serde(default)]
     pub railway: Option<Spanned<ServiceRef>>,
+    /// This service's own run of the GitHub workflow (provider = "github_actions").
+    #[serde(default)]
+    pub github: Option<Spanned<ServiceGithub>>,
 }
 
 /// `fly = { app = "…", process_group = "…" }` on a service.
@@ -897,6 +907,14 @@ impl Config {
                     "add e.g. `up = \"npx prisma migrate deploy\"` and `current = \"npx prisma migrate status\"`".into(),
                 ));
             }
+            if let Some(p) = github::check_env(env, i) {
+                return Err(at(
+                    p.span.unwrap_or_else(|| env.name.span()),
+                    p.field,
+                    p.message,
+                    p.hint,
+                ));
+            }
             if env.provider == ProviderKind::Fly && env.fly.is_none() {
                 return Err(at(
                     env.name.span(),
@@ -1091,6 +1109,9 @@ impl Config {
                 .collect();
             if let Some(url) = env.railway.as_ref().and_then(|r| r.api_url.as_deref()) {
                 urls.push((format!("env[{i}].railway.api_url"), url));
+            }
+            if let Some(url) = env.github.as_ref().and_then(|r| r.api_url.as_deref()) {
+                urls.push((format!("env[{i}].github.api_url"), url));
             }
             if let Some(url) = env.render.as_ref().and_then(|r| r.api_url.as_deref()) {
                 urls.push((format!("env[{i}].render.api_url"), url));

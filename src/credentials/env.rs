@@ -146,7 +146,7 @@ mod tests {
         );
         assert_eq!(
             env_var_name(&key("github_actions")),
-            "SHIPDECK_GITHUB_ACTIONS_TOKEN"
+            "SHIPDECK_GITHUB_TOKEN"
         );
         assert_eq!(
             env_var_name(&key("db:production")),
@@ -164,8 +164,8 @@ mod tests {
         for k in [
             "fly",
             "render:team_a",
-            "github_actions",
-            "github_actions:bot",
+            "github",
+            "github:bot",
             "db:prod",
         ] {
             let k = key(k);

@@ -52,7 +52,7 @@ impl CredentialKind {
             CredentialKind::Railway => "railway",
             CredentialKind::Render => "render",
             CredentialKind::Vps => "vps",
-            CredentialKind::GithubActions => "github_actions",
+            CredentialKind::GithubActions => "github",
             CredentialKind::Db => "db",
         }
     }
@@ -63,6 +63,10 @@ impl CredentialKind {
     }
 
     fn from_name(name: &str) -> Option<CredentialKind> {
+        // `github_actions` is the provider's config word; the key is `github`.
+        if name.eq_ignore_ascii_case("github_actions") {
+            return Some(CredentialKind::GithubActions);
+        }
         CredentialKind::ALL
             .into_iter()
             .find(|k| k.as_str().eq_ignore_ascii_case(name))
@@ -250,7 +254,11 @@ mod tests {
         assert_eq!(db.account(), "production");
         assert!(!db.is_default_account());
         let gha: CredentialKey = "github_actions:ci.bot".parse().unwrap();
-        assert_eq!(gha.to_string(), "github_actions:ci.bot");
+        assert_eq!(gha.to_string(), "github:ci.bot");
+        assert_eq!(
+            "github".parse::<CredentialKey>().unwrap().to_string(),
+            "github:default"
+        );
         assert_eq!(
             CredentialKey::parse("FLY").unwrap().to_string(),
             "fly:default"
@@ -284,7 +292,7 @@ mod tests {
             assert!(matches!(err, CredentialError::BadKey { .. }), "{input}");
             assert!(msg.contains(&format!("`{input}`")), "{msg}");
             assert!(msg.contains("PROVIDER:ACCOUNT or db:ENV"), "{msg}");
-            assert!(msg.contains("github_actions"), "{msg}");
+            assert!(msg.contains("github"), "{msg}");
         }
         let long = format!("fly:{}", "a".repeat(65));
         assert!(CredentialKey::parse(&long).is_err());

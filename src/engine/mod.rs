@@ -4,6 +4,7 @@
 //! with fsync so a crash can be resumed or reversed; one plan per env holds a
 //! lock; every action lands in the append-only audit log.
 
+pub mod approvals;
 pub mod audit;
 mod executor;
 pub mod gates;

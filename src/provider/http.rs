@@ -36,11 +36,15 @@ impl Default for RetryPolicy {
 pub struct HttpClient {
     client: reqwest::Client,
     stream_client: reqwest::Client,
+    /// Like `client`, but answers redirects instead of following them.
+    no_redirect_client: reqwest::Client,
     provider: &'static str,
     calls: CallSink,
     retry: RetryPolicy,
     /// The credential header: its name and value.
     auth: Option<(&'static str, String)>,
+    /// A 403 with a JSON message is a missing permission, not a refused credential (GitHub).
+    forbidden_is_permission: bool,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -68,6 +72,11 @@ pub struct Request {
     pub headers: Vec<(&'static str, String)>,
     /// A longer (or shorter) limit than the client's for this call (long polls).
     pub timeout: Option<Duration>,
+    /// A redirect is answered to the caller instead of followed (GitHub's log
+    /// URLs point at a blob host that must not see the token).
+    pub keep_redirect: bool,
+    /// Send no credential (a pre-signed URL).
+    pub anonymous: bool,
 }
 
 impl std::fmt::Debug for Request {
@@ -94,6 +103,8 @@ impl Request {
             idempotent: true,
             headers: Vec::new(),
             timeout: None,
+            keep_redirect: false,
+            anonymous: false,
         }
     }
 
@@ -106,6 +117,8 @@ impl Request {
             idempotent: true,
             headers: Vec::new(),
             timeout: None,
+            keep_redirect: false,
+            anonymous: false,
         }
     }
 
@@ -118,6 +131,8 @@ impl Request {
             idempotent: false,
             headers: Vec::new(),
             timeout: None,
+            keep_redirect: false,
+            anonymous: false,
         }
     }
 
@@ -131,6 +146,27 @@ impl Request {
     pub fn timeout(mut self, limit: Duration) -> Request {
         self.timeout = Some(limit);
         self
+    }
+
+    /// Answer a redirect to the caller (read its `Location`) instead of following it.
+    pub fn keep_redirect(mut self) -> Request {
+        self.keep_redirect = true;
+        self
+    }
+
+    /// Send it without the client's credential (a pre-signed URL on another host).
+    pub fn anonymous(mut self) -> Request {
+        self.anonymous = true;
+        self
+    }
+
+    /// A PUT with a JSON body (idempotent: the same PUT twice leaves the same state).
+    pub fn put(url: impl Into<String>, body: serde_json::Value) -> Request {
+        Request {
+            method: Method::PUT,
+            idempotent: true,
+            ..Request::post(url, body)
+        }
     }
 
     /// Mark the request safe to repeat (a read sent as POST, or a lease-protected write).
@@ -155,13 +191,22 @@ impl HttpClient {
             .user_agent(concat!("shipdeck/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
+        let no_redirect_client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("shipdeck/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
         HttpClient {
             client,
             stream_client,
+            no_redirect_client,
             provider,
             calls,
             retry: RetryPolicy::default(),
             auth: None,
+            forbidden_is_permission: false,
         }
     }
 
@@ -174,6 +219,14 @@ impl HttpClient {
     /// Send the credential in another header (Railway's `Project-Access-Token`).
     pub fn with_auth_header(mut self, name: &'static str, value: String) -> HttpClient {
         self.auth = Some((name, value));
+        self
+    }
+
+    /// Read a 403 that carries a JSON message as a missing permission
+    /// ([`ProviderError::Forbidden`]), as GitHub answers it; a 403 with a
+    /// rate-limit header is a rate limit either way.
+    pub fn with_permission_errors(mut self) -> HttpClient {
+        self.forbidden_is_permission = true;
         self
     }
 
@@ -200,7 +253,12 @@ impl HttpClient {
 
     /// Send a request, retrying where safe; returns the successful response.
     pub async fn send(&self, req: Request) -> Result<reqwest::Response, ProviderError> {
-        self.send_with(&self.client, req).await
+        let client = if req.keep_redirect {
+            &self.no_redirect_client
+        } else {
+            &self.client
+        };
+        self.send_with(client, req).await
     }
 
     /// Like [`HttpClient::send`] for a long-lived body: no overall timeout.
@@ -237,7 +295,9 @@ impl HttpClient {
             let started = Instant::now();
             let at = chrono::Utc::now();
             let mut builder = client.request(req.method.clone(), &req.url);
-            if let Some((name, value)) = &self.auth {
+            if let Some((name, value)) = &self.auth
+                && !req.anonymous
+            {
                 builder = builder.header(*name, sensitive(value));
             }
             for (name, value) in &req.headers {
@@ -261,7 +321,10 @@ impl HttpClient {
                 note,
             };
             match result {
-                Ok(resp) if resp.status().is_success() => {
+                Ok(resp)
+                    if resp.status().is_success()
+                        || (req.keep_redirect && resp.status().is_redirection()) =>
+                {
                     self.calls
                         .record(record(Some(resp.status().as_u16()), String::new()));
                     return Ok(resp);
@@ -285,8 +348,17 @@ impl HttpClient {
                             .and_then(|v| v.to_str().ok())
                             .and_then(parse_retry_after)
                     };
+                    // GitHub answers a spent primary limit with 403 (or 429) and
+                    // `x-ratelimit-remaining: 0`, a secondary one with `retry-after`.
+                    let spent = resp
+                        .headers()
+                        .get("x-ratelimit-remaining")
+                        .is_some_and(|v| v.as_bytes() == b"0");
+                    let limited = status == StatusCode::TOO_MANY_REQUESTS
+                        || (status == StatusCode::FORBIDDEN
+                            && (spent || resp.headers().contains_key("retry-after")));
                     let retry_after = header("retry-after").or_else(|| {
-                        (status == StatusCode::TOO_MANY_REQUESTS)
+                        limited
                             .then(|| {
                                 header("ratelimit-reset").or_else(|| header("x-ratelimit-reset"))
                             })
@@ -297,11 +369,20 @@ impl HttpClient {
                         .await
                         .map(|c| c.bytes)
                         .unwrap_or_default();
-                    let err = self.status_error(&target, status, &body, retry_after, &request_id);
+                    let err = if limited {
+                        ProviderError::RateLimited {
+                            target: target.clone(),
+                            retry_after,
+                        }
+                    } else {
+                        self.status_error(&target, status, &body, retry_after, &request_id)
+                    };
                     self.calls.record(record(Some(status.as_u16()), request_id));
-                    let retryable =
-                        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                    if !retryable || attempt + 1 == attempts {
+                    let retryable = limited || status.is_server_error();
+                    // A server asking for a longer pause than we would wait is
+                    // not asked again and again: the caller hears when to retry.
+                    let too_long = retry_after.is_some_and(|w| w > self.retry.max_wait);
+                    if !retryable || too_long || attempt + 1 == attempts {
                         return Err(err);
                     }
                     tokio::time::sleep(self.backoff(attempt, retry_after)).await;
@@ -357,6 +438,11 @@ impl HttpClient {
             403 if looks_like_html(body) => ProviderError::Status {
                 target: target.to_string(),
                 status: 403,
+                message: readable_body(body),
+            },
+            403 if self.forbidden_is_permission && !body.is_empty() => ProviderError::Forbidden {
+                provider: self.provider.to_string(),
+                target: target.to_string(),
                 message: readable_body(body),
             },
             401 | 403 => ProviderError::Auth {

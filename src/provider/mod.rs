@@ -10,6 +10,7 @@
 pub mod calls;
 pub mod demo;
 pub mod fly;
+pub mod github;
 pub mod graphql;
 pub mod http;
 pub mod poll;
@@ -60,6 +61,8 @@ pub struct Capabilities {
     pub deploy_progress: bool,
     /// A deploy in flight stops before its next unit when cancelled.
     pub cancel: bool,
+    /// Deploys can wait for a person's approval, given through shipdeck.
+    pub approvals: bool,
 }
 
 impl Capabilities {
@@ -78,6 +81,7 @@ impl Capabilities {
         remote_lock: false,
         deploy_progress: false,
         cancel: false,
+        approvals: false,
     };
 
     /// What a rollback on this provider does and does not put back, for the dialogs.
@@ -113,6 +117,22 @@ pub struct Target {
     pub remote: String,
     /// A part of `remote` (Fly process group, the demo's service), when narrowed.
     pub scope: Option<String>,
+}
+
+/// A deploy waiting for a person's approval (a GitHub environment's
+/// required reviewers).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Approval {
+    /// The waiting run's id.
+    pub run: String,
+    /// What a person calls it (`deploy.yml #42 by alice`).
+    pub label: String,
+    /// The environments it waits on: their ids and names.
+    pub environments: Vec<(u64, String)>,
+    /// Who may approve (users, `team …`).
+    pub reviewers: Vec<String>,
+    /// Whether this credential may approve it.
+    pub can_approve: bool,
 }
 
 /// A stream of raw log lines (not yet sanitised or parsed).
@@ -157,6 +177,19 @@ pub enum ProviderError {
         provider: String,
         /// 401 or 403; 0 when the API said so in its body (a GraphQL error on HTTP 200).
         status: u16,
+    },
+    /// The credential is valid but may not do this (GitHub: "Resource not
+    /// accessible by personal access token").
+    #[error(
+        "{provider} refused {target}: {message}; give the token this permission (or use one that has it) with `shipdeck auth set {provider}`"
+    )]
+    Forbidden {
+        /// Provider name.
+        provider: String,
+        /// What was asked (URL without query).
+        target: String,
+        /// The provider's message, sanitised.
+        message: String,
     },
     /// Too many requests, even after waiting.
     #[error("{target} is rate limiting us; retry after {}s", .retry_after.map_or(0, |d| d.as_secs()))]
@@ -311,7 +344,9 @@ impl ProviderError {
     /// Its kind.
     pub fn kind(&self) -> FailureKind {
         match self {
-            ProviderError::Auth { .. } | ProviderError::Credential { .. } => FailureKind::Auth,
+            ProviderError::Auth { .. }
+            | ProviderError::Credential { .. }
+            | ProviderError::Forbidden { .. } => FailureKind::Auth,
             ProviderError::RateLimited { .. } => FailureKind::RateLimited,
             ProviderError::Held { .. } => FailureKind::Held,
             ProviderError::Unreachable { .. } | ProviderError::Timeout { .. } => {
@@ -420,6 +455,26 @@ pub trait Provider: Send + Sync {
     /// (Render: auto-deploy turned off), for the pin it leaves behind.
     fn rollback_leaves(&self) -> Option<String> {
         None
+    }
+
+    /// Deploys of `target` waiting for a person's approval.
+    async fn approvals(&self, _target: &Target) -> Result<Vec<Approval>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// Approve (or reject) a waiting deploy, with a comment for the record.
+    async fn review(
+        &self,
+        _target: &Target,
+        _approval: &Approval,
+        _approve: bool,
+        _comment: &str,
+    ) -> Result<(), ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: self.name(),
+            operation: "approve deploys",
+            why: "its deploys never wait for an approval",
+        })
     }
 
     /// One cheap authenticated call; the identity the provider sees (for `shipdeck auth test`).

@@ -83,7 +83,9 @@ where
                 Err(e) => {
                     if matches!(
                         e,
-                        ProviderError::Auth { .. } | ProviderError::NotFound { .. }
+                        ProviderError::Auth { .. }
+                            | ProviderError::Forbidden { .. }
+                            | ProviderError::NotFound { .. }
                     ) {
                         l.done = true;
                     }

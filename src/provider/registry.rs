@@ -24,6 +24,10 @@ pub fn capabilities_of(kind: ProviderKind) -> Option<(&'static str, Capabilities
             "render",
             crate::provider::render::RenderProvider::CAPABILITIES,
         )),
+        ProviderKind::GithubActions => Some((
+            "github",
+            crate::provider::github::GithubProvider::CAPABILITIES,
+        )),
         _ => None,
     }
 }
@@ -87,6 +91,10 @@ pub fn service_target(cfg: &Config, e: usize, s: usize) -> Target {
             if let Some(id) = svc.service_id(kind) {
                 target.remote = id.to_string();
             }
+        }
+        // A service with its own workflow inputs deploys by its own run.
+        ProviderKind::GithubActions if svc.github.is_some() => {
+            target.scope = Some(svc.name().to_string());
         }
         _ => {}
     }
@@ -231,6 +239,11 @@ pub fn providers_for(
             }
             (ProviderKind::Render, _) => {
                 crate::provider::render::settings::provider_for(env, timeout, calls.clone())
+                    .ok()
+                    .map(|p| Arc::new(p) as Arc<dyn Provider>)
+            }
+            (ProviderKind::GithubActions, _) => {
+                crate::provider::github::settings::provider_for(env, timeout, calls.clone())
                     .ok()
                     .map(|p| Arc::new(p) as Arc<dyn Provider>)
             }
