@@ -237,6 +237,48 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "`env[0].service[0].railway`",
         "names a Railway service but env `staging` uses provider \"demo\"",
     ),
+    (
+        "github_without_table.toml",
+        "2:8",
+        "`env[0].github`",
+        "uses provider \"github_actions\" but has no [env.github] table",
+    ),
+    (
+        "github_bad_repo.toml",
+        "2:8",
+        "`env[0].github.repo`",
+        "`kaiwa` is not a GitHub repository (it has no `/` between owner and name)",
+    ),
+    (
+        "github_unknown_placeholder.toml",
+        "2:8",
+        "`env[0].github.inputs.image`",
+        "`{artifact.img}` in `{artifact.img}` is not a value shipdeck knows",
+    ),
+    (
+        "github_no_artifact_input.toml",
+        "2:8",
+        "`env[0].github.inputs`",
+        "the workflow inputs of env `production` never name the artifact",
+    ),
+    (
+        "github_workflow_path.toml",
+        "2:8",
+        "`env[0].github.workflow`",
+        "cannot name a workflow (give the file name alone, not a path)",
+    ),
+    (
+        "github_service_on_fly.toml",
+        "8:10",
+        "`env[0].service[0].github`",
+        "service `api` names a GitHub workflow but env `staging` uses provider \"fly\"",
+    ),
+    (
+        "github_table_on_render.toml",
+        "2:8",
+        "`env[0].github`",
+        "has a [env.github] table but uses provider \"render\"",
+    ),
 ];
 
 #[test]

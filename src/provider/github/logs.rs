@@ -54,6 +54,8 @@ async fn job_log(http: &HttpClient, repo_url: &str, job: u64) -> Result<String, 
 
 /// One log line split into GitHub's timestamp and its text.
 fn split_line(line: &str) -> (Option<&str>, &str) {
+    // A log starts with a byte-order mark.
+    let line = line.trim_start_matches('\u{feff}');
     match line.split_once(' ') {
         Some((ts, rest)) if ts.len() >= 20 && ts.ends_with('Z') && ts.as_bytes()[4] == b'-' => {
             (Some(ts), rest)
@@ -188,5 +190,9 @@ mod tests {
             )
         );
         assert_eq!(split_line("plain text"), (None, "plain text"));
+        assert_eq!(
+            split_line("\u{feff}2026-12-02T05:00:00.0000000Z Set up job").1,
+            "Set up job"
+        );
     }
 }

@@ -22,12 +22,12 @@ pub mod run;
 pub mod seal;
 pub mod settings;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
@@ -272,7 +272,7 @@ impl GithubProvider {
         &self,
         target: &Target,
         artifact: &Artifact,
-        since: DateTime<Utc>,
+        before: &HashSet<u64>,
         run: &model::Run,
     ) -> Result<Release, ProviderError> {
         let service = target.service.as_deref();
@@ -282,7 +282,7 @@ impl GithubProvider {
                 .deployments(service, 20)
                 .await?
                 .into_iter()
-                .filter(|d| d.created_at >= since)
+                .filter(|d| !before.contains(&d.id))
                 .collect();
             let mine = recent.iter().find(|d| {
                 self.artifact_of(d, service).same(artifact) == Some(true)
@@ -349,11 +349,18 @@ impl GithubProvider {
             target: format!("{} {workflow}", self.settings.repo),
             message,
         })?;
+        // What was recorded before the dispatch, to tell the run's own deployments apart.
+        let before: HashSet<u64> = self
+            .deployments(None, 30)
+            .await?
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
         let since = Utc::now() - chrono::Duration::seconds(10);
         let run_id = run::dispatch(self, &workflow, &values, since).await?;
-        let run = run::follow(self, run_id, progress, since).await?;
+        let run = run::follow(self, run_id, progress, &before).await?;
         self.staged.clear(&self.settings.environment);
-        self.deployed(target, artifact, since, &run).await
+        self.deployed(target, artifact, &before, &run).await
     }
 }
 

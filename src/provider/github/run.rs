@@ -12,7 +12,9 @@ use std::time::Instant;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
-use super::model::{DispatchDetails, Job, JobList, PendingDeployment, Run, RunList};
+use super::model::{
+    DeploymentStatus, DispatchDetails, Job, JobList, PendingDeployment, Run, RunList,
+};
 use super::{GithubProvider, run_label, versioned};
 use crate::provider::http::{Request, query_escape as escape};
 use crate::provider::{Progress, ProviderError, UnitState};
@@ -39,7 +41,33 @@ pub async fn dispatch(
         "return_run_details": true,
     });
     let what = format!("{} {workflow}", gh.settings.repo);
-    let resp = match http.send(versioned(Request::post(url, body))).await {
+    // The runs there already, so a run found later (when GitHub does not name it) is ours.
+    let lookup = runs_url(gh, workflow, since).await;
+    let no_workflow = || ProviderError::Invalid {
+        target: what.clone(),
+        message: format!(
+            "GitHub knows no workflow `{workflow}` in {} (or the token cannot see it); check `workflow` and the token's Actions permission",
+            gh.settings.repo
+        ),
+    };
+    let known: HashSet<u64> = match gh.fetch::<RunList>(lookup.clone()).await {
+        Ok(list) => list.workflow_runs.iter().map(|r| r.id).collect(),
+        Err(ProviderError::NotFound { .. }) => return Err(no_workflow()),
+        Err(e) => return Err(e),
+    };
+    let mut sent = http.send(versioned(Request::post(url.clone(), body))).await;
+    // An older server (GitHub Enterprise) rejects the key: dispatch without it.
+    if let Err(ProviderError::Status {
+        status: 422,
+        message,
+        ..
+    }) = &sent
+        && message.contains("return_run_details")
+    {
+        let plain = json!({ "ref": gh.settings.git_ref, "inputs": inputs });
+        sent = http.send(versioned(Request::post(url, plain))).await;
+    }
+    let resp = match sent {
         Ok(resp) => resp,
         // Nothing ran: a bad ref, an undeclared input, no dispatch trigger.
         Err(ProviderError::Status {
@@ -54,15 +82,7 @@ pub async fn dispatch(
                 ),
             });
         }
-        Err(ProviderError::NotFound { .. }) => {
-            return Err(ProviderError::Invalid {
-                target: what,
-                message: format!(
-                    "GitHub knows no workflow `{workflow}` in {} (or the token cannot see it); check `workflow` and the token's Actions permission",
-                    gh.settings.repo
-                ),
-            });
-        }
+        Err(ProviderError::NotFound { .. }) => return Err(no_workflow()),
         Err(e) => return Err(e),
     };
     if resp.status().as_u16() != 204 {
@@ -71,18 +91,12 @@ pub async fn dispatch(
             return Ok(details.workflow_run_id);
         }
     }
-    find_dispatched(gh, workflow, since).await
+    find_dispatched(gh, &lookup, &known, workflow, since).await
 }
 
-/// The run a dispatch started, when GitHub did not say which: the oldest
-/// `workflow_dispatch` run of the branch created since `since` by this
-/// token's user.
-async fn find_dispatched(
-    gh: &GithubProvider,
-    workflow: &str,
-    since: DateTime<Utc>,
-) -> Result<u64, ProviderError> {
-    let login = gh.login().await;
+/// The list of this branch's `workflow_dispatch` runs of `workflow` created
+/// since `since`, by this token's user where it has one.
+async fn runs_url(gh: &GithubProvider, workflow: &str, since: DateTime<Utc>) -> String {
     let mut url = gh.repo_url(&format!(
         "/actions/workflows/{}/runs?event=workflow_dispatch&branch={}&created={}&per_page=20",
         escape(workflow),
@@ -92,14 +106,29 @@ async fn find_dispatched(
             since.to_rfc3339_opts(SecondsFormat::Secs, true)
         )),
     ));
-    if let Some(login) = &login {
-        url.push_str(&format!("&actor={}", escape(login)));
+    if let Some(login) = gh.login().await {
+        url.push_str(&format!("&actor={}", escape(&login)));
     }
+    url
+}
+
+/// The run a dispatch started, when GitHub did not say which: the oldest
+/// run in `lookup` that was not there before the dispatch (`known`).
+async fn find_dispatched(
+    gh: &GithubProvider,
+    lookup: &str,
+    known: &HashSet<u64>,
+    workflow: &str,
+    since: DateTime<Utc>,
+) -> Result<u64, ProviderError> {
+    let login = gh.login().await;
+    let url = lookup.to_string();
     for _ in 0..FIND_TRIES {
         let list: RunList = gh.fetch(url.clone()).await?;
         if let Some(run) = list
             .workflow_runs
             .iter()
+            .filter(|r| !known.contains(&r.id))
             .filter(|r| r.created_at >= since && r.event == "workflow_dispatch")
             .filter(|r| {
                 login.is_none() || r.actor.as_ref().map(|a| &a.login) == login.as_ref()
@@ -155,7 +184,7 @@ pub async fn follow(
     gh: &GithubProvider,
     id: u64,
     progress: &Progress,
-    since: DateTime<Utc>,
+    before: &HashSet<u64>,
 ) -> Result<Run, ProviderError> {
     let started = Instant::now();
     let mut reported: HashMap<String, (UnitState, String)> = HashMap::new();
@@ -177,7 +206,7 @@ pub async fn follow(
             }
         }
         if run.completed() {
-            return conclude(gh, run, &jobs.jobs, cancel_sent, since).await;
+            return conclude(gh, run, &jobs.jobs, cancel_sent, before).await;
         }
         if run.status.as_deref() == Some("waiting") {
             let note = waiting_for(gh, id).await.unwrap_or_default();
@@ -245,7 +274,7 @@ async fn conclude(
     run: Run,
     jobs: &[Job],
     cancel_sent: Option<&'static str>,
-    since: DateTime<Utc>,
+    before: &HashSet<u64>,
 ) -> Result<Run, ProviderError> {
     let conclusion = run.conclusion.clone().unwrap_or_default();
     if conclusion == "success" {
@@ -255,7 +284,7 @@ async fn conclude(
         .iter()
         .filter(|j| j.started_at.is_some() && j.conclusion.as_deref() != Some("skipped"))
         .count();
-    let changed = deployed_since(gh, since).await?;
+    let changed = deployed_since(gh, before).await?;
     match (conclusion.as_str(), cancel_sent) {
         ("cancelled", Some("aborted")) => {
             return Err(ProviderError::Cancelled {
@@ -299,14 +328,28 @@ async fn conclude(
     }
 }
 
-/// Whether any deployment to the environment was recorded since `since`.
-async fn deployed_since(gh: &GithubProvider, since: DateTime<Utc>) -> Result<bool, ProviderError> {
-    let seen: HashSet<u64> = gh
-        .deployments(None, 10)
+/// Whether a deployment to the environment made since the dispatch (not
+/// among `before`) got as far as deploying (a status `in_progress` or
+/// `success`); one that only waited for a reviewer and was rejected changed
+/// nothing.
+async fn deployed_since(gh: &GithubProvider, before: &HashSet<u64>) -> Result<bool, ProviderError> {
+    let recent: Vec<u64> = gh
+        .deployments(None, 20)
         .await?
         .into_iter()
-        .filter(|d| d.created_at >= since)
         .map(|d| d.id)
+        .filter(|id| !before.contains(id))
         .collect();
-    Ok(!seen.is_empty())
+    for id in recent {
+        let statuses: Vec<DeploymentStatus> = gh
+            .fetch(gh.repo_url(&format!("/deployments/{id}/statuses?per_page=100")))
+            .await?;
+        if statuses
+            .iter()
+            .any(|s| matches!(s.state.as_str(), "in_progress" | "success"))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
