@@ -25,9 +25,7 @@ use shipdeck::provider::{
     CallRecord, CallSink, Progress, Provider, ProviderError, Target, UnitProgress, UnitState,
 };
 use shipdeck::secrets::SecretValue;
-use support::github_fake::{
-    FakeEnvironment, FakeJob, FakeWorkflow, Fault, FaultKind, GithubFake,
-};
+use support::github_fake::{FakeEnvironment, FakeJob, FakeWorkflow, Fault, FaultKind, GithubFake};
 
 const TOKEN: &str = "ghp_TESTtokenVALUEneverOnScreen0001";
 const REPO: &str = "acme/kaiwa";
@@ -222,14 +220,23 @@ async fn a_server_that_answers_204_has_its_run_found_by_event_branch_and_actor()
     let lookups = fake.hits(Some(Method::GET), "event=workflow_dispatch");
     assert!(lookups.len() >= 3, "it looked again while the list lagged");
     let query = &lookups[0].path;
-    assert!(query.contains("actor=alice") && query.contains("branch=main"), "{query}");
+    assert!(
+        query.contains("actor=alice") && query.contains("branch=main"),
+        "{query}"
+    );
     assert!(query.contains("created=%3E%3D"), "{query}");
 }
 
 #[tokio::test]
 async fn a_failing_step_after_the_deploy_began_reports_its_log_and_is_not_silent() {
     let fake = fleet().await;
-    fake.fail_job_step(REPO, "deploy.yml", "deploy", "Smoke test", "curl: (22) The requested URL returned error: 503");
+    fake.fail_job_step(
+        REPO,
+        "deploy.yml",
+        "deploy",
+        "Smoke test",
+        "curl: (22) The requested URL returned error: 503",
+    );
     let gh = client(&fake);
     let err = gh
         .deploy(&target(), &image(NEW), "promote", &Progress::none())
@@ -239,8 +246,15 @@ async fn a_failing_step_after_the_deploy_began_reports_its_log_and_is_not_silent
     assert!(matches!(err, ProviderError::Remote { .. }), "{err:?}");
     assert!(!err.changed_nothing(), "the deploy job ran: revert");
     assert!(text.contains("Smoke test"), "{text}");
-    assert!(text.contains("returned error: 503"), "the failed job's log: {text}");
-    assert_eq!(fake.blob_fetches_with_auth(), 0, "the token never goes to the blob host");
+    assert!(
+        text.contains("returned error: 503"),
+        "the failed job's log: {text}"
+    );
+    assert_eq!(
+        fake.blob_fetches_with_auth(),
+        0,
+        "the token never goes to the blob host"
+    );
     assert!(!fake.blob_fetches().is_empty());
     // Still serving the old one.
     let releases = gh.releases(&target(), 5).await.unwrap();
@@ -251,7 +265,13 @@ async fn a_failing_step_after_the_deploy_began_reports_its_log_and_is_not_silent
 #[tokio::test]
 async fn a_build_that_fails_before_any_deployment_changed_nothing() {
     let fake = fleet().await;
-    fake.fail_job_step(REPO, "deploy.yml", "build", "Build image", "error: exit status 2");
+    fake.fail_job_step(
+        REPO,
+        "deploy.yml",
+        "build",
+        "Build image",
+        "error: exit status 2",
+    );
     let gh = client(&fake);
     let err = gh
         .deploy(&target(), &image(NEW), "promote", &Progress::none())
@@ -339,9 +359,10 @@ async fn a_rejected_run_changed_nothing() {
     let gh = Arc::new(client(&fake));
     let deploying = {
         let gh = gh.clone();
-        tokio::spawn(
-            async move { gh.deploy(&target(), &image(NEW), "promote", &Progress::none()).await },
-        )
+        tokio::spawn(async move {
+            gh.deploy(&target(), &image(NEW), "promote", &Progress::none())
+                .await
+        })
     };
     let waiting = loop {
         if let Some(a) = gh.approvals(&target()).await.unwrap().into_iter().next() {
@@ -349,9 +370,14 @@ async fn a_rejected_run_changed_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    gh.review(&target(), &waiting, false, "not today").await.unwrap();
+    gh.review(&target(), &waiting, false, "not today")
+        .await
+        .unwrap();
     let err = deploying.await.unwrap().unwrap_err();
-    assert!(err.changed_nothing(), "a rejected deploy never ran: {err:?}");
+    assert!(
+        err.changed_nothing(),
+        "a rejected deploy never ran: {err:?}"
+    );
 }
 
 #[tokio::test]
@@ -365,24 +391,35 @@ async fn secrets_are_sealed_to_the_environments_key_and_never_read_back() {
     gh.set_secrets(
         &target(),
         vec![
-            ("JWT_SECRET".into(), Some(SecretValue::new("rotated-válue".into()))),
-            ("SMTP_PASSWORD".into(), Some(SecretValue::new("p4ss".into()))),
+            (
+                "JWT_SECRET".into(),
+                Some(SecretValue::new("rotated-válue".into())),
+            ),
+            (
+                "SMTP_PASSWORD".into(),
+                Some(SecretValue::new("p4ss".into())),
+            ),
         ],
         true,
     )
     .await
     .unwrap();
     assert_eq!(
-        fake.secret_value(REPO, "production", "JWT_SECRET").as_deref(),
+        fake.secret_value(REPO, "production", "JWT_SECRET")
+            .as_deref(),
         Some("rotated-válue"),
         "the fake opened the sealed box with its private key"
     );
     assert_eq!(
-        fake.secret_value(REPO, "production", "SMTP_PASSWORD").as_deref(),
+        fake.secret_value(REPO, "production", "SMTP_PASSWORD")
+            .as_deref(),
         Some("p4ss")
     );
     let listed = gh.secrets(&target()).await.unwrap();
-    assert!(listed.iter().all(|s| s.staged), "picked up by the next run: {listed:?}");
+    assert!(
+        listed.iter().all(|s| s.staged),
+        "picked up by the next run: {listed:?}"
+    );
     gh.set_secrets(&target(), vec![("SMTP_PASSWORD".into(), None)], true)
         .await
         .unwrap();
@@ -402,7 +439,11 @@ async fn secrets_are_sealed_to_the_environments_key_and_never_read_back() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("GITHUB_"), "{err}");
-    assert_eq!(fake.hits(Some(Method::PUT), "/secrets/").len(), puts, "refused before any call");
+    assert_eq!(
+        fake.hits(Some(Method::PUT), "/secrets/").len(),
+        puts,
+        "refused before any call"
+    );
 }
 
 #[tokio::test]
@@ -417,14 +458,20 @@ async fn a_dispatch_github_refuses_changed_nothing_and_says_why() {
         .unwrap_err();
     assert!(matches!(err, ProviderError::Invalid { .. }), "{err:?}");
     assert!(err.changed_nothing());
-    assert!(err.to_string().contains("Unexpected inputs provided"), "{err}");
+    assert!(
+        err.to_string().contains("Unexpected inputs provided"),
+        "{err}"
+    );
     let mut s = settings(&fake);
     s.workflow = "deploy-prod.yml".into();
     let err = client_with(s, CallSink::discard())
         .deploy(&target(), &image(NEW), "promote", &Progress::none())
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("no workflow `deploy-prod.yml`"), "{err}");
+    assert!(
+        err.to_string().contains("no workflow `deploy-prod.yml`"),
+        "{err}"
+    );
     // An image through inputs that only take a commit: refused before dispatch.
     let mut s = settings(&fake);
     s.inputs.remove("image");
@@ -446,7 +493,9 @@ async fn rate_limits_are_honoured_without_hammering() {
         Some(Method::GET),
         "/deployments?",
         1,
-        FaultKind::SecondaryRateLimit { retry_after_secs: 1 },
+        FaultKind::SecondaryRateLimit {
+            retry_after_secs: 1,
+        },
     ));
     let started = std::time::Instant::now();
     gh.releases(&target(), 5).await.unwrap();
@@ -456,7 +505,9 @@ async fn rate_limits_are_honoured_without_hammering() {
         Some(Method::GET),
         "/deployments?",
         usize::MAX,
-        FaultKind::PrimaryRateLimit { reset_in_secs: 3000 },
+        FaultKind::PrimaryRateLimit {
+            reset_in_secs: 3000,
+        },
     ));
     let before = fake.hits(Some(Method::GET), "/deployments?").len();
     let err = gh.releases(&target(), 5).await.unwrap_err();
@@ -466,12 +517,25 @@ async fn rate_limits_are_honoured_without_hammering() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(fake.hits(Some(Method::GET), "/deployments?").len() - before, 1);
+    assert_eq!(
+        fake.hits(Some(Method::GET), "/deployments?").len() - before,
+        1
+    );
     fake.clear_faults();
     // GitHub's 502 page is retried, then read as a page, not JSON.
-    fake.fault(Fault::new(Some(Method::GET), "/deployments?", 1, FaultKind::unicorn_502()));
+    fake.fault(Fault::new(
+        Some(Method::GET),
+        "/deployments?",
+        1,
+        FaultKind::unicorn_502(),
+    ));
     gh.releases(&target(), 5).await.unwrap();
-    fake.fault(Fault::new(Some(Method::GET), "/deployments?", 10, FaultKind::unicorn_502()));
+    fake.fault(Fault::new(
+        Some(Method::GET),
+        "/deployments?",
+        10,
+        FaultKind::unicorn_502(),
+    ));
     let err = gh.releases(&target(), 5).await.unwrap_err();
     assert!(err.to_string().contains("Unicorn"), "{err}");
 }
@@ -488,7 +552,10 @@ async fn permissions_timeouts_and_the_token_in_no_error() {
         }
     });
     let gh = client_with(settings(&fake), CallSink::new(tx));
-    fake.fault(Fault::forbidden(Some(Method::GET), "/environments/production/secrets"));
+    fake.fault(Fault::forbidden(
+        Some(Method::GET),
+        "/environments/production/secrets",
+    ));
     let err = gh.secrets(&target()).await.unwrap_err();
     assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
     assert!(err.to_string().contains("Resource not accessible"), "{err}");
@@ -507,10 +574,16 @@ async fn permissions_timeouts_and_the_token_in_no_error() {
         CallSink::discard(),
     );
     let err = bad.whoami().await.unwrap_err();
-    assert!(matches!(err, ProviderError::Auth { status: 401, .. }), "{err:?}");
+    assert!(
+        matches!(err, ProviderError::Auth { status: 401, .. }),
+        "{err:?}"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     let shown = format!("{:?} {gh:?}", records.lock().unwrap());
-    assert!(!shown.contains(TOKEN) && !err.to_string().contains("ghp_"), "{shown}");
+    assert!(
+        !shown.contains(TOKEN) && !err.to_string().contains("ghp_"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]

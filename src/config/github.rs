@@ -122,7 +122,9 @@ pub fn parse_template(text: &str) -> Result<Vec<Piece>, String> {
         };
         let name = after[..close].trim();
         let Some((_, p)) = PLACEHOLDERS.iter().find(|(n, _)| *n == name) else {
-            return Err(format!("`{{{name}}}` in `{text}` is not a value shipdeck knows"));
+            return Err(format!(
+                "`{{{name}}}` in `{text}` is not a value shipdeck knows"
+            ));
         };
         pieces.push(Piece::Value(*p));
         rest = &after[close + 1..];
@@ -256,7 +258,8 @@ pub(super) fn check_env(env: &super::EnvConfig, i: usize) -> Option<Problem> {
             "write it as `owner/name`, e.g. `repo = \"acme/kaiwa\"`".into(),
         );
     }
-    let workflow_hint = "name the workflow file in .github/workflows, e.g. `workflow = \"deploy.yml\"`";
+    let workflow_hint =
+        "name the workflow file in .github/workflows, e.g. `workflow = \"deploy.yml\"`";
     if let Some(why) = workflow_problem(&table.workflow) {
         return problem(
             format!("env[{i}].github.workflow"),
@@ -322,10 +325,13 @@ pub(super) fn check_env(env: &super::EnvConfig, i: usize) -> Option<Problem> {
         }
     }
     if (env.services.is_empty() || env.services.iter().any(|s| s.github.is_none()))
-        && !names_artifact(&[&table.inputs]) {
+        && !names_artifact(&[&table.inputs])
+    {
         return problem(
             format!("env[{i}].github.inputs"),
-            format!("the workflow inputs of env `{name}` never name the artifact, so a run cannot know what to deploy"),
+            format!(
+                "the workflow inputs of env `{name}` never name the artifact, so a run cannot know what to deploy"
+            ),
             artifact_hint.into(),
         );
     }
@@ -345,7 +351,10 @@ mod tests {
                 Piece::Value(Placeholder::Tag)
             ]
         );
-        assert_eq!(parse_template("backend").unwrap(), vec![Piece::Text("backend".into())]);
+        assert_eq!(
+            parse_template("backend").unwrap(),
+            vec![Piece::Text("backend".into())]
+        );
         assert_eq!(parse_template("").unwrap(), vec![]);
         assert_eq!(
             parse_template("{ env }-{service}").unwrap(),
@@ -359,7 +368,11 @@ mod tests {
 
     #[test]
     fn bad_templates_say_what_is_wrong() {
-        assert!(parse_template("{artifact.imag}").unwrap_err().contains("`{artifact.imag}`"));
+        assert!(
+            parse_template("{artifact.imag}")
+                .unwrap_err()
+                .contains("`{artifact.imag}`")
+        );
         assert!(parse_template("{env").unwrap_err().contains("never closed"));
         assert!(parse_template("env}").unwrap_err().contains("never opened"));
         assert!(placeholder_list().contains("{artifact.commit}"));

@@ -161,13 +161,7 @@ mod tests {
 
     #[test]
     fn var_names_map_back_to_keys() {
-        for k in [
-            "fly",
-            "render:team_a",
-            "github",
-            "github:bot",
-            "db:prod",
-        ] {
+        for k in ["fly", "render:team_a", "github", "github:bot", "db:prod"] {
             let k = key(k);
             assert_eq!(key_from_var_name(&env_var_name(&k)), Some(k));
         }

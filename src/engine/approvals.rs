@@ -43,7 +43,10 @@ impl Engine {
             .collect();
         if waiting.is_empty() {
             return Err(EngineError::Refused(match run {
-                Some(r) => format!("run {} of `{env}` does not wait for an approval", sanitize(r)),
+                Some(r) => format!(
+                    "run {} of `{env}` does not wait for an approval",
+                    sanitize(r)
+                ),
                 None => format!("nothing in `{env}` waits for an approval"),
             }));
         }

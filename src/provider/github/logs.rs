@@ -14,9 +14,9 @@ use serde_json::json;
 use super::model::{JobList, RunList};
 use super::{GithubProvider, versioned};
 use crate::provider::LogStream;
+use crate::provider::ProviderError;
 use crate::provider::http::{HttpClient, Request, body_bytes, query_escape as escape};
 use crate::provider::poll::{Page, poll as poll_pages};
-use crate::provider::ProviderError;
 use crate::sanitize::sanitize;
 
 /// Shortest pause between two reads of the run list.
@@ -65,15 +65,38 @@ fn split_line(line: &str) -> (Option<&str>, &str) {
 }
 
 /// The last `n` lines of job `job`'s log, without timestamps, sanitised.
-pub async fn job_log_tail(gh: &GithubProvider, job: u64, n: usize) -> Result<Vec<String>, ProviderError> {
+pub async fn job_log_tail(
+    gh: &GithubProvider,
+    job: u64,
+    n: usize,
+) -> Result<Vec<String>, ProviderError> {
     let http = gh.http().await?;
     let text = job_log(http, &gh.repo_url(""), job).await?;
-    let lines: Vec<String> = text
+    Ok(failing_part(&text, n))
+}
+
+/// The part of a job's log that tells why it failed: from the failing
+/// step's `##[group]Run …` to its `##[error]` line, at most `n` lines, with
+/// the group markers dropped; without an error line, the last `n` lines.
+fn failing_part(text: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = text
         .lines()
-        .map(|l| sanitize(split_line(l).1))
-        .filter(|l| !l.trim().is_empty())
+        .map(|l| split_line(l).1)
+        .filter(|l| !l.trim().is_empty() && *l != "##[endgroup]")
         .collect();
-    Ok(lines[lines.len().saturating_sub(n)..].to_vec())
+    let end = lines
+        .iter()
+        .rposition(|l| l.starts_with("##[error]"))
+        .map_or(lines.len(), |i| i + 1);
+    let start = lines[..end]
+        .iter()
+        .rposition(|l| l.starts_with("##[group]Run "))
+        .unwrap_or(0)
+        .max(end.saturating_sub(n));
+    lines[start..end]
+        .iter()
+        .map(|l| sanitize(l.strip_prefix("##[group]").unwrap_or(l)))
+        .collect()
 }
 
 struct State {
@@ -179,6 +202,30 @@ async fn read(st: &mut State) -> Result<Page, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_failing_steps_part_of_a_log_is_kept() {
+        let log = "\u{feff}2026-12-02T05:00:00.0000000Z ##[group]Runner Image\n\
+2026-12-02T05:00:00.0000000Z Image: ubuntu-24.04\n\
+2026-12-02T05:00:00.0000000Z ##[endgroup]\n\
+2026-12-02T05:00:01.0000000Z ##[group]Run ./smoke.sh\n\
+2026-12-02T05:00:01.0000000Z shell: /usr/bin/bash -e {0}\n\
+2026-12-02T05:00:01.0000000Z ##[endgroup]\n\
+2026-12-02T05:00:02.0000000Z curl: (22) 503\n\
+2026-12-02T05:00:02.0000000Z ##[error]Process completed with exit code 1.\n\
+2026-12-02T05:00:03.0000000Z Cleaning up orphan processes\n";
+        assert_eq!(
+            failing_part(log, 20),
+            [
+                "Run ./smoke.sh",
+                "shell: /usr/bin/bash -e {0}",
+                "curl: (22) 503",
+                "##[error]Process completed with exit code 1."
+            ]
+        );
+        assert_eq!(failing_part(log, 2).len(), 2);
+        assert_eq!(failing_part("a\nb\nc", 2), ["b", "c"]);
+    }
 
     #[test]
     fn github_log_lines_split_into_time_and_text() {

@@ -122,7 +122,10 @@ impl GithubProvider {
     }
 
     fn repo_url(&self, rest: &str) -> String {
-        format!("{}/repos/{}{rest}", self.settings.api_url, self.settings.repo)
+        format!(
+            "{}/repos/{}{rest}",
+            self.settings.api_url, self.settings.repo
+        )
     }
 
     fn env_url(&self, rest: &str) -> String {
@@ -162,7 +165,11 @@ impl GithubProvider {
     ) -> Result<Vec<Deployment>, ProviderError> {
         let markers = self.settings.service_markers(service);
         // Other services' deployments share the environment: read a full page to find ours.
-        let per_page = if markers.is_empty() { limit.clamp(1, PAGE) } else { PAGE };
+        let per_page = if markers.is_empty() {
+            limit.clamp(1, PAGE)
+        } else {
+            PAGE
+        };
         let url = self.repo_url(&format!(
             "/deployments?environment={}&per_page={per_page}",
             escape(&self.settings.environment)
@@ -186,7 +193,11 @@ impl GithubProvider {
     /// The latest state of a deployment (`success`, `failure`, …; `pending`
     /// when it has no status yet). States that cannot change any more are
     /// remembered, so a refresh asks only about recent deployments.
-    async fn state_of(&self, d: &Deployment, older_than_current: bool) -> Result<String, ProviderError> {
+    async fn state_of(
+        &self,
+        d: &Deployment,
+        older_than_current: bool,
+    ) -> Result<String, ProviderError> {
         if let Some(state) = self.settled.lock().ok().and_then(|m| m.get(&d.id).cloned()) {
             return Ok(state);
         }
@@ -226,7 +237,13 @@ impl GithubProvider {
         }
     }
 
-    fn release_of(&self, d: &Deployment, state: &str, current: bool, service: Option<&str>) -> Release {
+    fn release_of(
+        &self,
+        d: &Deployment,
+        state: &str,
+        current: bool,
+        service: Option<&str>,
+    ) -> Release {
         let status = match state {
             "success" if current => ReleaseStatus::Live,
             "success" | "inactive" => ReleaseStatus::Superseded,
@@ -253,7 +270,11 @@ impl GithubProvider {
     }
 
     /// The history of `service`'s deployments with their states.
-    async fn history(&self, service: Option<&str>, limit: usize) -> Result<Vec<Release>, ProviderError> {
+    async fn history(
+        &self,
+        service: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Release>, ProviderError> {
         let mut out = Vec::new();
         let mut found_current = false;
         for d in self.deployments(service, limit).await? {
@@ -345,10 +366,11 @@ impl GithubProvider {
             environment: &self.settings.environment,
             artifact,
         };
-        let values = inputs::render(&templates, &ctx).map_err(|message| ProviderError::Invalid {
-            target: format!("{} {workflow}", self.settings.repo),
-            message,
-        })?;
+        let values =
+            inputs::render(&templates, &ctx).map_err(|message| ProviderError::Invalid {
+                target: format!("{} {workflow}", self.settings.repo),
+                message,
+            })?;
         // What was recorded before the dispatch, to tell the run's own deployments apart.
         let before: HashSet<u64> = self
             .deployments(None, 30)
@@ -372,7 +394,11 @@ fn versioned(req: Request) -> Request {
 
 /// `deploy.yml #42` for messages.
 fn run_label(run: &model::Run) -> String {
-    format!("workflow run #{} ({})", run.run_number, sanitize(&run.html_url))
+    format!(
+        "workflow run #{} ({})",
+        run.run_number,
+        sanitize(&run.html_url)
+    )
 }
 
 /// Why GitHub would refuse a secret name, or None (letters, digits and
@@ -407,7 +433,10 @@ impl Provider for GithubProvider {
 
     /// GitHub reports deployments, not instances: health comes from the
     /// services' health URLs, and the deployment state is in the history.
-    async fn status(&self, _target: &Target) -> Result<Vec<crate::domain::Instance>, ProviderError> {
+    async fn status(
+        &self,
+        _target: &Target,
+    ) -> Result<Vec<crate::domain::Instance>, ProviderError> {
         // One cheap call, so an unreachable API or a refused token shows.
         let _: serde_json::Value = self.fetch(self.repo_url("")).await?;
         Ok(Vec::new())
@@ -563,7 +592,9 @@ impl Provider for GithubProvider {
                 .await?;
             let mine: Vec<&PendingDeployment> = pending
                 .iter()
-                .filter(|p| p.environment.name.as_deref() == Some(self.settings.environment.as_str()))
+                .filter(|p| {
+                    p.environment.name.as_deref() == Some(self.settings.environment.as_str())
+                })
                 .collect();
             if mine.is_empty() {
                 continue;
@@ -583,7 +614,12 @@ impl Provider for GithubProvider {
                 ),
                 environments: mine
                     .iter()
-                    .map(|p| (p.environment.id, sanitize(p.environment.name.as_deref().unwrap_or(""))))
+                    .map(|p| {
+                        (
+                            p.environment.id,
+                            sanitize(p.environment.name.as_deref().unwrap_or("")),
+                        )
+                    })
                     .collect(),
                 reviewers,
                 can_approve: mine.iter().all(|p| p.current_user_can_approve),
@@ -609,12 +645,16 @@ impl Provider for GithubProvider {
             "state": if approve { "approved" } else { "rejected" },
             "comment": comment,
         });
-        http.send(versioned(Request::post(url, body))).await.map(|_| ())
+        http.send(versioned(Request::post(url, body)))
+            .await
+            .map(|_| ())
     }
 
     async fn logs(&self, target: &Target, service: &str) -> Result<LogStream, ProviderError> {
         let http = self.http().await?.clone();
-        let (workflow, _) = self.settings.run_spec(Some(service).filter(|_| target.service.is_some()));
+        let (workflow, _) = self
+            .settings
+            .run_spec(Some(service).filter(|_| target.service.is_some()));
         Ok(logs::poll(
             http,
             self.repo_url(""),

@@ -34,7 +34,10 @@ pub async fn dispatch(
     since: DateTime<Utc>,
 ) -> Result<u64, ProviderError> {
     let http = gh.http().await?;
-    let url = gh.repo_url(&format!("/actions/workflows/{}/dispatches", escape(workflow)));
+    let url = gh.repo_url(&format!(
+        "/actions/workflows/{}/dispatches",
+        escape(workflow)
+    ));
     let body = json!({
         "ref": gh.settings.git_ref,
         "inputs": inputs,
@@ -130,14 +133,17 @@ async fn find_dispatched(
             .iter()
             .filter(|r| !known.contains(&r.id))
             .filter(|r| r.created_at >= since && r.event == "workflow_dispatch")
-            .filter(|r| {
-                login.is_none() || r.actor.as_ref().map(|a| &a.login) == login.as_ref()
-            })
+            .filter(|r| login.is_none() || r.actor.as_ref().map(|a| &a.login) == login.as_ref())
             .min_by_key(|r| (r.created_at, r.id))
         {
             return Ok(run.id);
         }
-        tokio::time::sleep(gh.settings.poll_interval.min(std::time::Duration::from_secs(2))).await;
+        tokio::time::sleep(
+            gh.settings
+                .poll_interval
+                .min(std::time::Duration::from_secs(2)),
+        )
+        .await;
     }
     Err(ProviderError::Remote {
         target: format!("{} {workflow}", gh.settings.repo),
@@ -251,7 +257,11 @@ async fn waiting_for(gh: &GithubProvider, id: u64) -> Result<String, ProviderErr
     }
     Ok(format!(
         "waiting for approval by {} (environment {}): `shipdeck approve {}` or on github.com",
-        if who.is_empty() { "a reviewer".to_string() } else { who.join(", ") },
+        if who.is_empty() {
+            "a reviewer".to_string()
+        } else {
+            who.join(", ")
+        },
         envs.join(", "),
         gh.settings.env
     ))
@@ -300,11 +310,17 @@ async fn conclude(
         }
         _ => {}
     }
-    let failed = jobs
-        .iter()
-        .find(|j| matches!(j.conclusion.as_deref(), Some("failure" | "timed_out" | "cancelled")));
+    let failed = jobs.iter().find(|j| {
+        matches!(
+            j.conclusion.as_deref(),
+            Some("failure" | "timed_out" | "cancelled")
+        )
+    });
     let mut detail = match failed.and_then(job_state) {
-        Some((_, what)) => format!("job `{}` {what}", sanitize(&failed.map_or("", |j| j.name.as_str()))),
+        Some((_, what)) => format!(
+            "job `{}` {what}",
+            sanitize(failed.map_or("", |j| j.name.as_str()))
+        ),
         None => format!("it ended {}", sanitize(&conclusion)),
     };
     if let Some(job) = failed
@@ -317,7 +333,10 @@ async fn conclude(
     if changed {
         Err(ProviderError::Remote {
             target: run_label(&run),
-            message: format!("the run ended {} after recording a deployment: {detail}", sanitize(&conclusion)),
+            message: format!(
+                "the run ended {} after recording a deployment: {detail}",
+                sanitize(&conclusion)
+            ),
         })
     } else {
         Err(ProviderError::Rejected {

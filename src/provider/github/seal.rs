@@ -21,8 +21,8 @@ pub fn seal(public_key: &str, value: &[u8]) -> Result<String, SealError> {
     let bytes = STANDARD
         .decode(public_key.trim())
         .map_err(|_| SealError::BadKey("not base64"))?;
-    let key = crypto_box::PublicKey::from_slice(&bytes)
-        .map_err(|_| SealError::BadKey("not 32 bytes"))?;
+    let key =
+        crypto_box::PublicKey::from_slice(&bytes).map_err(|_| SealError::BadKey("not 32 bytes"))?;
     let sealed = key
         .seal(&mut crypto_box::aead::OsRng, value)
         .map_err(|_| SealError::Seal)?;

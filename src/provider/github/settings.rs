@@ -68,9 +68,7 @@ impl GithubSettings {
                 .iter()
                 .filter_map(|s| Some((s.name().to_string(), s.github.as_ref()?.get_ref().clone())))
                 .collect(),
-            wait_timeout: t
-                .wait_timeout
-                .map_or(Duration::from_secs(60 * 60), |d| d.0),
+            wait_timeout: t.wait_timeout.map_or(Duration::from_secs(60 * 60), |d| d.0),
             poll_interval: t.poll_interval.map_or(Duration::from_secs(5), |d| d.0),
         }
     }
