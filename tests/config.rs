@@ -279,6 +279,18 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "`env[0].github`",
         "has a [env.github] table but uses provider \"render\"",
     ),
+    (
+        "github_migrations_on_fly.toml",
+        "2:8",
+        "`env[0].migrations`",
+        "env `staging` runs migrations with tool = \"github_actions\" but uses provider \"fly\"",
+    ),
+    (
+        "migrations_without_dir.toml",
+        "2:8",
+        "`env[0].migrations.dir`",
+        "env `staging` has [env.migrations] without `dir`",
+    ),
 ];
 
 #[test]

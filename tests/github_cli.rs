@@ -398,3 +398,82 @@ fn a_secret_set_is_sealed_for_the_environment_and_listed_write_only() {
     assert!(text(&list).contains("JWT_SECRET"), "{}", text(&list));
     assert_no_token(home.path(), &[&out, &list]);
 }
+
+/// Production's migrations run by the team's `migrate.yml`, before the deploy.
+fn with_migration_workflow(fake: &GithubFake, home: &Path) {
+    fake.add_workflow(
+        REPO,
+        FakeWorkflow::dispatchable("migrate.yml", "Migrate")
+            .input("environment", true)
+            .job(FakeJob::new("migrate").steps(&["Run migrations"])),
+    );
+    let path = home.join("shipdeck.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(
+        r#"
+[env.migrations]
+tool = "github_actions"
+workflow = "migrate.yml"
+inputs = { environment = "{environment}" }
+"#,
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_migration_workflow_runs_before_the_deploy_and_stops_it_when_it_fails() {
+    let (fake, home) = fleet();
+    with_migration_workflow(&fake, home.path());
+    let out = shipdeck(home.path(), &PROMOTE);
+    assert!(out.status.success(), "{}", text(&out));
+    let order: Vec<String> = fake
+        .runs(REPO)
+        .into_iter()
+        .rev()
+        .skip(2)
+        .map(|r| r.workflow_path)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ".github/workflows/migrate.yml",
+            ".github/workflows/deploy.yml"
+        ],
+        "migrate first, then deploy"
+    );
+    let migrate = &fake.runs(REPO)[1];
+    assert_eq!(migrate.inputs["environment"], "production");
+    let step = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "step_finished" && e["step"] == "migrate up")
+        .unwrap();
+    assert_eq!(step["status"], "ok", "{step}");
+    assert!(
+        step["detail"]
+            .as_str()
+            .unwrap()
+            .contains("migrate.yml run #"),
+        "{step}"
+    );
+
+    // A failing migration stops the plan before any deploy.
+    let (fake, home) = fleet();
+    with_migration_workflow(&fake, home.path());
+    fake.fail_job_step(
+        REPO,
+        "migrate.yml",
+        "migrate",
+        "Run migrations",
+        "ERROR: relation \"users\" already exists",
+    );
+    let deploys = fake.dispatches(REPO).len();
+    let out = shipdeck(home.path(), &PROMOTE);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("relation"), "{}", text(&out));
+    assert_eq!(
+        fake.dispatches(REPO).len(),
+        deploys + 1,
+        "only the migration ran"
+    );
+    assert_eq!(production_image(&fake).as_deref(), Some(OLD));
+}

@@ -205,6 +205,47 @@ pub(super) fn check_env(env: &super::EnvConfig, i: usize) -> Option<Problem> {
             hint,
         })
     };
+    if let Some(m) = &env.migrations
+        && m.tool == super::MigrationTool::GithubActions
+    {
+        let field = format!("env[{i}].migrations");
+        if env.provider != ProviderKind::GithubActions {
+            return problem(
+                field,
+                format!(
+                    "env `{name}` runs migrations with tool = \"github_actions\" but uses provider \"{}\"",
+                    env.provider.label()
+                ),
+                "migration workflows are dispatched by the env's GitHub client: set `provider = \"github_actions\"` with a [env.github] table, or use another tool".into(),
+            );
+        }
+        let Some(workflow) = &m.workflow else {
+            return problem(
+                format!("{field}.workflow"),
+                format!("env `{name}` runs migrations with tool = \"github_actions\" but names no workflow"),
+                "add e.g. `workflow = \"migrate.yml\"` and its `inputs = { environment = \"{environment}\" }`".into(),
+            );
+        };
+        if let Some(why) = workflow_problem(workflow) {
+            return problem(
+                format!("{field}.workflow"),
+                format!("`{workflow}` cannot name a workflow ({why})"),
+                "name the workflow file in .github/workflows, e.g. `workflow = \"migrate.yml\"`"
+                    .into(),
+            );
+        }
+        if let Some((key, why)) = m
+            .inputs
+            .iter()
+            .find_map(|(k, v)| parse_template(v).err().map(|e| (k, e)))
+        {
+            return problem(
+                format!("{field}.inputs.{key}"),
+                why,
+                format!("use one of {}", placeholder_list()),
+            );
+        }
+    }
     let table = match (&env.github, env.provider) {
         (None, ProviderKind::GithubActions) => {
             return problem(

@@ -451,6 +451,10 @@ pub enum MigrationTool {
     Alembic,
     /// Any other tool, driven by the `up`/`down`/`current` commands.
     Command,
+    /// A GitHub Actions workflow (`workflow`, `inputs`) the env's GitHub
+    /// client dispatches and follows; the version lives with the workflow.
+    #[serde(rename = "github_actions", alias = "github-actions")]
+    GithubActions,
 }
 
 impl MigrationTool {
@@ -460,6 +464,7 @@ impl MigrationTool {
             MigrationTool::GolangMigrate => "golang-migrate",
             MigrationTool::Alembic => "alembic",
             MigrationTool::Command => "command",
+            MigrationTool::GithubActions => "github_actions",
         }
     }
 }
@@ -468,7 +473,8 @@ impl MigrationTool {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationsConfig {
-    /// Folder of `{version}_{title}.up.sql` / `.down.sql` files.
+    /// Folder of `{version}_{title}.up.sql` / `.down.sql` files (every tool but `github_actions`).
+    #[serde(default)]
     pub dir: PathBuf,
     /// A SQLite database file.
     #[serde(default)]
@@ -489,6 +495,12 @@ pub struct MigrationsConfig {
     /// Shell command printing the current version on its last line (`tool = "command"`).
     #[serde(default)]
     pub current: Option<String>,
+    /// The migration workflow (`tool = "github_actions"`): its file name.
+    #[serde(default)]
+    pub workflow: Option<String>,
+    /// Its inputs, templated like `[env.github] inputs` (`environment = "{environment}"`).
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
     /// Longest a migration command (alembic, a `command` tool, a rollout's
     /// `migrate_command`) may run before it is stopped (default 30m).
     #[serde(default)]
@@ -895,6 +907,18 @@ impl Config {
                             .into(),
                     ));
                 }
+            }
+            if let Some(m) = &env.migrations
+                && m.tool != MigrationTool::GithubActions
+                && m.dir.as_os_str().is_empty()
+            {
+                return Err(at(
+                    env.name.span(),
+                    format!("env[{i}].migrations.dir"),
+                    format!("env `{name}` has [env.migrations] without `dir`"),
+                    "name the folder holding the migration files, e.g. `dir = \"migrations\"`"
+                        .into(),
+                ));
             }
             if let Some(m) = &env.migrations
                 && m.tool == MigrationTool::Command

@@ -213,6 +213,8 @@ impl Fleet {
                     up: None,
                     down: None,
                     current: None,
+                    workflow: None,
+                    inputs: Default::default(),
                     timeout: None,
                     env: env_name.clone(),
                 });

@@ -378,8 +378,9 @@ impl<'a> Run<'a> {
                 Err(e) => StepResult::Failed(e),
             },
             StepKind::PreChecks => self.pre_checks().await,
-            StepKind::MigrateUp { command } => match (command, self.plan.migrate_to) {
+            StepKind::MigrateUp { command, workflow } => match (command, self.plan.migrate_to) {
                 (Some(cmd), _) => self.run_command(index, &cmd).await,
+                (None, _) if workflow.is_some() => self.migrate_by_workflow(index).await,
                 (None, Some(version)) => self.migrate_to(version).await,
                 (None, None) => StepResult::Skipped(format!(
                     "no migration to run in `{}`",
@@ -453,6 +454,32 @@ impl<'a> Run<'a> {
             }
         }
         StepResult::Ok(lines.join("; "))
+    }
+
+    /// Run the env's migration workflow through its provider and follow it
+    /// (`[env.migrations] tool = "github_actions"`); its jobs show on the ladder.
+    async fn migrate_by_workflow(&mut self, index: usize) -> StepResult {
+        let Some(m) = self.engine.config.envs[self.env_idx].migrations.clone() else {
+            return StepResult::Skipped("no [env.migrations] for the target".into());
+        };
+        let Some(workflow) = m.workflow.clone() else {
+            return StepResult::Skipped("no migration workflow configured".into());
+        };
+        let task = crate::provider::Task {
+            name: workflow,
+            inputs: m.inputs.clone(),
+            artifact: self.plan.units.first().map(|u| u.artifact.clone()),
+        };
+        let progress = self.progress(index, 0, &[]);
+        match self
+            .provider
+            .run_task(&self.env_target(), &task, &progress)
+            .await
+        {
+            Ok(summary) => StepResult::Ok(summary),
+            Err(ProviderError::Cancelled { .. }) => StepResult::Aborted,
+            Err(e) => StepResult::Failed(format!("migration workflow failed: {e}")),
+        }
     }
 
     /// Bring the target's schema up to `version` with the built-in runner (idempotent on resume).
@@ -780,7 +807,11 @@ impl<'a> Run<'a> {
         // With a tool's [env.migrations] (alembic, command), the command runs
         // in its folder with the env's DATABASE_URL, as `shipdeck migrate` does.
         if let Some(m) = self.engine.config.envs[self.env_idx].migrations.clone()
-            && m.tool != crate::config::MigrationTool::GolangMigrate
+            && !matches!(
+                m.tool,
+                crate::config::MigrationTool::GolangMigrate
+                    | crate::config::MigrationTool::GithubActions
+            )
         {
             command.current_dir(&m.dir);
             for (k, v) in crate::migrate::tool_run::database_env(&m).await {

@@ -497,6 +497,12 @@ impl Engine {
             &to_cfg.migrations,
         ) {
             (Some(cmd), _, _) => notes.push(format!("migrations run first: {cmd}")),
+            (None, _, Some(dst_m)) if dst_m.tool == crate::config::MigrationTool::GithubActions => {
+                notes.push(format!(
+                    "migrations run first in `{to}` by the GitHub workflow {}",
+                    dst_m.workflow.as_deref().unwrap_or("?")
+                ))
+            }
             (None, _, Some(dst_m)) if dst_m.tool != crate::config::MigrationTool::GolangMigrate => {
                 match crate::migrate::run::status_any(dst_m.clone()).await {
                     Ok(dst) if dst.pending_count() > 0 => notes.push(format!(

@@ -40,6 +40,9 @@ pub enum StepKind {
     MigrateUp {
         /// The command, or None when the env configures none.
         command: Option<String>,
+        /// A platform workflow that runs them instead (`[env.migrations] tool = "github_actions"`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workflow: Option<String>,
     },
     /// Deploy a stage's units: the artifact (promote) or the earlier release (rollback).
     Deploy {
@@ -291,6 +294,11 @@ pub fn promote_steps(target: &EnvConfig, stages: usize) -> Vec<StepKind> {
         StepKind::PreChecks,
         StepKind::MigrateUp {
             command: target.rollout.migrate_command.clone(),
+            workflow: target
+                .migrations
+                .as_ref()
+                .filter(|m| m.tool == crate::config::MigrationTool::GithubActions)
+                .and_then(|m| m.workflow.clone()),
         },
     ];
     for stage in 0..stages.max(1) {

@@ -15,9 +15,19 @@ use crate::config::{MigrationTool, MigrationsConfig};
 const ALEMBIC_UP: &str = "alembic upgrade head";
 const ALEMBIC_DOWN: &str = "alembic downgrade -1";
 
+/// Why shipdeck cannot read or run a workflow's migrations itself.
+fn workflow_owned(cfg: &MigrationsConfig) -> String {
+    format!(
+        "the migrations of `{}` run in the GitHub workflow `{}`, which keeps their version: shipdeck dispatches it as a promotion's first step; look at its runs for the state",
+        cfg.env,
+        cfg.workflow.as_deref().unwrap_or("?")
+    )
+}
+
 /// Status of an alembic or command-driven env.
 pub async fn status(cfg: &MigrationsConfig) -> Result<MigrationView, String> {
     match cfg.tool {
+        MigrationTool::GithubActions => Err(workflow_owned(cfg)),
         MigrationTool::Alembic => {
             let revs = alembic::revisions(&cfg.dir).map_err(|e| e.to_string())?;
             let applied = alembic_version(cfg).await?;
@@ -73,6 +83,9 @@ pub async fn apply(
     op: Op,
     lines: Option<&UnboundedSender<String>>,
 ) -> Result<String, String> {
+    if cfg.tool == MigrationTool::GithubActions {
+        return Err(workflow_owned(cfg));
+    }
     let cmd = command_for(cfg, op)?;
     let env = database_env(cfg).await;
     let last = command::run(&cmd, &cfg.dir, &env, cfg.command_timeout(), lines).await?;

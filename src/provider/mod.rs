@@ -135,6 +135,18 @@ pub struct Approval {
     pub can_approve: bool,
 }
 
+/// A one-off job run on the platform and followed to its end (a migration
+/// workflow): what to run and its input templates, filled like a deploy's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    /// The platform's name for it (a workflow file).
+    pub name: String,
+    /// Input templates (`environment = "{environment}"`).
+    pub inputs: std::collections::BTreeMap<String, String>,
+    /// The artifact the plan deploys, for templates that name it.
+    pub artifact: Option<Artifact>,
+}
+
 /// A stream of raw log lines (not yet sanitised or parsed).
 pub type LogStream = BoxStream<'static, Result<String, ProviderError>>;
 
@@ -455,6 +467,21 @@ pub trait Provider: Send + Sync {
     /// (Render: auto-deploy turned off), for the pin it leaves behind.
     fn rollback_leaves(&self) -> Option<String> {
         None
+    }
+
+    /// Run a one-off task (a migration workflow) and follow it to its end;
+    /// what it did, in one line.
+    async fn run_task(
+        &self,
+        _target: &Target,
+        _task: &Task,
+        _progress: &Progress,
+    ) -> Result<String, ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: self.name(),
+            operation: "run a task",
+            why: "it has no workflows",
+        })
     }
 
     /// Deploys of `target` waiting for a person's approval.

@@ -16,13 +16,13 @@ pub struct Context<'a> {
     pub service: Option<&'a str>,
     /// The GitHub environment.
     pub environment: &'a str,
-    /// What is deployed.
-    pub artifact: &'a Artifact,
+    /// What is deployed (None: a task outside a deploy).
+    pub artifact: Option<&'a Artifact>,
 }
 
 impl Context<'_> {
     fn value(&self, p: Placeholder) -> String {
-        let image = self.artifact.as_image();
+        let image = self.artifact.and_then(Artifact::as_image);
         match p {
             Placeholder::Env => self.env.to_string(),
             Placeholder::Service => self.service.unwrap_or_default().to_string(),
@@ -31,7 +31,7 @@ impl Context<'_> {
             Placeholder::Tag => image.and_then(|i| i.tag.clone()).unwrap_or_default(),
             Placeholder::Digest => image.and_then(|i| i.digest.clone()).unwrap_or_default(),
             Placeholder::Commit => match self.artifact {
-                Artifact::Commit(c) => c.sha.clone(),
+                Some(Artifact::Commit(c)) => c.sha.clone(),
                 _ => String::new(),
             },
         }
@@ -45,6 +45,24 @@ pub fn render(
     templates: &BTreeMap<String, String>,
     ctx: &Context<'_>,
 ) -> Result<BTreeMap<String, String>, String> {
+    let (out, carried) = fill(templates, ctx)?;
+    match ctx.artifact {
+        Some(artifact) if !carried => Err(format!(
+            "the workflow inputs ({}) take no part of {} `{}`; add an input for it, e.g. `image = \"{{artifact.image}}\"` or `sha = \"{{artifact.commit}}\"`",
+            templates.keys().cloned().collect::<Vec<_>>().join(", "),
+            artifact.kind().label(),
+            artifact.short()
+        )),
+        _ => Ok(out),
+    }
+}
+
+/// The inputs with every placeholder filled, and whether a part of the
+/// artifact went into them.
+pub fn fill(
+    templates: &BTreeMap<String, String>,
+    ctx: &Context<'_>,
+) -> Result<(BTreeMap<String, String>, bool), String> {
     let mut out = BTreeMap::new();
     let mut carried = false;
     for (key, text) in templates {
@@ -63,15 +81,7 @@ pub fn render(
         }
         out.insert(key.clone(), value);
     }
-    if !carried {
-        return Err(format!(
-            "the workflow inputs ({}) take no part of {} `{}`; add an input for it, e.g. `image = \"{{artifact.image}}\"` or `sha = \"{{artifact.commit}}\"`",
-            templates.keys().cloned().collect::<Vec<_>>().join(", "),
-            ctx.artifact.kind().label(),
-            ctx.artifact.short()
-        ));
-    }
-    Ok(out)
+    Ok((out, carried))
 }
 
 /// The input that carries the image reference, if any (where a deploy
@@ -106,7 +116,7 @@ mod tests {
             env: "production",
             service: Some("api"),
             environment: "prod",
-            artifact: &artifact,
+            artifact: Some(&artifact),
         };
         let got = render(&t, &ctx).unwrap();
         assert_eq!(got["environment"], "prod");
@@ -124,7 +134,7 @@ mod tests {
             env: "staging",
             service: None,
             environment: "staging",
-            artifact: &artifact,
+            artifact: Some(&artifact),
         };
         let err = render(&t, &ctx).unwrap_err();
         assert!(err.contains("take no part of image"), "{err}");

@@ -36,7 +36,7 @@ pub use settings::GithubSettings;
 use super::http::{HttpClient, Request, query_escape as escape};
 use super::token::TokenSource;
 use super::{
-    Approval, CallSink, Capabilities, LogStream, Progress, Provider, ProviderError, Target,
+    Approval, CallSink, Capabilities, LogStream, Progress, Provider, ProviderError, Target, Task,
 };
 use crate::domain::{Artifact, ArtifactKind, CommitRef, Release, ReleaseStatus, SecretMeta};
 use crate::sanitize::sanitize;
@@ -364,7 +364,7 @@ impl GithubProvider {
             env: &self.settings.env,
             service,
             environment: &self.settings.environment,
-            artifact,
+            artifact: Some(artifact),
         };
         let values =
             inputs::render(&templates, &ctx).map_err(|message| ProviderError::Invalid {
@@ -579,6 +579,35 @@ impl Provider for GithubProvider {
             }
             Err(e) => Err(e),
         }
+    }
+
+    async fn run_task(
+        &self,
+        _target: &Target,
+        task: &Task,
+        progress: &Progress,
+    ) -> Result<String, ProviderError> {
+        let ctx = inputs::Context {
+            env: &self.settings.env,
+            service: None,
+            environment: &self.settings.environment,
+            artifact: task.artifact.as_ref(),
+        };
+        let (values, _) =
+            inputs::fill(&task.inputs, &ctx).map_err(|message| ProviderError::Invalid {
+                target: format!("{} {}", self.settings.repo, task.name),
+                message,
+            })?;
+        let before: HashSet<u64> = HashSet::new();
+        let since = Utc::now() - chrono::Duration::seconds(10);
+        let id = run::dispatch(self, &task.name, &values, since).await?;
+        let run = run::follow(self, id, progress, &before).await?;
+        Ok(format!(
+            "{} run #{} succeeded ({})",
+            task.name,
+            run.run_number,
+            sanitize(&run.html_url)
+        ))
     }
 
     async fn approvals(&self, _target: &Target) -> Result<Vec<Approval>, ProviderError> {
