@@ -433,6 +433,8 @@ async fn a_tools_migrate_command_runs_in_its_folder_with_the_database_url() {
             up: None,
             down: None,
             current: None,
+            workflow: None,
+            inputs: Default::default(),
             timeout: None,
             env: "production".into(),
         });
