@@ -82,6 +82,8 @@ pub enum Action {
     Unpin,
     /// Show the audit log.
     Audit,
+    /// Approve or reject a deploy of the selected env waiting for a reviewer.
+    Approve,
     /// Close a dialog or clear a filter.
     Cancel,
     /// Secrets panel: add a secret.
@@ -96,7 +98,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in help-overlay order.
-    pub const ALL: [Action; 40] = [
+    pub const ALL: [Action; 41] = [
         Action::Help,
         Action::Quit,
         Action::NextPanel,
@@ -132,6 +134,7 @@ impl Action {
         Action::Abort,
         Action::Unpin,
         Action::Audit,
+        Action::Approve,
         Action::SecretNew,
         Action::SecretSet,
         Action::SecretUnset,
@@ -177,6 +180,7 @@ impl Action {
             Action::Abort => "abort plan",
             Action::Unpin => "unpin env",
             Action::Audit => "audit log",
+            Action::Approve => "approve deploy",
             Action::Cancel => "close / clear",
             Action::SecretNew => "new secret",
             Action::SecretSet => "set secret",
@@ -531,6 +535,7 @@ fn default_bindings() -> BTreeMap<Action, Vec<Key>> {
         (Abort, vec![Key::char('a')]),
         (Unpin, vec![Key::char('u')]),
         (Audit, vec![Key::char('A')]),
+        (Approve, vec![Key::char('v')]),
         (Cancel, vec![Key::code(KeyCode::Esc)]),
         (SecretNew, vec![Key::char('n')]),
         (SecretSet, vec![Key::char('e')]),

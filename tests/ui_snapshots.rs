@@ -900,3 +900,59 @@ fn a_pinned_protected_env_shows_its_whole_badge() {
     let text = screen_text(&render(&state, 120, 36));
     assert!(text.contains("production ⛨ PINNED"), "{text}");
 }
+
+#[test]
+fn a_deploy_waiting_for_a_reviewer_is_approved_with_the_name_typed() {
+    let mut state = populated();
+    state.env_idx = 2; // production, protected
+    // The demo holds no deploys for approval: v says so.
+    press(&mut state, KeyCode::Char('v'));
+    let toast = state.toast.clone().unwrap();
+    assert!(toast.text.contains("cannot hold deploys for approval"), "{toast:?}");
+    // A GitHub-deployed env does.
+    state.envs[2].capabilities = Some((
+        "github",
+        shipdeck::provider::github::GithubProvider::CAPABILITIES,
+    ));
+    let effects = press_key(&mut state, KeyCode::Char('v'), KeyModifiers::NONE);
+    assert!(
+        matches!(effects.as_slice(), [shipdeck::app::Effect::LoadApprovals { env }] if env == "production"),
+        "{effects:?}"
+    );
+    let approval = shipdeck::provider::Approval {
+        run: "19000000042".into(),
+        label: "Deploy #42 by carol".into(),
+        environments: vec![(4100000001, "production".into())],
+        reviewers: vec!["alice".into(), "team acme/release".into()],
+        can_approve: true,
+    };
+    let _ = update(
+        &mut state,
+        Msg::Approvals {
+            env: "production".into(),
+            result: Ok(vec![approval]),
+        },
+        &Keymap::default(),
+    );
+    let text = screen_text(&render(&state, 120, 30));
+    assert!(text.contains("Deploy #42 by carol waits to deploy to production"), "{text}");
+    assert!(text.contains("reviewers: alice, team acme/release"), "{text}");
+    assert!(text.contains("a approve · r reject"), "{text}");
+    // Protected: the choice, then the name typed back.
+    assert!(press_key(&mut state, KeyCode::Char('a'), KeyModifiers::NONE).is_empty());
+    assert!(press_key(&mut state, KeyCode::Enter, KeyModifiers::NONE).is_empty());
+    type_text(&mut state, "production");
+    let effects = press_key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [shipdeck::app::Effect::Review { approve: true, typed: Some(t), run, .. }]
+                if t == "production" && run == "19000000042"
+        ),
+        "{effects:?}"
+    );
+    // Under --read-only the key is refused with the reason.
+    state.read_only = true;
+    press(&mut state, KeyCode::Char('v'));
+    assert!(state.toast.as_ref().unwrap().text.contains("--read-only"));
+}

@@ -241,6 +241,8 @@ impl Runner {
             Effect::PreviewPromote { .. }
             | Effect::PreviewRollback { .. }
             | Effect::Unpin { .. }
+            | Effect::LoadApprovals { .. }
+            | Effect::Review { .. }
             | Effect::LoadAudit
             | Effect::LoadMarks
             | Effect::CheckInterrupted

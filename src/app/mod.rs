@@ -1,6 +1,7 @@
 //! The TUI's heart: messages in, a pure `update`, effects out as data, and
 //! the loop that ties them to a terminal.
 
+pub mod approvals;
 pub mod budget;
 pub mod effects;
 pub mod export;

@@ -96,6 +96,13 @@ pub enum Msg {
     Call(CallRecord),
     /// SIGTERM / SIGHUP / SIGINT.
     Signal(&'static str),
+    /// What waits for a reviewer in an env.
+    Approvals {
+        /// Env.
+        env: String,
+        /// The waiting deploys, or why they could not be read.
+        result: Result<Vec<crate::provider::Approval>, String>,
+    },
     /// A plan preview (promotion diff or rollback sheet) is ready.
     Preview(Result<Box<crate::engine::Preview>, String>),
     /// Progress of the running plan.
@@ -228,6 +235,22 @@ pub enum Effect {
         plan_id: String,
         /// Carry on, or roll back.
         rollback: bool,
+        /// The env's name typed back, for a protected env.
+        typed: Option<String>,
+    },
+    /// Ask an env's provider what waits for a reviewer.
+    LoadApprovals {
+        /// Env.
+        env: String,
+    },
+    /// Approve or reject a waiting deploy.
+    Review {
+        /// Env.
+        env: String,
+        /// The waiting run.
+        run: String,
+        /// Approve (true) or reject.
+        approve: bool,
         /// The env's name typed back, for a protected env.
         typed: Option<String>,
     },

@@ -67,6 +67,34 @@ pub fn run(
                 }
             }))
         }
+        Effect::LoadApprovals { env } => Some(tokio::spawn(async move {
+            let result = engine.approvals(&env).await.map_err(|e| e.to_string());
+            let _ = tx.send(Msg::Approvals { env, result });
+        })),
+        Effect::Review {
+            env,
+            run,
+            approve,
+            typed,
+        } => Some(tokio::spawn(async move {
+            let comment = format!(
+                "{} with shipdeck by {}",
+                if approve { "approved" } else { "rejected" },
+                crate::actor::Actor::current().describe()
+            );
+            let result = engine
+                .review(&env, Some(&run), approve, &comment, typed.as_deref())
+                .await
+                .map(|done| {
+                    let verb = if approve { "approved" } else { "rejected" };
+                    done.iter()
+                        .map(|a| format!("{verb} {} for {env}", a.label))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .map_err(|e| e.to_string());
+            let _ = tx.send(super::approvals::reviewed(result));
+        })),
         Effect::Unpin { env } => Some(tokio::spawn(async move {
             let msg = match engine.unpin(&env) {
                 Ok(Some(pin)) => Msg::Done {

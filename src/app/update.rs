@@ -337,6 +337,7 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
         | Action::Migrations
         | Action::Abort
         | Action::Unpin
+        | Action::Approve
         | Action::Audit => {
             return super::update_plan::on_action(state, action);
         }

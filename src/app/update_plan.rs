@@ -77,6 +77,7 @@ pub fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.modal = Some(Modal::Migrations);
             vec![Effect::LoadMigrations { env: state.env_idx }]
         }
+        Action::Approve => super::approvals::on_action(state),
         Action::Audit => {
             state.modal = Some(Modal::Audit { scroll: 0 });
             state.audit = Load::Loading;
@@ -140,6 +141,7 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
                 vec![]
             }
         },
+        dialog @ Dialog::Approve { .. } => super::approvals::on_key(state, dialog, key),
         Dialog::Unpin { env } => match key.code {
             KeyCode::Enter | KeyCode::Char('y') => vec![Effect::Unpin { env }],
             KeyCode::Esc | KeyCode::Char('n') => vec![],
@@ -352,6 +354,7 @@ fn start(state: &mut State, preview: crate::engine::Preview, typed: Option<Strin
 /// Plan-related messages. Returns effects and whether to redraw.
 pub fn on_msg(state: &mut State, msg: Msg) -> (Vec<Effect>, bool) {
     match msg {
+        Msg::Approvals { env, result } => (vec![], super::approvals::on_loaded(state, env, result)),
         Msg::Preview(result) => {
             // Ignore a preview the user cancelled meanwhile.
             if !matches!(state.dialog, Some(Dialog::Working(_))) {

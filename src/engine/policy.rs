@@ -104,6 +104,7 @@ pub fn mutates(action: Action) -> bool {
             | Action::SecretSet
             | Action::SecretUnset
             | Action::SecretRotate
+            | Action::Approve
     )
 }
 
@@ -131,7 +132,7 @@ pub fn why_not(facts: &Facts, action: Action) -> Option<Disabled> {
         Action::SecretNew | Action::SecretSet | Action::SecretUnset | Action::SecretRotate
     );
     let plan_action = matches!(action, Action::Promote | Action::Rollback);
-    if plan_action || secret_action {
+    if plan_action || secret_action || action == Action::Approve {
         let Some((provider, caps)) = env.capabilities else {
             return Some(Disabled::NoProvider);
         };
@@ -139,6 +140,7 @@ pub fn why_not(facts: &Facts, action: Action) -> Option<Disabled> {
             Action::Promote if !caps.deploy => Some("deploy a release"),
             Action::Rollback if !caps.deploy && !caps.native_rollback => Some("roll back"),
             _ if secret_action && !caps.write_secrets => Some("change secrets"),
+            Action::Approve if !caps.approvals => Some("hold deploys for approval"),
             _ => None,
         };
         if let Some(what) = missing {

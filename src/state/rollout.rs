@@ -225,6 +225,19 @@ pub enum Dialog {
         /// What the user typed.
         typed: String,
     },
+    /// A deploy waiting for a reviewer: approve or reject it.
+    Approve {
+        /// Env.
+        env: String,
+        /// What waits.
+        approval: crate::provider::Approval,
+        /// Whether the env name must be typed.
+        protected: bool,
+        /// Approve (true) or reject, once chosen on a protected env.
+        choice: Option<bool>,
+        /// What the user typed.
+        typed: String,
+    },
     /// Confirm removing a pin.
     Unpin {
         /// Env.

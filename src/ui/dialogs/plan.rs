@@ -89,6 +89,41 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             }
             (format!("migrate {env}"), lines, true, 7)
         }
+        Dialog::Approve {
+            env,
+            approval,
+            choice,
+            typed,
+            ..
+        } => {
+            let envs: Vec<&str> = approval
+                .environments
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .collect();
+            let mut lines = vec![
+                Line::from(format!("{} waits to deploy to {}", approval.label, envs.join(", "))),
+                Line::from(format!("reviewers: {}", approval.reviewers.join(", "))),
+            ];
+            if !approval.can_approve {
+                lines.push(Line::from(Span::styled(
+                    "this token's user is not among them: GitHub will refuse the review",
+                    theme.style(Role::Warn),
+                )));
+            }
+            lines.push(Line::from(""));
+            match choice {
+                Some(approve) => {
+                    let verb = if *approve { "approve" } else { "reject" };
+                    lines.extend(typed_prompt(env, verb, typed, "esc cancels", theme));
+                }
+                None => lines.push(Line::from(Span::styled(
+                    "a approve · r reject · esc decide later",
+                    theme.style(Role::Key),
+                ))),
+            }
+            (format!("review deploy to {env}"), lines, true, 8)
+        }
         Dialog::Unpin { env } => (
             format!("unpin {env}"),
             vec![
