@@ -908,7 +908,10 @@ fn a_deploy_waiting_for_a_reviewer_is_approved_with_the_name_typed() {
     // The demo holds no deploys for approval: v says so.
     press(&mut state, KeyCode::Char('v'));
     let toast = state.toast.clone().unwrap();
-    assert!(toast.text.contains("cannot hold deploys for approval"), "{toast:?}");
+    assert!(
+        toast.text.contains("cannot hold deploys for approval"),
+        "{toast:?}"
+    );
     // A GitHub-deployed env does.
     state.envs[2].capabilities = Some((
         "github",
@@ -935,8 +938,14 @@ fn a_deploy_waiting_for_a_reviewer_is_approved_with_the_name_typed() {
         &Keymap::default(),
     );
     let text = screen_text(&render(&state, 120, 30));
-    assert!(text.contains("Deploy #42 by carol waits to deploy to production"), "{text}");
-    assert!(text.contains("reviewers: alice, team acme/release"), "{text}");
+    assert!(
+        text.contains("Deploy #42 by carol waits to deploy to production"),
+        "{text}"
+    );
+    assert!(
+        text.contains("reviewers: alice, team acme/release"),
+        "{text}"
+    );
     assert!(text.contains("a approve · r reject"), "{text}");
     // Protected: the choice, then the name typed back.
     assert!(press_key(&mut state, KeyCode::Char('a'), KeyModifiers::NONE).is_empty());

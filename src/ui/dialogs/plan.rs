@@ -102,7 +102,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 .map(|(_, n)| n.as_str())
                 .collect();
             let mut lines = vec![
-                Line::from(format!("{} waits to deploy to {}", approval.label, envs.join(", "))),
+                Line::from(format!(
+                    "{} waits to deploy to {}",
+                    approval.label,
+                    envs.join(", ")
+                )),
                 Line::from(format!("reviewers: {}", approval.reviewers.join(", "))),
             ];
             if !approval.can_approve {
