@@ -477,3 +477,60 @@ fn a_migration_workflow_runs_before_the_deploy_and_stops_it_when_it_fails() {
     );
     assert_eq!(production_image(&fake).as_deref(), Some(OLD));
 }
+
+#[test]
+fn a_build_that_fails_before_deploying_exits_3_with_nothing_to_revert() {
+    let (fake, home) = fleet();
+    fake.fail_job_step(
+        REPO,
+        "deploy.yml",
+        "build",
+        "Build image",
+        "error: failed to solve: exit code 2",
+    );
+    let before = fake.dispatches(REPO).len();
+    let out = shipdeck(home.path(), &PROMOTE);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(
+        fake.dispatches(REPO).len(),
+        before + 1,
+        "no revert dispatched"
+    );
+    assert_eq!(production_image(&fake).as_deref(), Some(OLD));
+    assert!(text(&out).contains("failed to solve"), "{}", text(&out));
+}
+
+#[test]
+fn a_rotation_seals_the_new_value_and_runs_the_workflow_with_the_running_image() {
+    let (fake, home) = fleet();
+    fake.set_secret(REPO, "production", "JWT_SECRET", "old-value");
+    let before = fake.dispatches(REPO).len();
+    let out = shipdeck(
+        home.path(),
+        &[
+            "secrets",
+            "production",
+            "rotate",
+            "JWT_SECRET",
+            "--generate",
+            "40",
+            "--envs",
+            "production",
+            "--confirm",
+            "production",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let value = fake.secret_value(REPO, "production", "JWT_SECRET").unwrap();
+    assert_eq!(value.len(), 40);
+    assert!(!text(&out).contains(&value), "the value is never printed");
+    let sent = fake.dispatches(REPO);
+    assert_eq!(sent.len(), before + 1, "one run applies it");
+    assert_eq!(
+        sent.last().unwrap()["inputs"]["image"],
+        OLD,
+        "the image already running"
+    );
+    assert_no_token(home.path(), &[&out]);
+}
