@@ -613,3 +613,58 @@ async fn the_log_feed_shows_the_latest_runs_jobs() {
     assert!(all.contains("[build]"), "{all}");
     assert_eq!(fake.blob_fetches_with_auth(), 0);
 }
+
+#[tokio::test]
+async fn services_with_their_own_inputs_deploy_and_keep_history_apart() {
+    let fake = GithubFake::start(TOKEN).await;
+    fake.add_repo(REPO);
+    fake.add_workflow(
+        REPO,
+        FakeWorkflow::dispatchable("deploy.yml", "Deploy Staged")
+            .input("environment", true)
+            .input("image", false)
+            .input("sha", false)
+            .input("component", true)
+            .job(
+                FakeJob::new("deploy")
+                    .environment("{inputs.environment}")
+                    .steps(&["Deploy"]),
+            ),
+    );
+    fake.add_environment(REPO, FakeEnvironment::new("production"));
+    let mut s = settings(&fake);
+    for (service, component) in [("backend", "backend"), ("frontend", "frontend")] {
+        s.services.insert(
+            service.into(),
+            shipdeck::config::ServiceGithub {
+                workflow: None,
+                inputs: [("component".to_string(), component.to_string())].into(),
+            },
+        );
+    }
+    let gh = client_with(s, CallSink::discard());
+    let unit = |service: &str| Target {
+        service: Some(service.into()),
+        scope: Some(service.into()),
+        ..target()
+    };
+    gh.deploy(&unit("backend"), &image(NEW), "promote", &Progress::none())
+        .await
+        .unwrap();
+    let web = "ghcr.io/acme/kaiwa-web:2.0.0";
+    gh.deploy(&unit("frontend"), &image(web), "promote", &Progress::none())
+        .await
+        .unwrap();
+    let sent = fake.dispatches(REPO);
+    assert_eq!(sent[0]["inputs"]["component"], "backend");
+    assert_eq!(sent[1]["inputs"]["component"], "frontend");
+    let backend = gh.releases(&unit("backend"), 10).await.unwrap();
+    assert_eq!(backend.len(), 1, "{backend:?}");
+    assert_eq!(backend[0].artifact, Some(image(NEW)));
+    assert!(
+        backend[0].current,
+        "the frontend's deploy does not supersede it"
+    );
+    let frontend = gh.releases(&unit("frontend"), 10).await.unwrap();
+    assert_eq!(frontend[0].artifact, Some(image(web)));
+}

@@ -245,7 +245,7 @@ impl GithubProvider {
         service: Option<&str>,
     ) -> Release {
         let status = match state {
-            "success" if current => ReleaseStatus::Live,
+            _ if current => ReleaseStatus::Live,
             "success" | "inactive" => ReleaseStatus::Superseded,
             "failure" | "error" => ReleaseStatus::Failed,
             "in_progress" | "queued" => ReleaseStatus::Deploying,
@@ -269,17 +269,22 @@ impl GithubProvider {
         }
     }
 
-    /// The history of `service`'s deployments with their states.
+    /// The history of `service`'s deployments with their states. Where
+    /// services share the GitHub environment, another service's success
+    /// marks this one's `inactive` (GitHub's `auto_inactive`): among a
+    /// service's own deployments the newest that succeeded is current.
     async fn history(
         &self,
         service: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Release>, ProviderError> {
+        let shared = !self.settings.service_markers(service).is_empty();
         let mut out = Vec::new();
         let mut found_current = false;
         for d in self.deployments(service, limit).await? {
             let state = self.state_of(&d, found_current).await?;
-            let current = !found_current && state == "success";
+            let served = state == "success" || (shared && state == "inactive");
+            let current = !found_current && served;
             found_current |= current;
             out.push(self.release_of(&d, &state, current, service));
         }
