@@ -865,6 +865,7 @@ fn a_failed_revert_stays_on_screen_until_someone_unpins() {
 fn a_sealed_variable_reads_sealed_not_unavailable() {
     let mut state = populated();
     for env in &mut state.envs {
+        env.provider = shipdeck::config::ProviderKind::Railway;
         if let Some(Load::Loaded { data, .. }) = env.secrets.first_mut() {
             data.push(SecretMeta {
                 name: "SEALED_TOKEN".into(),
@@ -882,6 +883,17 @@ fn a_sealed_variable_reads_sealed_not_unavailable() {
         .map(|rest| rest.chars().take(20).collect::<String>())
         .unwrap_or_default();
     assert!(row.contains("sealed"), "{row}");
+    // Elsewhere (GitHub environment secrets) it says there is no value to show.
+    for env in &mut state.envs {
+        env.provider = shipdeck::config::ProviderKind::GithubActions;
+    }
+    let text = screen_text(&render(&state, 200, 50));
+    let row: String = text
+        .split("SEALED_TOKEN")
+        .nth(1)
+        .map(|rest| rest.chars().take(20).collect())
+        .unwrap_or_default();
+    assert!(row.contains("no value"), "{row}");
 }
 
 #[test]

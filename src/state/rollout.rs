@@ -114,6 +114,18 @@ impl RolloutView {
         }
     }
 
+    /// A unit's progress line: it replaces the unit's earlier line, so each
+    /// machine or job keeps one line with its latest state.
+    fn unit_output(&mut self, index: usize, key: &str, line: String) {
+        if let Some(s) = self.steps.get_mut(index)
+            && let Some(old) = s.output.iter_mut().find(|l| l.starts_with(key))
+        {
+            *old = line;
+            return;
+        }
+        self.output(index, line);
+    }
+
     /// Fold an engine event in.
     pub fn apply(&mut self, event: PlanEvent, now: DateTime<Utc>) {
         match event {
@@ -137,12 +149,15 @@ impl RolloutView {
                 progress,
                 ..
             } => {
-                let line = format!(
-                    "{} {}/{} {} {}: {}",
+                let key = format!(
+                    "{} {}/{} {} ",
                     services.join("+"),
                     progress.index,
                     progress.total,
-                    progress.unit,
+                    progress.unit
+                );
+                let line = format!(
+                    "{key}{}: {}",
                     match progress.state {
                         crate::provider::UnitState::Started => "…",
                         crate::provider::UnitState::Done => "✓",
@@ -151,7 +166,7 @@ impl RolloutView {
                     },
                     progress.detail
                 );
-                self.output(index, line);
+                self.unit_output(index, &key, line);
             }
             PlanEvent::Gate {
                 index,
@@ -259,4 +274,59 @@ pub enum Dialog {
         /// Text (sanitised).
         text: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{UnitProgress, UnitState};
+
+    fn plan() -> crate::engine::plan::Plan {
+        crate::engine::plan::Plan {
+            id: "p-1".into(),
+            action: crate::engine::plan::PlanAction::Promote,
+            source_env: None,
+            target_env: "production".into(),
+            units: Vec::new(),
+            stages: Vec::new(),
+            steps: vec![crate::engine::plan::StepKind::Deploy { stage: 0 }],
+            on_fail: crate::config::OnFail::Rollback,
+            migrate_to: None,
+            actor: String::new(),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    fn progress(unit: &str, index: usize, state: UnitState, detail: &str) -> PlanEvent {
+        PlanEvent::DeployProgress {
+            index: 0,
+            stage: Some(0),
+            services: vec!["api".into()],
+            progress: UnitProgress {
+                unit: unit.into(),
+                index,
+                total: 2,
+                state,
+                detail: detail.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn each_unit_keeps_one_line_with_its_latest_state() {
+        let mut view = RolloutView::new(plan());
+        let now = chrono::Utc::now();
+        view.apply(progress("build", 1, UnitState::Started, "step 1/4"), now);
+        view.apply(progress("build", 1, UnitState::Started, "step 3/4"), now);
+        view.apply(progress("deploy", 2, UnitState::Started, "step 1/3"), now);
+        view.apply(progress("build", 1, UnitState::Done, "passed in 28s"), now);
+        let lines: Vec<&String> = view.steps[0].output.iter().collect();
+        assert_eq!(
+            lines,
+            [
+                "api 1/2 build ✓: passed in 28s",
+                "api 2/2 deploy …: step 1/3"
+            ]
+        );
+    }
 }

@@ -256,7 +256,7 @@ async fn waiting_for(gh: &GithubProvider, id: u64) -> Result<String, ProviderErr
         return Ok(String::new());
     }
     Ok(format!(
-        "waiting for approval by {} (environment {}): `shipdeck approve {}` or on github.com",
+        "waiting for approval by {} (environment {}): v in shipdeck, `shipdeck approve {}`, or on github.com",
         if who.is_empty() {
             "a reviewer".to_string()
         } else {

@@ -124,7 +124,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             )),
             Cell::from(Span::styled(
                 match (&s.digest, s.write_only) {
-                    (_, true) => "sealed".to_string(),
+                    // Railway calls them sealed; GitHub never shows a value or digest.
+                    (_, true) if env.provider == crate::config::ProviderKind::Railway => {
+                        "sealed".to_string()
+                    }
+                    (_, true) => "no value".to_string(),
                     (Some(d), false) => d.chars().take(8).collect(),
                     (None, false) => "unavailable".to_string(),
                 },
