@@ -10,7 +10,7 @@ use shipdeck::config::{Config, HumanDuration, OnFail};
 use shipdeck::demo::Fleet;
 use shipdeck::demo::store::{BAD_VERSION, image_for};
 use shipdeck::engine::plan::StepKind;
-use shipdeck::engine::{Actor, Engine, PlanEvent, PlanOutcome};
+use shipdeck::engine::{Actor, Engine, PlanEvent, PlanOutcome, ResumeMode};
 use shipdeck::paths::StatePaths;
 use shipdeck::provider::registry::service_target;
 use shipdeck::provider::{CallSink, current_release};
@@ -260,6 +260,98 @@ async fn on_fail_pause_holds_for_a_human() {
         image_for(41),
         "the plan held at the api stage: web was never deployed"
     );
+    // It holds: the lock stays taken, marked paused, and no other plan gets in.
+    let locks = s.engine.paths.locks();
+    let holder = shipdeck::engine::lock::holder(&locks, "production").expect("lock kept");
+    assert!(
+        holder.paused.as_deref().unwrap().contains("health gate"),
+        "{holder:?}"
+    );
+    let again = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let (second, _) = run(&s.engine, again.plan, Some("production")).await;
+    assert!(
+        second.describe().contains("paused at"),
+        "another plan is refused and told why: {second:?}"
+    );
+    // It is offered to go on, with its failing numbers.
+    let paused = s.engine.interrupted();
+    assert_eq!(paused.len(), 1, "the second plan left no journal behind");
+    let (step, reason) = paused[0].paused().unwrap();
+    assert!(
+        reason.contains("storage") || reason.contains("error"),
+        "{reason}"
+    );
+    let plan_id = paused[0].plan_id.clone();
+    // Continue: the gate runs again, fails again, and the plan holds again.
+    let (outcome, _) = resume(&s.engine, &plan_id, ResumeMode::Resume).await;
+    assert!(matches!(outcome, PlanOutcome::Paused { .. }), "{outcome:?}");
+    assert_eq!(s.engine.interrupted()[0].paused().unwrap().0, step);
+    // Roll back: production is back on what it ran, the lock is free.
+    let (outcome, _) = resume(&s.engine, &plan_id, ResumeMode::Rollback).await;
+    assert!(
+        matches!(outcome, PlanOutcome::RolledBack { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        service_image(&s.engine, "production", "api").await,
+        image_for(41)
+    );
+    assert!(shipdeck::engine::lock::holder(&locks, "production").is_none());
+    assert!(s.engine.interrupted().is_empty());
+}
+
+async fn resume(engine: &Engine, plan_id: &str, mode: ResumeMode) -> (PlanOutcome, Vec<PlanEvent>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (_abort_tx, abort_rx) = watch::channel(false);
+    let outcome = engine
+        .resume(plan_id, mode, Some("production"), tx, abort_rx)
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (outcome, events)
+}
+
+#[tokio::test]
+async fn a_paused_plan_abandoned_keeps_what_it_deployed_and_frees_the_env() {
+    let s = setup(|cfg| {
+        cfg.envs
+            .iter_mut()
+            .find(|e| e.name() == "production")
+            .unwrap()
+            .on_fail = OnFail::Pause;
+    })
+    .await;
+    let preview = s
+        .engine
+        .preview_promote("staging", "production")
+        .await
+        .unwrap();
+    let (outcome, _) = run(&s.engine, preview.plan, Some("production")).await;
+    assert!(matches!(outcome, PlanOutcome::Paused { .. }), "{outcome:?}");
+    let plan_id = s.engine.interrupted()[0].plan_id.clone();
+    let (outcome, _) = resume(&s.engine, &plan_id, ResumeMode::Abandon).await;
+    assert!(
+        matches!(outcome, PlanOutcome::Abandoned { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.exit_code(), 0);
+    assert_eq!(
+        service_image(&s.engine, "production", "api").await,
+        image_for(BAD_VERSION),
+        "abandoning reverts nothing"
+    );
+    assert!(shipdeck::engine::lock::holder(&s.engine.paths.locks(), "production").is_none());
+    assert!(s.engine.interrupted().is_empty());
+    let audit = std::fs::read_to_string(s.engine.paths.audit()).unwrap();
+    assert!(audit.contains("\"abandoned\""), "{audit}");
+    assert!(audit.contains("\"paused\""), "{audit}");
 }
 
 #[tokio::test]

@@ -287,6 +287,7 @@ fn resuming_an_interrupted_plan_on_a_protected_env_needs_its_name() {
             env: "production".into(),
             protected: true,
             summary: "promote of production to v44".into(),
+            paused: None,
         }],
         confirm: None,
     });
@@ -314,7 +315,62 @@ fn resuming_an_interrupted_plan_on_a_protected_env_needs_its_name() {
     assert!(
         matches!(
             effects.as_slice(),
-            [Effect::Resume { plan_id, rollback: true, typed: Some(t) }] if plan_id == "p-1" && t == "production"
+            [Effect::Resume { plan_id, mode: shipdeck::engine::ResumeMode::Rollback, typed: Some(t) }] if plan_id == "p-1" && t == "production"
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn a_plan_that_pauses_offers_continue_roll_back_or_abandon_with_its_numbers() {
+    use shipdeck::engine::plan::{Plan, PlanAction};
+    use shipdeck::engine::{PlanEvent, PlanOutcome, ResumeMode};
+    use shipdeck::state::Dialog;
+    let mut s = state(false);
+    let plan = Plan {
+        id: "p-9".into(),
+        action: PlanAction::Promote,
+        source_env: Some("staging".into()),
+        target_env: "production".into(),
+        units: Vec::new(),
+        stages: Vec::new(),
+        steps: Vec::new(),
+        on_fail: shipdeck::config::OnFail::Pause,
+        migrate_to: None,
+        actor: "tester@ci".into(),
+        created_at: Utc::now(),
+    };
+    for event in [
+        PlanEvent::Started {
+            plan: Box::new(plan),
+            from_step: 0,
+        },
+        PlanEvent::Finished {
+            outcome: PlanOutcome::Paused {
+                reason: "api error rate 7.1% > 5%".into(),
+            },
+        },
+    ] {
+        update(&mut s, Msg::Plan(event), &Keymap::default());
+    }
+    match &s.dialog {
+        Some(Dialog::Interrupted { plans, .. }) => {
+            assert_eq!(plans[0].plan_id, "p-9");
+            assert_eq!(plans[0].paused.as_deref(), Some("api error rate 7.1% > 5%"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // production is protected: x (abandon) asks for its name first.
+    assert!(key(&mut s, KeyCode::Char('x')).is_empty());
+    for c in "production".chars() {
+        key(&mut s, KeyCode::Char(c));
+    }
+    let effects = key(&mut s, KeyCode::Enter);
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Resume { plan_id, mode: ResumeMode::Abandon, typed: Some(t) }]
+                if plan_id == "p-9" && t == "production"
         ),
         "{effects:?}"
     );

@@ -229,12 +229,12 @@ pub enum Effect {
     AbortPlan,
     /// Abort the running secret rotation (never a plan).
     AbortRotation,
-    /// Resume or reverse an interrupted plan.
+    /// Resume, reverse or abandon an interrupted or paused plan.
     Resume {
         /// Plan id.
         plan_id: String,
-        /// Carry on, or roll back.
-        rollback: bool,
+        /// Carry on, roll back, or abandon.
+        mode: crate::engine::ResumeMode,
         /// The env's name typed back, for a protected env.
         typed: Option<String>,
     },

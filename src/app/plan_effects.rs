@@ -6,7 +6,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::msg::{Effect, Msg};
-use crate::engine::{Engine, ResumeMode};
+use crate::engine::Engine;
 use crate::state::InterruptedPlan;
 
 /// Run one engine effect. `abort` holds the running plan's abort switch.
@@ -44,17 +44,12 @@ pub fn run(
         }
         Effect::Resume {
             plan_id,
-            rollback,
+            mode,
             typed,
         } => {
             let (abort_tx, abort_rx) = watch::channel(false);
             *abort = Some(abort_tx);
             Some(tokio::spawn(async move {
-                let mode = if rollback {
-                    ResumeMode::Rollback
-                } else {
-                    ResumeMode::Resume
-                };
                 let events = forward_events(tx.clone());
                 if let Err(e) = engine
                     .resume(&plan_id, mode, typed.as_deref(), events, abort_rx)
@@ -148,10 +143,19 @@ pub fn run(
                 .map(|h| {
                     let plan: Option<crate::engine::plan::Plan> =
                         serde_json::from_value(h.plan.clone()).ok();
-                    let step = h.in_flight_step().or(h.last_finished_step());
+                    let step = h
+                        .paused()
+                        .map(|(s, _)| s)
+                        .or(h.in_flight_step())
+                        .or(h.last_finished_step());
+                    let stopped = if h.paused().is_some() {
+                        "PAUSED"
+                    } else {
+                        "stopped"
+                    };
                     let summary = match plan {
                         Some(p) => format!(
-                            "{} of {} to {} (by {}), stopped at step {}: {}",
+                            "{} of {} to {} (by {}), {stopped} at step {}: {}",
                             p.action.word(),
                             p.target_env,
                             p.from_to().1,
@@ -165,7 +169,11 @@ pub fn run(
                         .as_str()
                         .unwrap_or_default()
                         .to_string();
+                    let paused = h
+                        .paused()
+                        .map(|(_, reason)| crate::sanitize::sanitize(reason));
                     InterruptedPlan {
+                        paused,
                         plan_id: h.plan_id,
                         protected: engine.config.env(&env).is_none_or(|e| e.protected),
                         env: crate::sanitize::sanitize(&env),

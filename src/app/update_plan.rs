@@ -5,7 +5,7 @@
 use crossterm::event::KeyCode;
 
 use super::msg::{Effect, Msg};
-use crate::engine::PlanOutcome;
+use crate::engine::{PlanOutcome, ResumeMode};
 use crate::keymap::{Action, Key};
 use crate::sanitize::sanitize;
 use crate::state::{Dialog, Load, Modal, Panel, RolloutView, State};
@@ -152,7 +152,7 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
         },
         Dialog::Interrupted {
             plans,
-            confirm: Some((rollback, mut typed)),
+            confirm: Some((mode, mut typed)),
         } => {
             // A protected env: its name typed back before either choice deploys there.
             let Some(first) = plans.first().cloned() else {
@@ -163,7 +163,7 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
                     state.rollout_visible = true;
                     vec![Effect::Resume {
                         plan_id: first.plan_id,
-                        rollback,
+                        mode,
                         typed: Some(typed),
                     }]
                 }
@@ -178,7 +178,7 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
                     typed.pop();
                     state.dialog = Some(Dialog::Interrupted {
                         plans,
-                        confirm: Some((rollback, typed)),
+                        confirm: Some((mode, typed)),
                     });
                     vec![]
                 }
@@ -186,14 +186,14 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
                     typed.push(c);
                     state.dialog = Some(Dialog::Interrupted {
                         plans,
-                        confirm: Some((rollback, typed)),
+                        confirm: Some((mode, typed)),
                     });
                     vec![]
                 }
                 _ => {
                     state.dialog = Some(Dialog::Interrupted {
                         plans,
-                        confirm: Some((rollback, typed)),
+                        confirm: Some((mode, typed)),
                     });
                     vec![]
                 }
@@ -204,24 +204,28 @@ pub fn on_dialog_key(state: &mut State, key: Key) -> Vec<Effect> {
             confirm: None,
         } => {
             let first = plans.first().cloned();
-            let rollback = match key.code {
-                KeyCode::Char('r') => Some(false),
-                KeyCode::Char('b') => Some(true),
+            let mode = match key.code {
+                KeyCode::Char('r') => Some(ResumeMode::Resume),
+                KeyCode::Char('b') => Some(ResumeMode::Rollback),
+                // Only a paused plan is closed as it stands.
+                KeyCode::Char('x') if first.as_ref().is_some_and(|p| p.paused.is_some()) => {
+                    Some(ResumeMode::Abandon)
+                }
                 _ => None,
             };
-            match (key.code, first, rollback) {
-                (_, Some(first), Some(rollback)) if first.protected => {
+            match (key.code, first, mode) {
+                (_, Some(first), Some(mode)) if first.protected => {
                     state.dialog = Some(Dialog::Interrupted {
                         plans,
-                        confirm: Some((rollback, String::new())),
+                        confirm: Some((mode, String::new())),
                     });
                     vec![]
                 }
-                (_, Some(first), Some(rollback)) => {
+                (_, Some(first), Some(mode)) => {
                     state.rollout_visible = true;
                     vec![Effect::Resume {
                         plan_id: first.plan_id,
-                        rollback,
+                        mode,
                         typed: None,
                     }]
                 }
@@ -395,7 +399,37 @@ pub fn on_msg(state: &mut State, msg: Msg) -> (Vec<Effect>, bool) {
                 ),
                 None => (String::new(), false, String::new()),
             };
+            let paused = match &rollout.outcome {
+                Some(PlanOutcome::Paused { reason }) => Some((
+                    reason.clone(),
+                    rollout.plan.id.clone(),
+                    rollout.plan.action.word(),
+                    rollout.plan.from_to().1,
+                )),
+                _ => None,
+            };
             state.toast(sanitize(&text), error);
+            // A paused plan holds for a decision: offer it now, with its numbers.
+            if let Some((reason, plan_id, action, to)) = paused {
+                let env = target.clone();
+                let protected = state
+                    .envs
+                    .iter()
+                    .find(|e| e.name == env)
+                    .is_none_or(|e| e.protected);
+                state.dialog = Some(Dialog::Interrupted {
+                    plans: vec![crate::state::InterruptedPlan {
+                        plan_id,
+                        summary: sanitize(&format!(
+                            "{action} of {env} to {to}, paused after a failed gate"
+                        )),
+                        paused: Some(sanitize(&reason)),
+                        env,
+                        protected,
+                    }],
+                    confirm: None,
+                });
+            }
             let mut effects = vec![Effect::LoadMarks];
             if let Some(idx) = state.envs.iter().position(|e| e.name == target) {
                 effects.push(Effect::Refresh { env: idx });

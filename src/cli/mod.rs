@@ -195,9 +195,15 @@ pub enum Command {
     Resume {
         /// Plan id (omit to list).
         plan: Option<String>,
+        /// Carry on (the default): a paused plan runs its failed gate again.
+        #[arg(long = "continue", conflicts_with_all = ["rollback", "abandon"])]
+        carry_on: bool,
         /// Undo what the plan deployed instead of carrying on.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "abandon")]
         rollback: bool,
+        /// Close the plan and release its lock, leaving the env as it is (a paused plan whose gate you judged).
+        #[arg(long)]
+        abandon: bool,
         /// Type the env's name to confirm, for a protected env (either way deploys there).
         #[arg(long, value_name = "ENV")]
         confirm: Option<String>,
@@ -419,12 +425,14 @@ pub async fn run(cli: Cli) -> u8 {
         Some(Command::Resume {
             plan: id,
             rollback,
+            abandon,
             confirm,
             json,
             ..
         }) => {
             let how = plan::ResumeHow {
                 rollback,
+                abandon,
                 typed: confirm,
                 json,
             };

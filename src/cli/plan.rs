@@ -393,6 +393,8 @@ pub async fn unpin(config: Config, read_only: bool, env: &str) -> u8 {
 pub struct ResumeHow {
     /// Undo what the plan deployed instead of carrying on.
     pub rollback: bool,
+    /// Close the plan and release its lock, leaving the env as it is.
+    pub abandon: bool,
     /// The env's name typed back, for a protected env.
     pub typed: Option<String>,
     /// Print JSON lines.
@@ -403,6 +405,7 @@ pub struct ResumeHow {
 pub async fn resume(config: Config, read_only: bool, plan_id: Option<&str>, how: ResumeHow) -> u8 {
     let ResumeHow {
         rollback,
+        abandon,
         typed,
         json,
     } = how;
@@ -415,19 +418,25 @@ pub async fn resume(config: Config, read_only: bool, plan_id: Option<&str>, how:
             println!("no interrupted plan");
         }
         for p in plans {
+            let env = crate::sanitize::sanitize(p.plan["target_env"].as_str().unwrap_or("?"));
+            let action = crate::sanitize::sanitize(p.plan["action"].as_str().unwrap_or("plan"));
+            if let Some((step, reason)) = p.paused() {
+                println!(
+                    "{}  {action} of `{env}`, PAUSED at step {} after a failed gate: {}  (`shipdeck resume {} --continue` runs the gate again, --rollback reverts, --abandon keeps what is deployed; add --confirm {env} where `{env}` is protected)",
+                    p.plan_id,
+                    step + 1,
+                    crate::sanitize::sanitize(reason),
+                    p.plan_id,
+                );
+                continue;
+            }
             let at = match p.in_flight_step().or(p.last_finished_step()) {
                 Some(step) => format!("stopped at step {}", step + 1),
                 None => "stopped before its first step".to_string(),
             };
-            let env = p.plan["target_env"].as_str().unwrap_or("?");
             println!(
-                "{}  {} of `{}`, {at}  (resume with `shipdeck resume {} --confirm {}` where `{}` is protected, or add --rollback)",
-                p.plan_id,
-                p.plan["action"].as_str().unwrap_or("plan"),
-                crate::sanitize::sanitize(env),
-                p.plan_id,
-                crate::sanitize::sanitize(env),
-                crate::sanitize::sanitize(env)
+                "{}  {action} of `{env}`, {at}  (resume with `shipdeck resume {} --confirm {env}` where `{env}` is protected, or add --rollback)",
+                p.plan_id, p.plan_id,
             );
         }
         return EXIT_OK;
@@ -437,6 +446,8 @@ pub async fn resume(config: Config, read_only: bool, plan_id: Option<&str>, how:
     let printer = tokio::spawn(print_events(rx, json));
     let mode = if rollback {
         ResumeMode::Rollback
+    } else if abandon {
+        ResumeMode::Abandon
     } else {
         ResumeMode::Resume
     };

@@ -30,6 +30,9 @@ pub enum ResumeMode {
     Resume,
     /// Undo what it deployed and stop.
     Rollback,
+    /// Leave the env as the plan left it and close the plan (a paused plan
+    /// whose failed gate a person has judged).
+    Abandon,
 }
 
 /// How one step ended.
@@ -131,21 +134,35 @@ pub async fn resume(
         }
     }
     run.lock = EnvLock::adopt(&engine.paths.locks(), &run.plan.target_env, &run.plan.id);
-    let how = match mode {
-        ResumeMode::Resume => "resume",
-        ResumeMode::Rollback => "rollback",
+    let paused = history.paused().map(|(step, _)| step);
+    let how = match (mode, paused) {
+        (ResumeMode::Resume, Some(_)) => "continue",
+        (ResumeMode::Resume, None) => "resume",
+        (ResumeMode::Rollback, _) => "rollback",
+        (ResumeMode::Abandon, _) => "abandon",
+    };
+    let after = if paused.is_some() {
+        "the pause"
+    } else {
+        "interruption"
     };
     run.note(format!(
-        "{how} after interruption, by {}",
+        "{how} after {after}, by {}",
         engine.actor.describe()
     ));
-    if let Err(e) = engine.record(&run.plan, &format!("{how}_after_crash"), 0, None) {
+    let word = if paused.is_some() {
+        format!("{how}_after_pause")
+    } else {
+        format!("{how}_after_crash")
+    };
+    if let Err(e) = engine.record(&run.plan, &word, 0, None) {
         run.warn(format!(
             "the audit log could not be written ({e}): this resume is not on record"
         ));
     }
-    let from = history
-        .in_flight_step()
+    // A paused plan goes on by running its failed gate again.
+    let from = paused
+        .or_else(|| history.in_flight_step())
         .or_else(|| history.last_finished_step().map(|s| s + 1))
         .unwrap_or(0);
     let _ = run.events.send(PlanEvent::Started {
@@ -156,7 +173,7 @@ pub async fn resume(
     // a rollback take it again first. Held by someone else, the plan stays
     // interrupted (its journal untouched) and is offered again.
     if run.lock.is_none()
-        && (mode == ResumeMode::Rollback || from > 0)
+        && (mode != ResumeMode::Resume || from > 0)
         && let Err(e) = run.acquire_lock()
     {
         return fail_early(
@@ -166,6 +183,10 @@ pub async fn resume(
     }
     match mode {
         ResumeMode::Resume => run.steps_from(from).await,
+        ResumeMode::Abandon => {
+            let step = paused.map_or_else(|| "?".to_string(), |s| run.plan.step_name(s));
+            run.finish(PlanOutcome::Abandoned { step }).await
+        }
         ResumeMode::Rollback => {
             let outcome = match run
                 .revert("operator chose rollback after an interrupted plan")
@@ -334,7 +355,7 @@ impl<'a> Run<'a> {
                 }
                 StepResult::GateFailed(reason) => {
                     let outcome = match self.plan.on_fail {
-                        OnFail::Pause => PlanOutcome::Paused { reason },
+                        OnFail::Pause => return self.pause(index, reason).await,
                         OnFail::Rollback => match self.revert(&reason).await {
                             Reverted::Done(_) => PlanOutcome::RolledBack { reason },
                             // The release was bad and the env is on the old one:
@@ -353,6 +374,48 @@ impl<'a> Run<'a> {
             }
         }
         self.finish(PlanOutcome::Completed).await
+    }
+
+    /// A failed gate with `on_fail = "pause"`: the plan holds. Its lock
+    /// stays taken (marked paused, so it never goes stale), its journal
+    /// stays open with the failing numbers, and `shipdeck resume` (or the
+    /// TUI at its next start) offers to continue, roll back or abandon it.
+    async fn pause(&mut self, index: usize, reason: String) -> PlanOutcome {
+        let step = self.plan.step_name(index);
+        if let Err(e) = self.journal.record(JournalEvent::Paused {
+            step: index,
+            reason: reason.clone(),
+        }) {
+            // Unrecorded, the pause would not be offered again: end the plan as failed.
+            return self
+                .finish(PlanOutcome::Failed {
+                    reason: format!("{reason}; the pause could not be journaled ({e})"),
+                })
+                .await;
+        }
+        if let Some(lock) = self.lock.take()
+            && let Err(e) = lock.hold_paused(&step)
+        {
+            self.warn(format!(
+                "the env lock could not be marked paused ({e}): another plan may take `{}` before you decide",
+                self.plan.target_env
+            ));
+        }
+        let outcome = PlanOutcome::Paused { reason };
+        if let Err(e) = self.engine.record(
+            &self.plan,
+            outcome.word(),
+            self.started.elapsed().as_millis() as u64,
+            Some(outcome.describe()),
+        ) {
+            self.warn(format!(
+                "the audit log could not be written ({e}): this pause is not on record"
+            ));
+        }
+        let _ = self.events.send(PlanEvent::Finished {
+            outcome: outcome.clone(),
+        });
+        outcome
     }
 
     /// A rollback that has deployed is safer finished than reversed.
@@ -423,6 +486,7 @@ impl<'a> Run<'a> {
             started: Utc::now(),
             plan_id: self.plan.id.clone(),
             action: self.plan.action.word().into(),
+            paused: None,
         };
         let lock = lock::acquire(&self.engine.paths.locks(), &self.plan.target_env, holder)
             .map_err(|e| e.to_string())?;

@@ -48,7 +48,15 @@ pub enum JournalEvent {
         /// The remark.
         text: String,
     },
-    /// The plan ended: `completed`, `rolled_back`, `failed`, `aborted`, `paused`, ...
+    /// A gate failed and the plan holds for a person (`on_fail = "pause"`):
+    /// its lock stays taken and it is offered to continue, roll back or abandon.
+    Paused {
+        /// The failed gate's index in the plan.
+        step: usize,
+        /// The gate's failing numbers.
+        reason: String,
+    },
+    /// The plan ended: `completed`, `rolled_back`, `failed`, `aborted`, ...
     PlanFinished {
         /// How it ended.
         result: String,
@@ -282,6 +290,20 @@ impl PlanHistory {
             JournalEvent::PlanFinished { result } => Some(result.as_str()),
             _ => None,
         })
+    }
+
+    /// Why the plan holds, when a failed gate paused it and nothing ran since.
+    pub fn paused(&self) -> Option<(usize, &str)> {
+        match self
+            .entries
+            .iter()
+            .rev()
+            .find(|e| !matches!(e.event, JournalEvent::Note { .. }))?
+            .event
+        {
+            JournalEvent::Paused { step, ref reason } => Some((step, reason.as_str())),
+            _ => None,
+        }
     }
 
     /// The highest step index that finished `ok` or `skipped`.

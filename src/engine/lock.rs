@@ -45,14 +45,29 @@ pub struct LockHolder {
     pub plan_id: String,
     /// What the plan does (`promote`, `rollback`, ...).
     pub action: String,
+    /// The plan paused at this step after a failed gate: the lock is held
+    /// for it, whether or not its process still runs, until someone
+    /// continues, rolls back or abandons it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
 }
 
 impl LockHolder {
     /// A one-line description, e.g.
     /// `alice@build-01 (pid 4242, promote, since 2026-11-25 09:41 UTC)`.
     pub fn describe(&self) -> String {
+        let paused = self
+            .paused
+            .as_ref()
+            .map(|step| {
+                format!(
+                    ", paused at {step}: `shipdeck resume {}` continues, rolls back or abandons it",
+                    self.plan_id
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "{}@{} (pid {}, {}, since {})",
+            "{}@{} (pid {}, {}, since {}{paused})",
             self.user,
             self.host,
             self.pid,
@@ -110,7 +125,19 @@ impl EnvLock {
         remove_if_ours(&self.path, &self.holder.plan_id)
     }
 
-    /// Resume after a crash: take over the lock of `env` if it names
+    /// Keep the lock for a paused plan after this process is gone: marked
+    /// paused at `step`, it is never stale, and only that plan's resume
+    /// ([`EnvLock::adopt`]) takes it back.
+    pub fn hold_paused(mut self, step: &str) -> Result<(), LockError> {
+        self.released = true;
+        self.holder.paused = Some(step.to_string());
+        replace_contents(&self.path, &self.holder).map_err(|source| LockError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Resume after a crash or a pause: take over the lock of `env` if it names
     /// `plan_id` and its holder is gone (or is already this process),
     /// rewriting its pid and host to ours. `None` when there is no such lock.
     pub fn adopt(dir: &Path, env: &str, plan_id: &str) -> Option<EnvLock> {
@@ -127,11 +154,12 @@ impl EnvLock {
         let host = this_host();
         let pid = std::process::id();
         let ours_already = holder.host == host && holder.pid == pid;
-        if !ours_already && !is_stale_holder(&holder, &host) {
+        if !ours_already && holder.paused.is_none() && !is_stale_holder(&holder, &host) {
             return None;
         }
         holder.host = host;
         holder.pid = pid;
+        holder.paused = None;
         replace_contents(&path, &holder).ok()?;
         Some(EnvLock {
             path,
@@ -264,7 +292,7 @@ fn pid_alive(_pid: u32) -> bool {
 
 /// A parsed holder is stale when it ran on this host and its process is gone.
 fn is_stale_holder(holder: &LockHolder, host: &str) -> bool {
-    holder.host == host && !pid_alive(holder.pid)
+    holder.paused.is_none() && holder.host == host && !pid_alive(holder.pid)
 }
 
 /// Try to create the lock file exclusively and fill it. `Ok(false)` if it exists.
@@ -329,6 +357,7 @@ fn inspect(path: &Path, host: &str) -> Found {
             started: DateTime::<Utc>::from(modified),
             plan_id: String::new(),
             action: "unreadable lock file".into(),
+            paused: None,
         };
         if age > UNREADABLE_STALE_AFTER {
             return Found::Stale {
@@ -449,6 +478,7 @@ mod tests {
             started: Utc::now(),
             plan_id: plan_id.into(),
             action: "promote".into(),
+            paused: None,
         }
     }
 
@@ -468,6 +498,7 @@ mod tests {
             started: "2026-11-25T09:41:17Z".parse().unwrap(),
             plan_id: "p-1".into(),
             action: "promote".into(),
+            paused: None,
         };
         assert_eq!(
             h.describe(),

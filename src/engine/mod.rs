@@ -105,6 +105,12 @@ pub enum PlanOutcome {
         /// The failing gate's numbers.
         reason: String,
     },
+    /// A paused plan closed by a person without reverting: the env keeps
+    /// what it deployed, which its failed gate did not pass.
+    Abandoned {
+        /// The gate it was paused at.
+        step: String,
+    },
     /// Stopped by the user; `reverted` when a deploy was undone.
     Aborted {
         /// Whether the deployed artifact was rolled back.
@@ -135,6 +141,7 @@ impl PlanOutcome {
             PlanOutcome::Completed => "ok",
             PlanOutcome::RolledBack { .. } => "rolled_back",
             PlanOutcome::Paused { .. } => "paused",
+            PlanOutcome::Abandoned { .. } => "abandoned",
             PlanOutcome::Aborted { .. } => "aborted",
             PlanOutcome::Failed { .. } => "failed",
             PlanOutcome::RevertFailed { .. } => "revert_failed",
@@ -145,7 +152,8 @@ impl PlanOutcome {
     /// Process exit code: 0 ok, 1 failed, 3 gate failed (rolled back or paused).
     pub fn exit_code(&self) -> u8 {
         match self {
-            PlanOutcome::Completed => 0,
+            // Closing a paused plan is what was asked: done.
+            PlanOutcome::Completed | PlanOutcome::Abandoned { .. } => 0,
             PlanOutcome::RolledBack { .. } | PlanOutcome::Paused { .. } => 3,
             _ => 1,
         }
@@ -156,9 +164,12 @@ impl PlanOutcome {
         match self {
             PlanOutcome::Completed => "completed".into(),
             PlanOutcome::RolledBack { reason } => format!("gate failed, rolled back: {reason}"),
-            PlanOutcome::Paused { reason } => {
-                format!("gate failed, paused for a decision: {reason}")
-            }
+            PlanOutcome::Paused { reason } => format!(
+                "gate failed, paused for a decision (lock kept; `shipdeck resume` continues, rolls back or abandons): {reason}"
+            ),
+            PlanOutcome::Abandoned { step } => format!(
+                "abandoned at the {step}: the env keeps what the plan deployed, which did not pass that gate"
+            ),
             PlanOutcome::Aborted { reverted: true } => "aborted; the deploy was rolled back".into(),
             PlanOutcome::Aborted { reverted: false } => {
                 "aborted before anything was deployed".into()

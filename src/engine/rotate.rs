@@ -400,6 +400,7 @@ impl Engine {
             started: Utc::now(),
             plan_id: format!("rotate-{}-{}", req.name, Utc::now().format("%Y%m%dT%H%M%S")),
             action: "rotate".into(),
+            paused: None,
         };
         let lock = match lock::acquire(&self.paths.locks(), env, holder) {
             Ok(lock) => lock,

@@ -221,6 +221,7 @@ impl Engine {
             started: chrono::Utc::now(),
             plan_id: format!("{action}-{name}"),
             action: action.into(),
+            paused: None,
         };
         let lock = match super::lock::acquire(&self.paths.locks(), env, holder) {
             Ok(lock) => lock,

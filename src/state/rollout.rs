@@ -215,6 +215,8 @@ pub struct InterruptedPlan {
     pub protected: bool,
     /// One line: what, where, at which step.
     pub summary: String,
+    /// Paused after a failed gate (its failing numbers), rather than cut short.
+    pub paused: Option<String>,
 }
 
 /// Dialogs in front of the panels.
@@ -262,8 +264,8 @@ pub enum Dialog {
     Interrupted {
         /// Them.
         plans: Vec<InterruptedPlan>,
-        /// Roll back (true) or resume, chosen on a protected env, and the name typed so far.
-        confirm: Option<(bool, String)>,
+        /// What was chosen on a protected env, and the name typed so far.
+        confirm: Option<(crate::engine::ResumeMode, String)>,
     },
     /// An error to acknowledge.
     Error(String),

@@ -147,29 +147,53 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             6,
         ),
         Dialog::Interrupted { plans, confirm } => {
+            let paused = plans.first().and_then(|p| p.paused.as_ref());
             let mut lines = vec![Line::from(Span::styled(
-                "A plan was interrupted (crash, kill or quit while running):",
+                if paused.is_some() {
+                    "A plan holds after a failed gate (its lock is kept until you decide):"
+                } else {
+                    "A plan was interrupted (crash, kill or quit while running):"
+                },
                 theme.style(Role::Warn),
             ))];
             for p in plans.iter().take(5) {
                 lines.push(Line::from(format!("  {} · {}", p.plan_id, p.summary)));
             }
+            if let Some(reason) = paused {
+                lines.push(Line::from(Span::styled(
+                    format!("  failing: {reason}"),
+                    theme.style(Role::Error),
+                )));
+            }
             lines.push(Line::from(""));
             match (confirm, plans.first()) {
-                (Some((rollback, typed)), Some(first)) => {
-                    let what = if *rollback { "roll back" } else { "resume" };
+                (Some((mode, typed)), Some(first)) => {
+                    let what = match mode {
+                        crate::engine::ResumeMode::Resume if paused.is_some() => "continue",
+                        crate::engine::ResumeMode::Resume => "resume",
+                        crate::engine::ResumeMode::Rollback => "roll back",
+                        crate::engine::ResumeMode::Abandon => "abandon",
+                    };
                     lines.extend(typed_prompt(&first.env, what, typed, "esc goes back", theme));
                 }
+                _ if paused.is_some() => lines.push(Line::from(Span::styled(
+                    "r continue (run the gate again) · b roll back what it deployed · x abandon (keep it, free the env) · esc decide later",
+                    theme.style(Role::Key),
+                ))),
                 _ => lines.push(Line::from(Span::styled(
                     "r resume from the step in flight · b roll back what it deployed · esc decide later",
                     theme.style(Role::Key),
                 ))),
             }
             (
-                "interrupted plan".to_string(),
+                if paused.is_some() {
+                    "paused plan".to_string()
+                } else {
+                    "interrupted plan".to_string()
+                },
                 lines,
                 true,
-                6 + plans.len().min(5) as u16,
+                7 + plans.len().min(5) as u16,
             )
         }
         Dialog::Confirm { preview, typed } => {
