@@ -545,6 +545,9 @@ pub struct GatesConfig {
     pub timeout: HumanDuration,
     /// Watch window after the health gate (error rate and p95 must hold); omit to skip.
     pub stabilize: Option<HumanDuration>,
+    /// A service with no requests in a sample passes the error-rate and p95
+    /// gates (default false: no traffic means nothing was measured, a failure).
+    pub allow_no_traffic: bool,
 }
 
 impl Default for GatesConfig {
@@ -560,6 +563,7 @@ impl Default for GatesConfig {
             failure_budget: 1,
             timeout: HumanDuration(Duration::from_secs(60)),
             stabilize: Some(HumanDuration(Duration::from_secs(60))),
+            allow_no_traffic: false,
         }
     }
 }

@@ -393,7 +393,31 @@ impl Sampler {
                             ));
                         }
                     }
-                    None => fig.push_str(" no traffic"),
+                    None => {
+                        fig.push_str(" no traffic");
+                        let gated =
+                            self.spec.max_error_rate.is_some() || self.spec.max_p95.is_some();
+                        if gated && !self.spec.allow_no_traffic {
+                            failures.push(format!(
+                                "{name} had no requests in the last {:.0}s, so its error rate and p95 are unknown: send it traffic (a smoke check), or set [env.gates] allow_no_traffic = true for a service that gets none",
+                                w.seconds
+                            ));
+                        }
+                    }
+                }
+                if w.p95.is_none() && w.error_rate.is_some() && self.spec.max_p95.is_some() {
+                    // Requests came in but no latency could be read.
+                    let bucket = format!("{}_bucket", self.names.duration_histogram);
+                    if cur.samples.iter().any(|s| s.name == bucket) {
+                        failures.push(format!(
+                            "{name} histogram `{}` recorded no request in the window: p95 unknown",
+                            self.names.duration_histogram
+                        ));
+                    } else {
+                        failures.push(format!(
+                            "{name} exposes no `{bucket}` series, so its p95 cannot be measured: set [env.metrics] duration_histogram to the histogram it has, or remove max_p95"
+                        ));
+                    }
                 }
                 if let Some(p95) = w.p95 {
                     let ms = p95.seconds * 1000.0;
@@ -680,5 +704,77 @@ command = [{ run = "sh -c 'exit 0'" }, { run = "sh -c 'echo down; exit 1'" }]
         assert_eq!(sample.failures.len(), 1, "{:?}", sample.failures);
         assert!(sample.failures[0].contains("exited 1, expected 0: down"));
         assert!(!sample.failures.iter().any(|f| f == NOTHING_MEASURED));
+    }
+}
+
+#[cfg(test)]
+mod traffic {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A `/metrics` endpoint serving whatever `body` holds.
+    async fn metrics_server(body: Arc<Mutex<String>>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = sock.read(&mut buf).await;
+                let text = body.lock().unwrap().clone();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = sock.write_all(answer.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}/metrics")
+    }
+
+    fn env(url: &str, extra: &str) -> EnvConfig {
+        let cfg = crate::config::Config::parse_str(
+            &format!(
+                "[[env]]\nname = \"dev\"\nprovider = \"vps\"\n[env.gates]\nhealth = false\nmax_error_rate = 0.01\nmax_p95 = \"200ms\"\n{extra}\n\n[[env.service]]\nname = \"api\"\nmetrics_url = \"{url}\"\n"
+            ),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        cfg.envs[0].clone()
+    }
+
+    #[tokio::test]
+    async fn no_traffic_fails_unless_allowed_and_a_missing_histogram_fails() {
+        let body = Arc::new(Mutex::new(
+            "http_requests_total{status=\"200\"} 10\n".to_string(),
+        ));
+        let url = metrics_server(body.clone()).await;
+        let mut sampler = Sampler::new(reqwest::Client::new(), &env(&url, ""));
+        sampler.prime().await;
+        let quiet = sampler.sample().await;
+        assert!(
+            quiet
+                .failures
+                .iter()
+                .any(|f| f.contains("api had no requests") && f.contains("allow_no_traffic")),
+            "{quiet:?}"
+        );
+        let mut allowed = Sampler::new(
+            reqwest::Client::new(),
+            &env(&url, "allow_no_traffic = true"),
+        );
+        allowed.prime().await;
+        let sample = allowed.sample().await;
+        assert!(sample.passed(), "{sample:?}");
+        assert!(sample.figures.iter().any(|f| f.contains("no traffic")));
+        // Requests, but no histogram to read a p95 from.
+        *body.lock().unwrap() = "http_requests_total{status=\"200\"} 50\n".into();
+        let busy = sampler.sample().await;
+        assert!(
+            busy.failures
+                .iter()
+                .any(|f| f.contains("exposes no `http_request_duration_seconds_bucket`")),
+            "{busy:?}"
+        );
     }
 }
