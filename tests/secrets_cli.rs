@@ -293,6 +293,7 @@ fn a_secret_change_waits_for_no_one_it_takes_the_env_lock() {
             started: chrono::Utc::now(),
             plan_id: "p-20261202T010000-beef".into(),
             action: "promote".into(),
+            paused: None,
         },
     )
     .unwrap();
@@ -321,4 +322,68 @@ fn a_secret_change_waits_for_no_one_it_takes_the_env_lock() {
         &[],
     );
     assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn a_rotation_killed_half_way_is_named_at_the_next_start_until_it_is_run_again() {
+    use std::io::{BufRead, BufReader};
+    let home = Home::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shipdeck"))
+        .args([
+            "secrets",
+            "dev",
+            "rotate",
+            "JWT_SECRET_KEY",
+            "--generate",
+            "32",
+            "--envs",
+            "dev",
+            "--json",
+            "--demo",
+        ])
+        .current_dir(home.dir.path())
+        .env("XDG_CONFIG_HOME", home.dir.path())
+        .env("SHIPDECK_STATE_DIR", home.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    for line in stdout.lines() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "step_finished" && event["step"] == "set" {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = home.run(&["resume"], None, &[]);
+    let said = text(&out);
+    assert!(
+        said.contains("the rotation of `JWT_SECRET_KEY` in `dev` started"),
+        "{said}"
+    );
+    assert!(
+        said.contains("shipdeck secrets dev rotate JWT_SECRET_KEY --envs dev"),
+        "{said}"
+    );
+    // Running it again finishes it; the next start says nothing more.
+    let again = home.run(
+        &[
+            "secrets",
+            "dev",
+            "rotate",
+            "JWT_SECRET_KEY",
+            "--generate",
+            "32",
+            "--envs",
+            "dev",
+        ],
+        None,
+        &[],
+    );
+    assert!(again.status.success(), "{}", text(&again));
+    let out = home.run(&["resume"], None, &[]);
+    assert!(!text(&out).contains("JWT_SECRET_KEY"), "{}", text(&out));
 }

@@ -375,3 +375,24 @@ fn a_plan_that_pauses_offers_continue_roll_back_or_abandon_with_its_numbers() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn a_rotation_cut_short_is_shown_at_start_with_what_to_do() {
+    use shipdeck::state::Dialog;
+    let mut s = state(false);
+    update(
+        &mut s,
+        Msg::InterruptedRotations(vec![
+            "the rotation of `JWT` in `production` started … never finished\u{1b}[2J".into(),
+        ]),
+        &Keymap::default(),
+    );
+    match &s.dialog {
+        Some(Dialog::Info { title, text }) => {
+            assert_eq!(title, "interrupted rotation");
+            assert!(text.contains("`JWT` in `production`"), "{text}");
+            assert!(!text.contains('\u{1b}'), "sanitised: {text}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

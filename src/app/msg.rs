@@ -96,6 +96,8 @@ pub enum Msg {
     Call(CallRecord),
     /// SIGTERM / SIGHUP / SIGINT.
     Signal(&'static str),
+    /// Rotations a crash cut short: what to do about each.
+    InterruptedRotations(Vec<String>),
     /// What waits for a reviewer in an env.
     Approvals {
         /// Env.

@@ -134,6 +134,16 @@ pub fn run(
             }
         })),
         Effect::CheckInterrupted => Some(tokio::spawn(async move {
+            let rotations = {
+                let reader = engine.clone();
+                tokio::task::spawn_blocking(move || reader.interrupted_rotations())
+                    .await
+                    .unwrap_or_default()
+            };
+            if !rotations.is_empty() {
+                let advice = rotations.iter().map(|r| r.advice()).collect();
+                let _ = tx.send(Msg::InterruptedRotations(advice));
+            }
             let reader = engine.clone();
             let plans = tokio::task::spawn_blocking(move || reader.interrupted())
                 .await

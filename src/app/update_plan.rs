@@ -359,6 +359,22 @@ fn start(state: &mut State, preview: crate::engine::Preview, typed: Option<Strin
 pub fn on_msg(state: &mut State, msg: Msg) -> (Vec<Effect>, bool) {
     match msg {
         Msg::Approvals { env, result } => (vec![], super::approvals::on_loaded(state, env, result)),
+        Msg::InterruptedRotations(advice) => {
+            let text = advice
+                .iter()
+                .map(|a| sanitize(a))
+                .collect::<Vec<_>>()
+                .join("\n");
+            if state.dialog.is_none() {
+                state.dialog = Some(Dialog::Info {
+                    title: "interrupted rotation".into(),
+                    text,
+                });
+            } else {
+                state.toast(text, true);
+            }
+            (vec![], true)
+        }
         Msg::Preview(result) => {
             // Ignore a preview the user cancelled meanwhile.
             if !matches!(state.dialog, Some(Dialog::Working(_))) {

@@ -417,6 +417,9 @@ pub async fn resume(config: Config, read_only: bool, plan_id: Option<&str>, how:
         if plans.is_empty() {
             println!("no interrupted plan");
         }
+        for r in engine.interrupted_rotations() {
+            println!("{}", crate::sanitize::sanitize(&r.advice()));
+        }
         for p in plans {
             let env = crate::sanitize::sanitize(p.plan["target_env"].as_str().unwrap_or("?"));
             let action = crate::sanitize::sanitize(p.plan["action"].as_str().unwrap_or("plan"));

@@ -14,6 +14,7 @@ pub mod pins;
 pub mod plan;
 pub mod policy;
 pub mod rotate;
+pub mod rotations;
 pub mod secrets;
 pub mod undone;
 

@@ -46,15 +46,16 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             true,
             6,
         ),
-        Dialog::Info { title, text } => (
-            title.clone(),
-            vec![
-                Line::from(text.clone()),
-                Line::from(Span::styled("any key closes", theme.style(Role::Muted))),
-            ],
-            false,
-            5,
-        ),
+        Dialog::Info { title, text } => {
+            let mut lines: Vec<Line> = text.lines().map(|l| Line::from(l.to_string())).collect();
+            // Long lines wrap at the dialog's width (96 less its borders).
+            let rows: usize = text.lines().map(|l| l.chars().count() / 92 + 1).sum();
+            lines.push(Line::from(Span::styled(
+                "any key closes",
+                theme.style(Role::Muted),
+            )));
+            (title.clone(), lines, false, (rows as u16 + 3).min(20))
+        }
         Dialog::Migrate {
             env,
             op,
