@@ -264,8 +264,15 @@ pub struct Sampler {
     names: MetricNames,
     services: Vec<(String, Option<String>, Option<String>)>,
     prev: BTreeMap<String, (Scrape, Instant)>,
+    /// Each service's first scrape: "no traffic" is judged since then.
+    first: BTreeMap<String, (Scrape, Instant)>,
     platform: Option<Platform>,
 }
+
+/// How long a service must go without a single request, since the
+/// sampler's first scrape, before "no traffic" fails its gates: a quiet
+/// interval of a second or two is not yet a service that gets none.
+pub const NO_TRAFFIC_AFTER: Duration = Duration::from_secs(10);
 
 impl Sampler {
     /// A sampler for `env`'s services and gates.
@@ -290,6 +297,7 @@ impl Sampler {
                 })
                 .collect(),
             prev: BTreeMap::new(),
+            first: BTreeMap::new(),
             platform: None,
         }
     }
@@ -315,6 +323,9 @@ impl Sampler {
             if let Some(url) = metrics
                 && let Ok(s) = scrape(&self.client, url).await
             {
+                self.first
+                    .entry(name.clone())
+                    .or_insert_with(|| (s.clone(), Instant::now()));
                 self.prev.insert(name.clone(), (s, Instant::now()));
             }
         }
@@ -397,10 +408,19 @@ impl Sampler {
                         fig.push_str(" no traffic");
                         let gated =
                             self.spec.max_error_rate.is_some() || self.spec.max_p95.is_some();
-                        if gated && !self.spec.allow_no_traffic {
+                        // Quiet since the first scrape, for long enough to mean it.
+                        let quiet_since = self.first.get(name).and_then(|(first, at)| {
+                            let span = now.duration_since(*at);
+                            let whole = window(first, &cur, span.as_secs_f64(), &self.names);
+                            (whole.error_rate.is_none() && span >= NO_TRAFFIC_AFTER).then_some(span)
+                        });
+                        if let Some(span) = quiet_since
+                            && gated
+                            && !self.spec.allow_no_traffic
+                        {
                             failures.push(format!(
-                                "{name} had no requests in the last {:.0}s, so its error rate and p95 are unknown: send it traffic (a smoke check), or set [env.gates] allow_no_traffic = true for a service that gets none",
-                                w.seconds
+                                "{name} had no requests in {:.0}s, so its error rate and p95 are unknown: send it traffic (a smoke check), or set [env.gates] allow_no_traffic = true for a service that gets none",
+                                span.as_secs_f64()
                             ));
                         }
                     }
@@ -433,6 +453,9 @@ impl Sampler {
                 }
                 figures.push(fig);
             }
+            self.first
+                .entry(name.clone())
+                .or_insert_with(|| (cur.clone(), now));
             self.prev.insert(name.clone(), (cur, now));
         }
         for check in &self.spec.http {
@@ -751,6 +774,14 @@ mod traffic {
         let url = metrics_server(body.clone()).await;
         let mut sampler = Sampler::new(reqwest::Client::new(), &env(&url, ""));
         sampler.prime().await;
+        // A quiet second is not yet a service without traffic.
+        let short = sampler.sample().await;
+        assert!(short.passed(), "{short:?}");
+        assert!(short.figures.iter().any(|f| f.contains("no traffic")));
+        // Quiet since the first scrape, for longer than NO_TRAFFIC_AFTER.
+        for (_, at) in sampler.first.values_mut() {
+            *at -= NO_TRAFFIC_AFTER + Duration::from_secs(1);
+        }
         let quiet = sampler.sample().await;
         assert!(
             quiet
@@ -764,6 +795,9 @@ mod traffic {
             &env(&url, "allow_no_traffic = true"),
         );
         allowed.prime().await;
+        for (_, at) in allowed.first.values_mut() {
+            *at -= NO_TRAFFIC_AFTER + Duration::from_secs(1);
+        }
         let sample = allowed.sample().await;
         assert!(sample.passed(), "{sample:?}");
         assert!(sample.figures.iter().any(|f| f.contains("no traffic")));
