@@ -534,3 +534,34 @@ fn a_rotation_seals_the_new_value_and_runs_the_workflow_with_the_running_image()
     );
     assert_no_token(home.path(), &[&out]);
 }
+
+#[test]
+fn a_promotion_whose_gates_could_measure_nothing_is_refused_before_anything_runs() {
+    let (fake, home) = fleet();
+    let path = home.path().join("shipdeck.toml");
+    let text_cfg = std::fs::read_to_string(&path).unwrap();
+    let blind: String = text_cfg
+        .lines()
+        .filter(|l| !l.starts_with("health_url"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, blind).unwrap();
+    let before = fake.dispatches(REPO).len();
+    let out = shipdeck(home.path(), &PROMOTE);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("the gates of `production` would measure nothing"),
+        "{said}"
+    );
+    assert!(said.contains("service(s) api"), "{said}");
+    assert!(
+        said.contains("github provider reports no instances"),
+        "{said}"
+    );
+    assert_eq!(
+        fake.dispatches(REPO).len(),
+        before,
+        "nothing was dispatched"
+    );
+}

@@ -396,3 +396,27 @@ fn a_rotation_cut_short_is_shown_at_start_with_what_to_do() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn quitting_during_a_rotation_asks_first_even_from_its_progress_view() {
+    use shipdeck::state::secrets_ui::RotationView;
+    let mut s = state(false);
+    s.secrets_ui.rotation = Some(RotationView::new(
+        "JWT".into(),
+        vec!["staging".into(), "production".into()],
+        None,
+    ));
+    key(&mut s, KeyCode::Char('q'));
+    assert!(!s.quit, "the first q warns");
+    assert!(
+        s.toast
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("a rotation is running"),
+        "{:?}",
+        s.toast
+    );
+    key(&mut s, KeyCode::Char('q'));
+    assert!(s.quit, "the second q quits");
+}

@@ -144,6 +144,11 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
             state.toast("the rotation keeps running; a aborts it".into(), false);
             vec![]
         }
+        // Quitting mid-rotation asks first, as it does mid-plan.
+        KeyCode::Char('q') => {
+            super::update::quit_or_warn(state);
+            vec![]
+        }
         _ => vec![],
     }
 }

@@ -195,6 +195,34 @@ pub fn update(state: &mut State, msg: Msg, keymap: &Keymap) -> (Vec<Effect>, boo
     }
 }
 
+/// `q`: quit, unless a plan or a rotation runs; then say what quitting
+/// leaves behind, and quit on the second `q`.
+pub(super) fn quit_or_warn(state: &mut State) {
+    let plan = state
+        .rollout
+        .as_ref()
+        .is_some_and(crate::state::RolloutView::running);
+    let rotation = state
+        .secrets_ui
+        .rotation
+        .as_ref()
+        .is_some_and(crate::state::secrets_ui::RotationView::running);
+    let warning = if plan {
+        "a plan is running: a aborts it; q again leaves it interrupted (offered for resume at the next start)"
+    } else if rotation {
+        "a rotation is running: q again stops it half-way (the next start says how to finish it)"
+    } else {
+        state.quit = true;
+        return;
+    };
+    let warned = state.toast.as_ref().is_some_and(|t| t.text == warning);
+    if warned {
+        state.quit = true;
+    } else {
+        state.toast(warning.into(), true);
+    }
+}
+
 fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
     // Ctrl-C always quits, whatever the bindings or the open prompt.
     if key.code == KeyCode::Char('c') && key.mods.contains(KeyModifiers::CONTROL) {
@@ -229,7 +257,7 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
         };
         state.modal = match action {
             Some(Action::Quit) => {
-                state.quit = true;
+                quit_or_warn(state);
                 None
             }
             Some(Action::Down) => scroll_by(1),
@@ -242,24 +270,7 @@ fn on_key(state: &mut State, key: Key, keymap: &Keymap) -> Vec<Effect> {
     }
     let Some(action) = action else { return vec![] };
     match action {
-        Action::Quit => {
-            let running = state
-                .rollout
-                .as_ref()
-                .is_some_and(crate::state::RolloutView::running);
-            let warned = state
-                .toast
-                .as_ref()
-                .is_some_and(|t| t.text.starts_with("a plan is running"));
-            if running && !warned {
-                state.toast(
-                    "a plan is running: a aborts it; q again leaves it interrupted (offered for resume at the next start)".into(),
-                    true,
-                );
-            } else {
-                state.quit = true;
-            }
-        }
+        Action::Quit => quit_or_warn(state),
         Action::Help => state.modal = Some(Modal::Help),
         Action::CommandLog => state.modal = Some(Modal::CommandLog { scroll: 0 }),
         Action::NextPanel => state.focus = cycle(state.focus, 1),

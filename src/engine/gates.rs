@@ -257,6 +257,42 @@ pub type Platform = (
 /// What a sample says when nothing at all was measured.
 pub const NOTHING_MEASURED: &str = "the gates measured nothing: no health URL, metrics, HTTP or command check or instance answered; configure health_url, metrics_url, [env.gates] http or command, or check that the services run";
 
+/// Why `env`'s gates could never measure a service, or None: with no
+/// HTTP or command check and a provider that reports no instances, every
+/// service needs a health URL the gate reads or a metrics URL it scrapes.
+/// Refused at plan time, so a promotion never waits on a gate that cannot pass.
+pub fn no_signal(
+    env: &EnvConfig,
+    provider: &str,
+    caps: &crate::provider::Capabilities,
+) -> Option<String> {
+    let g = &env.gates;
+    if !g.http.is_empty() || !g.command.is_empty() || caps.instances {
+        return None;
+    }
+    let metrics_gated = g.max_error_rate.is_some() || g.max_p95.is_some();
+    let blind: Vec<&str> = env
+        .services
+        .iter()
+        .filter(|s| {
+            !(g.health && s.health_url.is_some()) && !(metrics_gated && s.metrics_url.is_some())
+        })
+        .map(|s| s.name())
+        .collect();
+    let what = match (env.services.is_empty(), blind.as_slice()) {
+        (true, _) => "it has no service with a health_url or metrics_url".to_string(),
+        (false, []) => return None,
+        (false, names) => format!(
+            "service(s) {} have no health_url (with health = true) or metrics_url (with max_error_rate or max_p95)",
+            names.join(", ")
+        ),
+    };
+    Some(format!(
+        "the gates of `{}` would measure nothing: {what}, there is no [env.gates] http or command check, and the {provider} provider reports no instances; configure one of them so a promotion can be judged",
+        env.name()
+    ))
+}
+
 /// Takes samples of one env's gates over HTTP, keeping the previous scrape per service.
 pub struct Sampler {
     client: reqwest::Client,

@@ -443,6 +443,9 @@ impl Engine {
             )));
         }
         let (src, dst) = (self.provider(from_idx)?, self.provider(to_idx)?);
+        if let Some(why) = gates::no_signal(to_cfg, dst.name(), &dst.capabilities()) {
+            return Err(EngineError::Refused(why));
+        }
         let (src_units, dst_units) = (
             units_of(&self.config, from_idx),
             units_of(&self.config, to_idx),

@@ -43,6 +43,7 @@ impl DemoProvider {
         logs: true,
         deploy_progress: true,
         cancel: true,
+        instances: true,
         ..Capabilities::NONE
     };
 

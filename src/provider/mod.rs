@@ -63,6 +63,8 @@ pub struct Capabilities {
     pub cancel: bool,
     /// Deploys can wait for a person's approval, given through shipdeck.
     pub approvals: bool,
+    /// It reports running instances and their health (a gate signal of its own).
+    pub instances: bool,
 }
 
 impl Capabilities {
@@ -82,6 +84,7 @@ impl Capabilities {
         deploy_progress: false,
         cancel: false,
         approvals: false,
+        instances: false,
     };
 
     /// What a rollback on this provider does and does not put back, for the dialogs.

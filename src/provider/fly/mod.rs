@@ -124,6 +124,7 @@ impl FlyProvider {
         remote_lock: true,
         deploy_progress: true,
         cancel: true,
+        instances: true,
         ..Capabilities::NONE
     };
 

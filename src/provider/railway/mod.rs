@@ -74,6 +74,7 @@ impl RailwayProvider {
         logs: true,
         deploy_progress: true,
         cancel: true,
+        instances: true,
         ..Capabilities::NONE
     };
 

@@ -73,6 +73,7 @@ impl RenderProvider {
         logs: true,
         deploy_progress: true,
         cancel: true,
+        instances: true,
         ..Capabilities::NONE
     };
 
