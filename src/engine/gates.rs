@@ -275,7 +275,9 @@ pub fn no_signal(
         .services
         .iter()
         .filter(|s| {
-            !(g.health && s.health_url.is_some()) && !(metrics_gated && s.metrics_url.is_some())
+            let measured =
+                (g.health && s.health_url.is_some()) || (metrics_gated && s.metrics_url.is_some());
+            !measured
         })
         .map(|s| s.name())
         .collect();
