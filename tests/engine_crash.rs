@@ -276,3 +276,63 @@ fn two_processes_promoting_the_same_env_exactly_one_proceeds() {
         String::from_utf8_lossy(&loser.stderr)
     );
 }
+
+#[test]
+fn sigkill_in_the_middle_of_a_deploy_then_resume_or_rollback_is_consistent() {
+    let probe = setup();
+    let before = production_image(probe.path());
+    for rollback in [false, true] {
+        let dir = setup();
+        let mut child = promote(dir.path());
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut plan_id = String::new();
+        let started = Instant::now();
+        // Kill inside the deploy step: its first unit reported, the step not finished.
+        for line in stdout.lines() {
+            let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+            if event["event"] == "started" {
+                plan_id = event["plan"]["id"].as_str().unwrap().to_string();
+            }
+            if event["event"] == "deploy_progress" {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no deploy progress"
+            );
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let list = shipdeck(dir.path(), &["resume"]).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&list.stdout).contains(&plan_id),
+            "killed mid-deploy, the plan is offered"
+        );
+        let mut args = vec!["resume", plan_id.as_str(), "--confirm", "production"];
+        if rollback {
+            args.push("--rollback");
+        }
+        let out = shipdeck(dir.path(), &args).output().unwrap();
+        let now = production_image(dir.path());
+        if rollback {
+            assert_eq!(now, before, "the rollback puts back what ran");
+        } else {
+            assert!(
+                out.status.success(),
+                "{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_ne!(now, before, "the resume completes the promotion");
+        }
+        assert!(!dir.path().join("state/locks/production.lock").exists());
+        let again = shipdeck(dir.path(), &["resume"]).output().unwrap();
+        assert!(String::from_utf8_lossy(&again.stdout).contains("no interrupted plan"));
+        for line in std::fs::read_to_string(dir.path().join("state/audit.jsonl"))
+            .unwrap()
+            .lines()
+        {
+            serde_json::from_str::<serde_json::Value>(line).expect("no torn audit line");
+        }
+    }
+}

@@ -292,10 +292,11 @@ async fn second_runner_times_out_on_the_lock() {
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(10),
         "{waited:?}"
     );
-    assert!(matches!(
-        b.force(Some(1)).await,
-        Err(PgError::Locked { .. })
-    ));
+    let forced = b.force(Some(1)).await;
+    assert!(
+        matches!(forced, Err(PgError::Locked { .. })),
+        "force while A holds the lock: {forced:?}"
+    );
     // A new runner cannot even create the table while the lock is held.
     assert!(matches!(
         Postgres::connect(&pg.url, Duration::from_millis(300)).await,
