@@ -233,8 +233,8 @@ async fn bad_release_fails_its_gate_and_rolls_back_automatically() {
     );
 }
 
-#[tokio::test]
-async fn on_fail_pause_holds_for_a_human() {
+/// Production pauses on a failed gate; staging's bad api promoted into it has just paused.
+async fn paused_promotion() -> Setup {
     let s = setup(|cfg| {
         cfg.envs
             .iter_mut()
@@ -250,6 +250,12 @@ async fn on_fail_pause_holds_for_a_human() {
         .unwrap();
     let (outcome, _) = run(&s.engine, preview.plan, Some("production")).await;
     assert!(matches!(outcome, PlanOutcome::Paused { .. }), "{outcome:?}");
+    s
+}
+
+#[tokio::test]
+async fn on_fail_pause_holds_for_a_human() {
+    let s = paused_promotion().await;
     assert_eq!(
         service_image(&s.engine, "production", "api").await,
         image_for(BAD_VERSION),
@@ -320,21 +326,7 @@ async fn resume(engine: &Engine, plan_id: &str, mode: ResumeMode) -> (PlanOutcom
 
 #[tokio::test]
 async fn a_paused_plan_abandoned_keeps_what_it_deployed_and_frees_the_env() {
-    let s = setup(|cfg| {
-        cfg.envs
-            .iter_mut()
-            .find(|e| e.name() == "production")
-            .unwrap()
-            .on_fail = OnFail::Pause;
-    })
-    .await;
-    let preview = s
-        .engine
-        .preview_promote("staging", "production")
-        .await
-        .unwrap();
-    let (outcome, _) = run(&s.engine, preview.plan, Some("production")).await;
-    assert!(matches!(outcome, PlanOutcome::Paused { .. }), "{outcome:?}");
+    let s = paused_promotion().await;
     let plan_id = s.engine.interrupted()[0].plan_id.clone();
     let (outcome, _) = resume(&s.engine, &plan_id, ResumeMode::Abandon).await;
     assert!(

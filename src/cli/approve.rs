@@ -57,11 +57,7 @@ pub async fn list(config: Config, env: &str, json: bool) -> u8 {
                     "run {}  {}  waits on {} for {}{}",
                     a.run,
                     a.label,
-                    a.environments
-                        .iter()
-                        .map(|(_, n)| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    a.environment_names(),
                     a.reviewers.join(", "),
                     if a.can_approve {
                         ""

@@ -64,11 +64,7 @@ impl Engine {
             let detail = format!(
                 "{} (environments {}; reviewers {}){}",
                 a.label,
-                a.environments
-                    .iter()
-                    .map(|(_, n)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                a.environment_names(),
                 a.reviewers.join(", "),
                 if comment.is_empty() {
                     String::new()

@@ -138,6 +138,17 @@ pub struct Approval {
     pub can_approve: bool,
 }
 
+impl Approval {
+    /// The environments it waits on, by name: `staging, production`.
+    pub fn environment_names(&self) -> String {
+        self.environments
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A one-off job run on the platform and followed to its end (a migration
 /// workflow): what to run and its input templates, filled like a deploy's.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -97,16 +97,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             typed,
             ..
         } => {
-            let envs: Vec<&str> = approval
-                .environments
-                .iter()
-                .map(|(_, n)| n.as_str())
-                .collect();
             let mut lines = vec![
                 Line::from(format!(
                     "{} waits to deploy to {}",
                     approval.label,
-                    envs.join(", ")
+                    approval.environment_names()
                 )),
                 Line::from(format!("reviewers: {}", approval.reviewers.join(", "))),
             ];
