@@ -459,27 +459,29 @@ impl Postgres {
     }
 
     /// Takes the session advisory lock, waiting at most the lock timeout.
+    ///
+    /// The wait is bounded by the server (`lock_timeout`, which covers
+    /// advisory locks), not by cancelling the query: a cancel request is
+    /// delivered asynchronously and can land on the *next* statement of the
+    /// session, failing an unrelated later lock or migration.
     async fn lock(&self) -> Result<(), PgError> {
-        let sql = format!("SELECT pg_advisory_lock({})", self.lock_id);
-        let query = self.client.simple_query(&sql);
-        tokio::pin!(query);
-        tokio::select! {
-            res = &mut query => {
-                res.map(|_| ()).map_err(db("taking the migration lock"))
+        let ms = self.lock_timeout.as_millis().clamp(1, i32::MAX as u128);
+        // One implicit transaction: if the lock times out, the SET is rolled
+        // back with it; once granted, the session's setting is put back.
+        let sql = format!(
+            "SET lock_timeout = {ms}; SELECT pg_advisory_lock({}); RESET lock_timeout",
+            self.lock_id
+        );
+        match self.client.simple_query(&sql).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+                Err(PgError::Locked {
+                    id: self.lock_id,
+                    database: self.database.clone(),
+                    timeout: self.lock_timeout,
+                })
             }
-            () = tokio::time::sleep(self.lock_timeout) => {
-                // Cancel the waiting pg_advisory_lock, then see how it ended:
-                // it may have been granted just before the cancel arrived.
-                let _ = self.client.cancel_token().cancel_query(NoTls).await;
-                match query.await {
-                    Ok(_) => Ok(()),
-                    Err(_) => Err(PgError::Locked {
-                        id: self.lock_id,
-                        database: self.database.clone(),
-                        timeout: self.lock_timeout,
-                    }),
-                }
-            }
+            Err(e) => Err(db("taking the migration lock")(e)),
         }
     }
 
