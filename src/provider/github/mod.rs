@@ -355,6 +355,27 @@ impl GithubProvider {
         unreachable!("the last attempt returns")
     }
 
+    /// Dispatch `workflow` with `values` and follow the run to its end:
+    /// the run, and the deployments recorded before the dispatch (to tell
+    /// the run's own deployments apart, on failure and after success).
+    async fn run_workflow(
+        &self,
+        workflow: &str,
+        values: &std::collections::BTreeMap<String, String>,
+        progress: &Progress,
+    ) -> Result<(model::Run, HashSet<u64>), ProviderError> {
+        let before: HashSet<u64> = self
+            .deployments(None, 30)
+            .await?
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        let since = Utc::now() - chrono::Duration::seconds(10);
+        let run_id = run::dispatch(self, workflow, values, since).await?;
+        let run = run::follow(self, run_id, progress, &before).await?;
+        Ok((run, before))
+    }
+
     /// Dispatch the workflow for `target` with `artifact`, follow the run
     /// to its end, and confirm the deployment it recorded.
     async fn run_deploy(
@@ -376,16 +397,7 @@ impl GithubProvider {
                 target: format!("{} {workflow}", self.settings.repo),
                 message,
             })?;
-        // What was recorded before the dispatch, to tell the run's own deployments apart.
-        let before: HashSet<u64> = self
-            .deployments(None, 30)
-            .await?
-            .into_iter()
-            .map(|d| d.id)
-            .collect();
-        let since = Utc::now() - chrono::Duration::seconds(10);
-        let run_id = run::dispatch(self, &workflow, &values, since).await?;
-        let run = run::follow(self, run_id, progress, &before).await?;
+        let (run, before) = self.run_workflow(&workflow, &values, progress).await?;
         self.staged.clear(&self.settings.environment);
         self.deployed(target, artifact, &before, &run).await
     }
@@ -603,10 +615,7 @@ impl Provider for GithubProvider {
                 target: format!("{} {}", self.settings.repo, task.name),
                 message,
             })?;
-        let before: HashSet<u64> = HashSet::new();
-        let since = Utc::now() - chrono::Duration::seconds(10);
-        let id = run::dispatch(self, &task.name, &values, since).await?;
-        let run = run::follow(self, id, progress, &before).await?;
+        let (run, _) = self.run_workflow(&task.name, &values, progress).await?;
         Ok(format!(
             "{} run #{} succeeded ({})",
             task.name,
