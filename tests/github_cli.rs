@@ -156,32 +156,9 @@ fn production_image(fake: &GithubFake) -> Option<String> {
         .and_then(|d| d.payload["image"].as_str().map(str::to_string))
 }
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// Nothing shipdeck printed or wrote holds the token.
 fn assert_no_token(home: &Path, outs: &[&Output]) {
-    for out in outs {
-        assert!(!text(out).contains(TOKEN), "{}", text(out));
-    }
-    for entry in walk(&home.join("state")) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(TOKEN),
-            "{} holds the token",
-            entry.display()
-        );
-    }
+    support::output::assert_nowhere(TOKEN, &home.join("state"), outs);
 }
 
 const PROMOTE: [&str; 6] = [

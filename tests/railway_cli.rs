@@ -107,25 +107,7 @@ fn fleet() -> (RailwayFake, tempfile::TempDir) {
 }
 
 fn assert_no_token(home: &Path, outs: &[&Output]) {
-    for out in outs {
-        assert!(!text(out).contains(TOKEN), "{}", text(out));
-    }
-    let mut dirs = vec![home.join("state")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                assert!(
-                    !String::from_utf8_lossy(&bytes).contains(TOKEN),
-                    "{} holds the token",
-                    path.display()
-                );
-            }
-        }
-    }
+    support::output::assert_nowhere(TOKEN, &home.join("state"), outs);
 }
 
 #[test]

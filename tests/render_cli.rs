@@ -120,30 +120,7 @@ fn events(out: &Output) -> Vec<serde_json::Value> {
 
 /// Nothing shipdeck printed or wrote holds the key.
 fn assert_no_key(home: &Path, outs: &[&Output]) {
-    for out in outs {
-        assert!(!text(out).contains(KEY), "{}", text(out));
-    }
-    for entry in walk(&home.join("state")) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(KEY),
-            "{} holds the key",
-            entry.display()
-        );
-    }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
+    support::output::assert_nowhere(KEY, &home.join("state"), outs);
 }
 
 #[test]
