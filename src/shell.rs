@@ -1,10 +1,27 @@
 //! Command lines as config writes them: split into words the way a POSIX
-//! shell would (quotes, backslashes), without ever running a shell.
+//! shell would (quotes, backslashes), without ever running a shell; and
+//! words quoted for one (a command ssh hands to the remote shell).
 
 /// A command line that does not parse; the message says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ShellError(pub String);
+
+/// Quote `word` for a POSIX shell, leaving it bare when that is safe:
+/// every value shipdeck puts in a remote command line goes through here.
+pub fn quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// A command line for a POSIX shell whose words are `argv`, each quoted.
+pub fn join(argv: &[String]) -> String {
+    argv.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}
 
 /// Split `line` into a program and its arguments.
 pub fn parse_command(line: &str) -> Result<(String, Vec<String>), ShellError> {

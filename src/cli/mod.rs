@@ -519,7 +519,7 @@ async fn status(mut config: Config, only: Option<String>, json: bool) -> u8 {
                     }
                 }
             }
-            None => provider_error = crate::provider::registry::provider_note(env.provider),
+            None => provider_error = crate::provider::registry::provider_note(env),
         }
         let release = serving.first().and_then(|(_, r)| r.clone());
         let names = MetricNames {
@@ -689,7 +689,7 @@ async fn releases(
     let Some(provider) = &providers[idx] else {
         eprintln!(
             "shipdeck: {}",
-            crate::provider::registry::provider_note(config.envs[idx].provider).unwrap_or_default()
+            crate::provider::registry::provider_note(&config.envs[idx]).unwrap_or_default()
         );
         return EXIT_FAILED;
     };

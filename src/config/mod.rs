@@ -6,6 +6,7 @@ mod credential_guard;
 mod duration;
 mod error;
 mod github;
+mod vps;
 
 pub use credential_guard::looks_like_credential;
 pub use duration::HumanDuration;
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
+pub use vps::{ServiceVps, VpsEnv, file_name_problem};
 
 use crate::keymap::{Action, KeyList, KeyPreset};
 
@@ -183,6 +185,9 @@ pub struct EnvConfig {
     /// GitHub repository and deploy workflow (provider = "github_actions").
     #[serde(default)]
     pub github: Option<GithubEnv>,
+    /// The host behind the env (provider = "vps").
+    #[serde(default)]
+    pub vps: Option<VpsEnv>,
     /// Metric and label names for this env's `/metrics`.
     #[serde(default)]
     pub metrics: MetricNamesConfig,
@@ -693,6 +698,9 @@ pub struct ServiceConfig {
     /// This service's own run of the GitHub workflow (provider = "github_actions").
     #[serde(default)]
     pub github: Option<Spanned<ServiceGithub>>,
+    /// The systemd unit and release folder behind this service (provider = "vps").
+    #[serde(default)]
+    pub vps: Option<Spanned<ServiceVps>>,
 }
 
 /// `fly = { app = "…", process_group = "…" }` on a service.
@@ -935,7 +943,7 @@ impl Config {
                     "add e.g. `up = \"npx prisma migrate deploy\"` and `current = \"npx prisma migrate status\"`".into(),
                 ));
             }
-            if let Some(p) = github::check_env(env, i) {
+            if let Some(p) = github::check_env(env, i).or_else(|| vps::check_env(env, i)) {
                 return Err(at(
                     p.span.unwrap_or_else(|| env.name.span()),
                     p.field,

@@ -399,7 +399,7 @@ impl Engine {
             .flatten()
             .ok_or_else(|| EngineError::NoProvider {
                 env: self.config.envs[idx].name().to_string(),
-                why: crate::provider::registry::provider_note(self.config.envs[idx].provider)
+                why: crate::provider::registry::provider_note(&self.config.envs[idx])
                     .unwrap_or_else(|| "no provider client".into()),
             })
     }

@@ -89,12 +89,12 @@ impl SourceSpec {
         match self {
             SourceSpec::Command { program, args } => std::iter::once(program.as_str())
                 .chain(args.iter().map(String::as_str))
-                .map(shell_quote)
+                .map(|w| crate::shell::quote(w))
                 .collect::<Vec<_>>()
                 .join(" "),
             SourceSpec::File { path } => format!(
                 "tail -F -n {PRESET_BACKLOG} {}",
-                shell_quote(&path.to_string_lossy())
+                crate::shell::quote(&path.to_string_lossy())
             ),
         }
     }
@@ -184,7 +184,7 @@ fn remote_or_local(program: &str, args: &[&str], ssh: Option<&str>) -> SourceSpe
                 host.to_string(),
                 program.to_string(),
             ];
-            all.extend(args.iter().map(|a| shell_quote(a)));
+            all.extend(args.iter().map(|a| crate::shell::quote(a)));
             SourceSpec::Command {
                 program: "ssh".to_string(),
                 args: all,
@@ -206,16 +206,6 @@ impl SourceSpec {
                 "`logs` needs exactly one of journald, docker, file or command".into(),
             )),
         }
-    }
-}
-
-/// Quote `word` for a POSIX shell, leaving it bare when that is safe.
-fn shell_quote(word: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
-    if !word.is_empty() && word.chars().all(safe) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 

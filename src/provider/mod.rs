@@ -20,6 +20,7 @@ pub mod registry;
 pub mod render;
 pub mod staged;
 pub mod token;
+pub mod vps;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -322,6 +323,19 @@ pub enum ProviderError {
         /// Why, and the command that fixes it.
         reason: String,
     },
+    /// The ssh host key is unknown or changed: shipdeck never accepts one by itself.
+    #[error(
+        "{host}'s ssh host key {}; shipdeck never accepts a host key by itself: {advice}",
+        if *.changed { "has CHANGED since it was recorded" } else { "is not in known_hosts" }
+    )]
+    HostKey {
+        /// `deploy@host:2222`.
+        host: String,
+        /// The key differs from the recorded one (else none is recorded).
+        changed: bool,
+        /// How to verify and record it.
+        advice: String,
+    },
     /// An external command (flyctl) failed or could not run.
     #[error("`{command}` failed: {reason}")]
     Command {
@@ -372,7 +386,8 @@ impl ProviderError {
         match self {
             ProviderError::Auth { .. }
             | ProviderError::Credential { .. }
-            | ProviderError::Forbidden { .. } => FailureKind::Auth,
+            | ProviderError::Forbidden { .. }
+            | ProviderError::HostKey { .. } => FailureKind::Auth,
             ProviderError::RateLimited { .. } => FailureKind::RateLimited,
             ProviderError::Held { .. } => FailureKind::Held,
             ProviderError::Unreachable { .. } | ProviderError::Timeout { .. } => {

@@ -28,13 +28,17 @@ pub fn capabilities_of(kind: ProviderKind) -> Option<(&'static str, Capabilities
             "github",
             crate::provider::github::GithubProvider::CAPABILITIES,
         )),
-        _ => None,
+        ProviderKind::Vps => Some(("vps", crate::provider::vps::VpsProvider::CAPABILITIES)),
     }
 }
 
 /// Why an env's provider data is not available, when it is not.
-pub fn provider_note(kind: ProviderKind) -> Option<String> {
+pub fn provider_note(env: &crate::config::EnvConfig) -> Option<String> {
+    let kind = env.provider;
     match capabilities_of(kind) {
+        Some(_) if kind == ProviderKind::Vps && !env.services.iter().any(|s| s.vps.is_some()) => {
+            Some("no service names its systemd unit: add `vps = { systemd = \"UNIT\", dir = \"/opt/app\" }` to a service to deploy it; health and metrics come from the configured URLs".to_string())
+        }
         Some(_) => None,
         None => Some(format!(
             "the {} client is not in this build yet; health and metrics come from the configured URLs",
@@ -91,6 +95,10 @@ pub fn service_target(cfg: &Config, e: usize, s: usize) -> Target {
             if let Some(id) = svc.service_id(kind) {
                 target.remote = id.to_string();
             }
+        }
+        // Each systemd unit deploys, rolls back and keeps releases on its own.
+        ProviderKind::Vps if svc.vps.is_some() => {
+            target.scope = Some(svc.name().to_string());
         }
         // A service with its own workflow inputs deploys by its own run.
         ProviderKind::GithubActions if svc.github.is_some() => {
@@ -167,6 +175,17 @@ pub fn secret_target(cfg: &Config, e: usize, service: Option<&str>) -> Target {
             scope: None,
             ..service_target(cfg, e, s)
         },
+        // A VPS service's secrets are its env file: services reading one file share it.
+        (ProviderKind::Vps, Some(s)) => {
+            match crate::provider::vps::settings::env_file_of(&env.services[s]) {
+                Some(file) => Target {
+                    remote: file,
+                    scope: None,
+                    ..service_target(cfg, e, s)
+                },
+                None => target_of(cfg, e),
+            }
+        }
         _ => target_of(cfg, e),
     }
 }
@@ -247,6 +266,14 @@ pub fn providers_for(
                     .ok()
                     .map(|p| Arc::new(p) as Arc<dyn Provider>)
             }
+            (ProviderKind::Vps, _) => crate::provider::vps::settings::provider_for(
+                config,
+                env,
+                timeout,
+                calls.clone(),
+                actor.clone(),
+            )
+            .map(|p| Arc::new(p) as Arc<dyn Provider>),
             _ => None,
         })
         .collect()

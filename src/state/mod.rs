@@ -380,7 +380,7 @@ impl State {
                 protected: e.protected,
                 read_only: e.read_only,
                 promote_to: e.promote_target().map(str::to_string),
-                provider_note: crate::provider::registry::provider_note(e.provider),
+                provider_note: crate::provider::registry::provider_note(e),
                 capabilities: crate::provider::registry::capabilities_of(e.provider),
                 releases: units.iter().map(|_| Load::Idle).collect(),
                 unit_of: e

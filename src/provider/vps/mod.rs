@@ -1,0 +1,799 @@
+//! A VPS: systemd services on a host reached over the system `ssh` client
+//! (or this machine), as seed 002 runs them.
+//!
+//! Releases are the binaries kept on the host (`DIR/releases/NAME/BINARY`,
+//! the running one linked as `DIR/current`). A deploy uploads the exact file
+//! (checksum checked on arrival), keeps the previous release as the backup,
+//! switches `current` atomically, restarts the unit and waits until it has
+//! stayed active; a rollback switches back and restarts. The source of a
+//! promoted file is the source env's host (`vps://ENV/PATH`) or a local
+//! path. Each deploy holds the host's lock (`flock`) so two operators on two
+//! laptops exclude each other. Secrets are the service's env file, edited
+//! atomically (temp file, fsync, rename, 0600, one backup), with names and
+//! shipdeck's digests shown, never values; applying them is a restart.
+
+pub mod env_file;
+pub mod lock;
+pub mod settings;
+pub mod systemd;
+pub mod transport;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{TimeZone, Utc};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncBufReadExt;
+
+pub use settings::{UnitSettings, VpsSettings};
+use systemd::{Listing, UnitState};
+use transport::{Output, Transport, script};
+
+use super::{
+    CallRecord, CallSink, Capabilities, LogStream, Progress, Provider, ProviderError, Target,
+    UnitState as Step,
+};
+use crate::domain::{
+    Artifact, ArtifactKind, FileRef, Health, Instance, Release, ReleaseStatus, SecretMeta,
+};
+use crate::sanitize::sanitize;
+use crate::secrets::SecretValue;
+
+/// How long a unit must stay active after a restart before it counts as started.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Pause between two looks at a restarting unit.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Longest a file transfer may take (at least the command timeout).
+const TRANSFER: Duration = Duration::from_secs(300);
+
+/// Client for the systemd services of one env's host.
+#[derive(Debug)]
+pub struct VpsProvider {
+    settings: VpsSettings,
+    calls: CallSink,
+    staged: super::staged::StagedNames,
+}
+
+impl VpsProvider {
+    /// What a VPS can do through shipdeck.
+    pub const CAPABILITIES: Capabilities = Capabilities {
+        deploy: true,
+        artifacts: &[ArtifactKind::File],
+        native_rollback: true,
+        list_secrets: true,
+        write_secrets: true,
+        secret_digests: true,
+        stage_secrets: true,
+        logs: true,
+        remote_lock: true,
+        deploy_progress: true,
+        cancel: true,
+        instances: true,
+        ..Capabilities::NONE
+    };
+
+    /// A client.
+    pub fn new(settings: VpsSettings, calls: CallSink) -> VpsProvider {
+        VpsProvider {
+            settings,
+            calls,
+            staged: Default::default(),
+        }
+    }
+
+    /// The settings this client was made with.
+    pub fn settings(&self) -> &VpsSettings {
+        &self.settings
+    }
+
+    fn transport(&self) -> &Transport {
+        &self.settings.transport
+    }
+
+    /// Run `argv` on `transport`, recorded in the command log as `label`.
+    async fn exec_on(
+        &self,
+        transport: &Transport,
+        label: &str,
+        argv: &[String],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Output, ProviderError> {
+        let started = Instant::now();
+        let result = transport.run(argv, stdin, timeout).await;
+        let (status, note) = match &result {
+            Ok(out) => (
+                u16::try_from(out.code).ok(),
+                out.stderr.lines().last().unwrap_or("").to_string(),
+            ),
+            Err(e) => (None, e.to_string()),
+        };
+        self.calls.record(CallRecord {
+            at: Utc::now(),
+            provider: "vps".into(),
+            method: "exec".into(),
+            target: sanitize(&format!("{label} (on {})", transport.describe())),
+            status,
+            duration: started.elapsed(),
+            note: sanitize(&note),
+        });
+        result
+    }
+
+    /// Run `argv` on the env's host and require exit code 0.
+    async fn check(
+        &self,
+        label: &str,
+        argv: &[String],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, ProviderError> {
+        let out = self
+            .exec_on(self.transport(), label, argv, stdin, timeout)
+            .await?;
+        if out.code == 0 {
+            return Ok(out.stdout);
+        }
+        let said = out
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .last()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        Err(ProviderError::Command {
+            command: sanitize(&format!("{label} (on {})", self.transport().describe())),
+            reason: if said.is_empty() {
+                format!("exit code {}", out.code)
+            } else {
+                format!("exit code {}: {said}", out.code)
+            },
+        })
+    }
+
+    fn unit_for(&self, target: &Target) -> Result<&UnitSettings, ProviderError> {
+        let name = target.scope.as_deref().or(target.service.as_deref());
+        match name {
+            Some(n) => self.settings.unit(n),
+            None if self.settings.units.len() == 1 => self.settings.units.first(),
+            None => None,
+        }
+        .ok_or_else(|| ProviderError::Invalid {
+            target: format!("{}/{}", self.settings.env, name.unwrap_or("?")),
+            message: "no systemd unit is configured for it: add `vps = { systemd = \"UNIT\", dir = \"/opt/app\" }` to the service".into(),
+        })
+    }
+
+    fn systemctl(&self, words: &[&str]) -> Vec<String> {
+        let mut argv: Vec<String> = Vec::new();
+        if self.settings.sudo {
+            argv.extend(["sudo".to_string(), "-n".to_string()]);
+        }
+        argv.push("systemctl".into());
+        argv.extend(words.iter().map(|w| (*w).to_string()));
+        argv
+    }
+
+    async fn listing(&self, unit: &UnitSettings) -> Result<Listing, ProviderError> {
+        let argv = script(systemd::LIST, &[&unit.dir, &unit.binary]);
+        let out = self
+            .exec_on(
+                self.transport(),
+                &format!("list releases in {}", unit.dir),
+                &argv,
+                None,
+                self.settings.command_timeout,
+            )
+            .await?;
+        match out.code {
+            0 => Ok(Listing::parse(&out.stdout)),
+            3 => Err(ProviderError::NotFound {
+                what: sanitize(&format!(
+                    "the folder {} of {} on {} (create it, or fix `dir`)",
+                    unit.dir,
+                    unit.service,
+                    self.transport().describe()
+                )),
+            }),
+            code => Err(ProviderError::Command {
+                command: format!("list releases in {}", sanitize(&unit.dir)),
+                reason: format!("exit code {code}: {}", out.stderr.trim()),
+            }),
+        }
+    }
+
+    fn release_of(&self, unit: &UnitSettings, listing: &Listing, k: &systemd::Kept) -> Release {
+        let current = listing.current.as_deref() == Some(k.name.as_str());
+        Release {
+            id: k.name.clone(),
+            version: None,
+            artifact: Some(Artifact::File(FileRef {
+                location: format!(
+                    "vps://{}{}/releases/{}/{}",
+                    self.settings.env, unit.dir, k.name, unit.binary
+                ),
+                sha256: k.sha256.clone(),
+            })),
+            status: if current {
+                ReleaseStatus::Live
+            } else {
+                ReleaseStatus::Superseded
+            },
+            raw_status: if current { "current" } else { "kept" }.into(),
+            author: None,
+            description: sanitize(&format!("releases/{}/{}", k.name, unit.binary)),
+            created_at: k.written,
+            current,
+        }
+    }
+
+    /// The bytes of `file`, checked against its checksum.
+    async fn fetch(&self, file: &FileRef) -> Result<Vec<u8>, ProviderError> {
+        let invalid = |message: String| ProviderError::Invalid {
+            target: sanitize(&file.location),
+            message,
+        };
+        let bytes = if let Some(rest) = file.location.strip_prefix("vps://") {
+            let (env, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let Some(peer) = self.settings.peers.get(env) else {
+                return Err(invalid(format!(
+                    "no VPS env named `{env}` in this config to fetch it from"
+                )));
+            };
+            let argv = vec!["cat".to_string(), "--".to_string(), path.to_string()];
+            let timeout = self.settings.command_timeout.max(TRANSFER);
+            let out = self
+                .exec_on(peer, &format!("fetch {path}"), &argv, None, timeout)
+                .await?;
+            if out.code != 0 {
+                return Err(ProviderError::Command {
+                    command: sanitize(&format!("cat {path} (on {})", peer.describe())),
+                    reason: format!("exit code {}: {}", out.code, out.stderr.trim()),
+                });
+            }
+            out.stdout
+        } else {
+            let path = file
+                .location
+                .strip_prefix("file://")
+                .unwrap_or(&file.location);
+            if !path.starts_with('/') {
+                return Err(invalid(
+                    "a file to deploy is an absolute local path or a release of another VPS env"
+                        .into(),
+                ));
+            }
+            tokio::fs::read(path)
+                .await
+                .map_err(|e| invalid(format!("cannot read it: {e}")))?
+        };
+        let sum = hex_sha256(&bytes);
+        if !sum.eq_ignore_ascii_case(&file.sha256) {
+            return Err(invalid(format!(
+                "its checksum is {sum}, not the {} the release records: it changed since; nothing was deployed",
+                file.sha256
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Point `current` at release `name`, restart the unit, and wait until it has stayed active.
+    async fn activate(&self, unit: &UnitSettings, name: &str) -> Result<UnitState, ProviderError> {
+        self.check(
+            &format!("switch {}/current to releases/{name}", unit.dir),
+            &script(systemd::SWITCH, &[&unit.dir, name, &unit.binary]),
+            None,
+            self.settings.command_timeout,
+        )
+        .await?;
+        self.restart(unit).await
+    }
+
+    /// Restart the unit and wait until it has stayed active for [`SETTLE`].
+    async fn restart(&self, unit: &UnitSettings) -> Result<UnitState, ProviderError> {
+        let failed = |state: &UnitState, why: String| ProviderError::Rollout {
+            machine: unit.unit.clone(),
+            step: "start".into(),
+            done: 0,
+            total: 1,
+            reason: Box::new(ProviderError::Command {
+                command: format!("systemctl restart {}", sanitize(&unit.unit)),
+                reason: format!("{why} ({})", state.word()),
+            }),
+        };
+        self.check(
+            &format!("systemctl restart {}", unit.unit),
+            &self.systemctl(&["restart", &unit.unit]),
+            None,
+            self.settings.command_timeout,
+        )
+        .await?;
+        let deadline = Instant::now() + unit.start_timeout;
+        let mut steady: Option<(u32, Instant)> = None;
+        loop {
+            let state = self.unit_state(unit).await?;
+            if state.running() {
+                match steady {
+                    Some((pid, since)) if pid == state.pid => {
+                        if since.elapsed() >= SETTLE.min(unit.start_timeout) {
+                            return Ok(state);
+                        }
+                    }
+                    _ => steady = Some((state.pid, Instant::now())),
+                }
+            } else if state.failed() {
+                return Err(failed(&state, "the unit stopped after the restart".into()));
+            } else {
+                steady = None;
+            }
+            if Instant::now() >= deadline {
+                return Err(failed(
+                    &state,
+                    format!(
+                        "the unit was not steadily active within {}s",
+                        unit.start_timeout.as_secs()
+                    ),
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn unit_state(&self, unit: &UnitSettings) -> Result<UnitState, ProviderError> {
+        let out = self
+            .check(
+                &format!("systemctl show {}", unit.unit),
+                &self.systemctl(&[
+                    "show",
+                    &unit.unit,
+                    "-p",
+                    "ActiveState",
+                    "-p",
+                    "SubState",
+                    "-p",
+                    "MainPID",
+                    "-p",
+                    "ExecMainStartTimestamp",
+                ]),
+                None,
+                self.settings.command_timeout,
+            )
+            .await?;
+        Ok(UnitState::parse(&out))
+    }
+
+    async fn hold_lock(&self, what: &str) -> Result<lock::RemoteLock, ProviderError> {
+        let holder = format!(
+            "{} (pid {}) since {}: {what}",
+            self.settings.actor,
+            std::process::id(),
+            Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        lock::acquire(
+            self.transport(),
+            &self.settings.lock_file,
+            &sanitize(&holder),
+            self.settings.command_timeout,
+        )
+        .await
+    }
+
+    async fn prune(&self, unit: &UnitSettings) -> Result<(), ProviderError> {
+        let listing = self.listing(unit).await?;
+        let surplus = listing.surplus(self.settings.keep_releases);
+        if surplus.is_empty() {
+            return Ok(());
+        }
+        let mut args: Vec<&str> = vec![&unit.dir];
+        args.extend(surplus.iter().map(String::as_str));
+        self.check(
+            &format!("remove {} old release(s) in {}", surplus.len(), unit.dir),
+            &script(systemd::PRUNE, &args),
+            None,
+            self.settings.command_timeout,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    fn env_file_of(&self, target: &Target) -> Result<String, ProviderError> {
+        if target.remote.starts_with('/') {
+            return Ok(target.remote.clone());
+        }
+        let unit = self.unit_for(target)?;
+        unit.env_file.clone().ok_or_else(|| ProviderError::Invalid {
+            target: format!("{}/{}", self.settings.env, unit.service),
+            message:
+                "it names no env file: add `env_file = \".env.production\"` to its `vps = { … }`"
+                    .into(),
+        })
+    }
+
+    /// The env file's text, modification time and checksum (`none` when it does not exist).
+    async fn read_env_file(
+        &self,
+        file: &str,
+    ) -> Result<(String, Option<chrono::DateTime<Utc>>, String), ProviderError> {
+        let out = self
+            .check(
+                &format!("read {file}"),
+                &script(env_file::READ, &[file]),
+                None,
+                self.settings.command_timeout,
+            )
+            .await?;
+        let text = String::from_utf8_lossy(&out).to_string();
+        let (head, body) = text.split_once('\n').unwrap_or((&text, ""));
+        if head.trim() == "missing" {
+            return Ok((String::new(), None, "none".into()));
+        }
+        let mtime = head
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|s| Utc.timestamp_opt(s, 0).single());
+        Ok((body.to_string(), mtime, hex_sha256(body.as_bytes())))
+    }
+
+    /// Restart every unit reading `file`, each waited for.
+    async fn restart_readers(&self, file: &str) -> Result<(), ProviderError> {
+        for unit in self
+            .settings
+            .units
+            .iter()
+            .filter(|u| u.env_file.as_deref() == Some(file))
+        {
+            self.restart(unit).await?;
+        }
+        self.staged.clear(file);
+        Ok(())
+    }
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A folder name for a new release of `file`: the source's own release
+/// name where it has one (`…/releases/v42/app`), else its checksum's start;
+/// with the checksum appended when that name is taken by another binary.
+fn release_name(file: &FileRef, listing: &Listing) -> String {
+    let from_source = file
+        .location
+        .rsplit_once("/releases/")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(name, _)| name.to_string())
+        .filter(|n| crate::config::file_name_problem(n).is_none() && !n.starts_with('.'));
+    let short: String = file.sha256.chars().take(12).collect();
+    match from_source {
+        Some(name) if listing.releases.iter().any(|k| k.name == name) => format!("{name}-{short}"),
+        Some(name) => name,
+        None => short,
+    }
+}
+
+#[async_trait]
+impl Provider for VpsProvider {
+    fn name(&self) -> &'static str {
+        "vps"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Self::CAPABILITIES
+    }
+
+    async fn releases(&self, target: &Target, limit: usize) -> Result<Vec<Release>, ProviderError> {
+        let unit = self.unit_for(target)?;
+        let listing = self.listing(unit).await?;
+        Ok(listing
+            .releases
+            .iter()
+            .take(limit)
+            .map(|k| self.release_of(unit, &listing, k))
+            .collect())
+    }
+
+    async fn status(&self, target: &Target) -> Result<Vec<Instance>, ProviderError> {
+        let units: Vec<&UnitSettings> = match target.scope.as_deref().or(target.service.as_deref())
+        {
+            Some(_) => vec![self.unit_for(target)?],
+            None => self.settings.units.iter().collect(),
+        };
+        let mut out = Vec::new();
+        for unit in units {
+            let state = self.unit_state(unit).await?;
+            let current = self.listing(unit).await.ok().and_then(|l| l.current);
+            out.push(Instance {
+                id: unit.unit.clone(),
+                service: unit.service.clone(),
+                region: Some(self.transport().describe()),
+                image: current.map(|c| sanitize(&c)),
+                state: sanitize(&state.word()),
+                health: match (state.active.as_str(), state.running()) {
+                    (_, true) => Health::Healthy,
+                    ("activating" | "reloading" | "deactivating", _) => Health::Progressing,
+                    ("failed", _) => Health::Degraded,
+                    ("inactive", _) => Health::Suspended,
+                    _ => Health::Unknown,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    async fn deploy(
+        &self,
+        target: &Target,
+        artifact: &Artifact,
+        description: &str,
+        progress: &Progress,
+    ) -> Result<Release, ProviderError> {
+        let unit = self.unit_for(target)?;
+        let Artifact::File(file) = artifact else {
+            return Err(ProviderError::Invalid {
+                target: format!("{}/{}", self.settings.env, unit.service),
+                message: format!(
+                    "a systemd service deploys a file (a binary with its checksum), not the {} {}",
+                    artifact.kind().label(),
+                    sanitize(&artifact.full())
+                ),
+            });
+        };
+        let name = &unit.unit;
+        let _lock = self
+            .hold_lock(&format!("deploy to {}/{}", self.settings.env, unit.service))
+            .await?;
+        let listing = self.listing(unit).await?;
+        if let Some(current) = listing.current()
+            && current.sha256.eq_ignore_ascii_case(&file.sha256)
+        {
+            progress.report(name, 1, 1, Step::Skipped, "already runs this binary");
+            return Ok(self.release_of(unit, &listing, current));
+        }
+        let release = match listing.by_sha(&file.sha256) {
+            Some(kept) => kept.name.clone(),
+            None => {
+                let bytes = self.fetch(file).await?;
+                let release = release_name(file, &listing);
+                progress.report(
+                    name,
+                    1,
+                    1,
+                    Step::Started,
+                    &format!("uploading {} bytes as releases/{release}", bytes.len()),
+                );
+                self.check(
+                    &format!("upload releases/{release}/{}", unit.binary),
+                    &script(
+                        systemd::UPLOAD,
+                        &[&unit.dir, &file.sha256, &release, &unit.binary],
+                    ),
+                    Some(&bytes),
+                    self.settings.command_timeout.max(TRANSFER),
+                )
+                .await?;
+                release
+            }
+        };
+        if progress.cancelled() {
+            return Err(ProviderError::Cancelled { done: 0, total: 1 });
+        }
+        let _ = description;
+        progress.report(
+            name,
+            1,
+            1,
+            Step::Started,
+            &format!("current → releases/{release}, restarting {name}"),
+        );
+        if let Err(e) = self.activate(unit, &release).await {
+            progress.report(name, 1, 1, Step::Failed, &e.to_string());
+            return Err(e);
+        }
+        progress.report(
+            name,
+            1,
+            1,
+            Step::Done,
+            &format!("active on releases/{release}"),
+        );
+        // Pruning is housekeeping: a failure is in the command log, not a failed deploy.
+        let _ = self.prune(unit).await;
+        let listing = self.listing(unit).await?;
+        let kept = listing
+            .current()
+            .ok_or_else(|| ProviderError::NotFound {
+                what: format!("releases/{release} after the switch"),
+            })?
+            .clone();
+        Ok(self.release_of(unit, &listing, &kept))
+    }
+
+    async fn rollback(
+        &self,
+        target: &Target,
+        to: &Release,
+        progress: &Progress,
+    ) -> Result<Release, ProviderError> {
+        let unit = self.unit_for(target)?;
+        let _lock = self
+            .hold_lock(&format!(
+                "roll back {}/{} to {}",
+                self.settings.env, unit.service, to.id
+            ))
+            .await?;
+        let listing = self.listing(unit).await?;
+        let Some(kept) = listing.releases.iter().find(|k| k.name == to.id) else {
+            return Err(ProviderError::NotFound {
+                what: sanitize(&format!(
+                    "release {} in {}/releases on {} (pruned? `keep_releases` decides how many stay)",
+                    to.id,
+                    unit.dir,
+                    self.transport().describe()
+                )),
+            });
+        };
+        if listing.current.as_deref() == Some(kept.name.as_str()) {
+            progress.report(&unit.unit, 1, 1, Step::Skipped, "already current");
+            return Ok(self.release_of(unit, &listing, kept));
+        }
+        progress.report(
+            &unit.unit,
+            1,
+            1,
+            Step::Started,
+            &format!("current → releases/{}, restarting {}", kept.name, unit.unit),
+        );
+        if let Err(e) = self.activate(unit, &kept.name).await {
+            progress.report(&unit.unit, 1, 1, Step::Failed, &e.to_string());
+            return Err(e);
+        }
+        progress.report(
+            &unit.unit,
+            1,
+            1,
+            Step::Done,
+            &format!("active on releases/{}", kept.name),
+        );
+        let listing = self.listing(unit).await?;
+        let now = listing.current().cloned().unwrap_or_else(|| kept.clone());
+        Ok(self.release_of(unit, &listing, &now))
+    }
+
+    async fn secrets(&self, target: &Target) -> Result<Vec<SecretMeta>, ProviderError> {
+        let file = self.env_file_of(target)?;
+        let (text, mtime, _) = self.read_env_file(&file).await?;
+        let staged = self.staged.names(&file);
+        Ok(env_file::variables(&text)
+            .into_iter()
+            .map(|(name, value)| SecretMeta {
+                digest: Some(crate::secrets::digest(&value)),
+                updated_at: mtime,
+                staged: staged.contains(&name),
+                write_only: false,
+                name,
+            })
+            .collect())
+    }
+
+    async fn set_secrets(
+        &self,
+        target: &Target,
+        values: Vec<(String, Option<SecretValue>)>,
+        stage: bool,
+    ) -> Result<(), ProviderError> {
+        let file = self.env_file_of(target)?;
+        let (text, _, sum) = self.read_env_file(&file).await?;
+        let changes: Vec<(String, Option<String>)> = values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_ref().map(|v| v.expose().to_string())))
+            .collect();
+        let edited = env_file::edit(&text, &changes).map_err(|e| ProviderError::Invalid {
+            target: sanitize(&file),
+            message: e.to_string(),
+        })?;
+        self.check(
+            &format!("write {file}"),
+            &script(env_file::WRITE, &[&file, &sum]),
+            Some(edited.as_bytes()),
+            self.settings.command_timeout,
+        )
+        .await?;
+        for (name, _) in &values {
+            self.staged.add(&file, name);
+        }
+        if !stage {
+            self.restart_readers(&file).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_secrets(&self, target: &Target) -> Result<Option<Release>, ProviderError> {
+        let file = self.env_file_of(target)?;
+        self.restart_readers(&file).await?;
+        let Some(unit) = self
+            .settings
+            .units
+            .iter()
+            .find(|u| u.env_file.as_deref() == Some(file.as_str()))
+        else {
+            return Ok(None);
+        };
+        let listing = self.listing(unit).await?;
+        Ok(listing
+            .current()
+            .map(|k| self.release_of(unit, &listing, k)))
+    }
+
+    async fn whoami(&self) -> Result<String, ProviderError> {
+        let out = self
+            .check(
+                "id -un; hostname",
+                &script(r#"printf '%s@%s\n' "$(id -un)" "$(hostname)""#, &[]),
+                None,
+                self.settings.command_timeout,
+            )
+            .await?;
+        Ok(format!(
+            "{} (through {})",
+            sanitize(String::from_utf8_lossy(&out).trim()),
+            self.transport().describe()
+        ))
+    }
+
+    async fn logs(&self, target: &Target, service: &str) -> Result<LogStream, ProviderError> {
+        let unit = match self.settings.unit(service) {
+            Some(u) => u,
+            None => self.unit_for(target)?,
+        };
+        let argv = journal_argv(&unit.unit);
+        let mut cmd = self.transport().command(&argv);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().map_err(|e| ProviderError::Command {
+            command: sanitize(&self.transport().shell_equivalent(&argv)),
+            reason: format!("cannot start it: {e}"),
+        })?;
+        let stdout = child.stdout.take().expect("piped");
+        let lines = tokio::io::BufReader::new(stdout).lines();
+        let stream = futures::stream::unfold((lines, child), |(mut lines, child)| async move {
+            match lines.next_line().await {
+                Ok(Some(line)) => Some((Ok(line), (lines, child))),
+                Ok(None) => None,
+                Err(e) => Some((
+                    Err(ProviderError::Command {
+                        command: "journalctl".into(),
+                        reason: e.to_string(),
+                    }),
+                    (lines, child),
+                )),
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+
+    fn logs_command(&self, target: &Target, service: &str) -> String {
+        let unit = self
+            .settings
+            .unit(service)
+            .or_else(|| self.unit_for(target).ok())
+            .map_or_else(|| service.to_string(), |u| u.unit.clone());
+        self.transport().shell_equivalent(&journal_argv(&unit))
+    }
+}
+
+fn journal_argv(unit: &str) -> Vec<String> {
+    ["journalctl", "-u", unit, "-o", "json", "-f", "-n", "200"]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect()
+}
