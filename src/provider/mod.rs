@@ -400,10 +400,11 @@ impl ProviderError {
     }
 
     /// Whether a deploy stopped because the platform's own health checks
-    /// failed on the new release (a Fly machine's checks went critical): the
+    /// failed on the new release (a Fly machine's checks went critical, a
+    /// systemd unit would not stay active on the new binary): the
     /// release is bad, like a failed gate, not a failure to act.
     pub fn is_unhealthy_release(&self) -> bool {
-        matches!(self, ProviderError::Rollout { step, .. } if step == "health checks")
+        matches!(self, ProviderError::Rollout { step, .. } if step == "health checks" || step == "start")
             || matches!(self, ProviderError::Rejected { .. })
     }
 
