@@ -15,6 +15,10 @@ needs=(
   "keyctl:keyutils:the kernel keyring tests"
   "gnome-keyring-daemon:gnome-keyring:a real Secret Service in a private D-Bus session"
   "dbus-run-session:dbus-daemon:the private D-Bus session"
+  "ssh:openssh-client:the VPS tests reach their hosts with the system ssh client"
+  "ssh-keygen:openssh-client:host and client keys for the test sshd"
+  "flock:util-linux:the VPS host lock and the stand-in systemctl"
+  "busybox:busybox-static:the stand-in release binary's HTTP server (tests/support/vps/app)"
 )
 missing=()
 why=()
@@ -29,6 +33,12 @@ done
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
   why+=("  initdb (postgresql): real PostgreSQL servers for the migration tests")
+fi
+
+# tests/vps.rs starts a real sshd on a loopback port.
+if [ ! -x /usr/sbin/sshd ] && ! command -v sshd >/dev/null 2>&1; then
+  missing+=(openssh-server)
+  why+=("  sshd (openssh-server): the VPS tests' real ssh server")
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then

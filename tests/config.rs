@@ -291,6 +291,78 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "`env[0].migrations.dir`",
         "env `staging` has [env.migrations] without `dir`",
     ),
+    (
+        "vps_table_on_fly.toml",
+        "2:8",
+        "`env[0].vps`",
+        "env `production` has a [env.vps] table but uses provider \"fly\"",
+    ),
+    (
+        "vps_bad_host.toml",
+        "2:8",
+        "`env[0].vps.host`",
+        "is not an ssh destination",
+    ),
+    (
+        "vps_keep_one.toml",
+        "2:8",
+        "`env[0].vps.keep_releases`",
+        "keep_releases must be at least 2",
+    ),
+    (
+        "vps_relative_lock.toml",
+        "2:8",
+        "`env[0].vps.lock_file`",
+        "lock_file `shipdeck.lock` is not an absolute path",
+    ),
+    (
+        "vps_service_on_render.toml",
+        "8:7",
+        "`env[0].service[0].vps`",
+        "service `api` has `vps = { … }` but env `production` uses provider \"render\"",
+    ),
+    (
+        "vps_no_unit.toml",
+        "7:7",
+        "`env[0].service[0].vps`",
+        "service `api` names no systemd unit",
+    ),
+    (
+        "vps_bad_unit.toml",
+        "7:7",
+        "`env[0].service[0].vps`",
+        "`--help` is not a systemd unit name",
+    ),
+    (
+        "vps_no_dir.toml",
+        "7:7",
+        "`env[0].service[0].vps`",
+        "service `api` has a systemd unit but no `dir`",
+    ),
+    (
+        "vps_relative_dir.toml",
+        "7:7",
+        "`env[0].service[0].vps`",
+        "dir `opt/api` is not an absolute path",
+    ),
+    (
+        "vps_binary_path.toml",
+        "7:7",
+        "`env[0].service[0].vps`",
+        "binary `bin/api` cannot name the release's file",
+    ),
+    (
+        "vps_env_file_dir.toml",
+        "7:7",
+        "`env[0].service[0].vps`",
+        "env_file `config/` is not a file path",
+    ),
+    (
+        "vps_mixed_services.toml",
+        "2:8",
+        "`env[0].service`",
+        "service `web` of env `production` has no `vps = { … }` while others do",
+    ),
 ];
 
 #[test]
