@@ -15,8 +15,10 @@ pub const READ: &str = r#"if [ -f "$1" ]; then stat -c %Y -- "$1" && cat -- "$1"
 /// Replaces the file with stdin atomically: only if it still has the
 /// checksum it was read with (`none`: it did not exist), through a 0600
 /// temp file in the same folder that is synced before it is renamed over
-/// it, the old one kept as `FILE.bak`. A process killed before the rename
-/// leaves the file as it was. Args: FILE SHA256-READ.
+/// it, the old one kept as `FILE.bak`. What arrived must have the checksum
+/// of what was sent, so a sender killed mid-write (its stdin closes early,
+/// which looks like the end) never renames half a file: the file stays as
+/// it was. Args: FILE SHA256-READ SHA256-NEW.
 pub const WRITE: &str = r#"set -e
 f=$1
 d=$(dirname -- "$f")
@@ -26,6 +28,8 @@ t=$(mktemp "$d/.shipdeck-env.XXXXXX")
 trap 'rm -f "$t"' EXIT
 chmod 600 "$t"
 cat > "$t"
+n=$(sha256sum < "$t" | cut -c1-64)
+if [ "$n" != "$3" ]; then echo "the new $f arrived incomplete (checksum $n); nothing was replaced" >&2; exit 5; fi
 sync "$t" 2>/dev/null || sync
 if [ -f "$f" ]; then cp -p -- "$f" "$f.bak"; chmod 600 "$f.bak"; fi
 mv -f -- "$t" "$f"

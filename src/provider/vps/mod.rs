@@ -702,7 +702,10 @@ impl Provider for VpsProvider {
         })?;
         self.check(
             &format!("write {file}"),
-            &script(env_file::WRITE, &[&file, &sum]),
+            &script(
+                env_file::WRITE,
+                &[&file, &sum, &hex_sha256(edited.as_bytes())],
+            ),
             Some(edited.as_bytes()),
             self.settings.command_timeout,
         )

@@ -306,7 +306,11 @@ impl Transport {
             Ok(Ok(out)) => out,
         };
         let code = out.status.code().unwrap_or(-1);
-        let stderr = sanitize(&String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(sanitize)
+            .collect::<Vec<_>>()
+            .join("\n");
         if let Transport::Ssh(t) = self
             && code == SSH_FAILED
         {
