@@ -340,6 +340,7 @@ fn a_second_operator_is_refused_while_the_host_lock_is_held_and_told_by_whom() {
     assert_eq!(first.trim(), "locked");
     let out = promote(&f);
     let _ = holder.kill();
+    let _ = holder.wait();
     assert!(!out.status.success());
     assert!(text(&out).contains("alice@laptop"), "{}", text(&out));
     assert_eq!(current(f.dir("production", "backend")), "v1");

@@ -89,7 +89,7 @@ impl SourceSpec {
         match self {
             SourceSpec::Command { program, args } => std::iter::once(program.as_str())
                 .chain(args.iter().map(String::as_str))
-                .map(|w| crate::shell::quote(w))
+                .map(crate::shell::quote)
                 .collect::<Vec<_>>()
                 .join(" "),
             SourceSpec::File { path } => format!(

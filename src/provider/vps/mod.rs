@@ -131,28 +131,9 @@ impl VpsProvider {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Vec<u8>, ProviderError> {
-        let out = self
-            .exec_on(self.transport(), label, argv, stdin, timeout)
-            .await?;
-        if out.code == 0 {
-            return Ok(out.stdout);
-        }
-        let said = out
-            .stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        Err(ProviderError::Command {
-            command: sanitize(&format!("{label} (on {})", self.transport().describe())),
-            reason: if said.is_empty() {
-                format!("exit code {}", out.code)
-            } else {
-                format!("exit code {}: {said}", out.code)
-            },
-        })
+        self.exec_on(self.transport(), label, argv, stdin, timeout)
+            .await?
+            .success(&format!("{label} (on {})", self.transport().describe()))
     }
 
     fn unit_for(&self, target: &Target) -> Result<&UnitSettings, ProviderError> {

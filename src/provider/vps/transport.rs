@@ -331,37 +331,38 @@ impl Transport {
         timeout: Duration,
     ) -> Result<Vec<u8>, ProviderError> {
         let out = self.run(argv, stdin, timeout).await?;
-        if out.code == 0 {
-            return Ok(out.stdout);
+        out.success(&format!(
+            "{} (on {})",
+            crate::shell::join(argv),
+            self.describe()
+        ))
+    }
+}
+
+impl Output {
+    /// Its standard output when it exited 0; else a failure naming
+    /// `command` with its exit code and the last lines it printed.
+    pub fn success(self, command: &str) -> Result<Vec<u8>, ProviderError> {
+        if self.code == 0 {
+            return Ok(self.stdout);
         }
-        let said = if out.stderr.trim().is_empty() {
-            last_line(&sanitize(&String::from_utf8_lossy(&out.stdout)))
+        let said = if self.stderr.trim().is_empty() {
+            last_line(&sanitize(&String::from_utf8_lossy(&self.stdout)))
         } else {
-            out.stderr
+            let lines: Vec<&str> = self
+                .stderr
                 .lines()
-                .rev()
-                .take(3)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join(" / ")
+                .filter(|l| !l.trim().is_empty())
+                .collect();
+            lines[lines.len().saturating_sub(3)..].join(" / ")
         };
         Err(ProviderError::Command {
-            command: sanitize(&format!(
-                "{} (on {})",
-                crate::shell::join(argv),
-                self.describe()
-            )),
-            reason: format!(
-                "exit code {}{}",
-                out.code,
-                if said.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", said.trim())
-                }
-            ),
+            command: sanitize(command),
+            reason: if said.trim().is_empty() {
+                format!("exit code {}", self.code)
+            } else {
+                format!("exit code {}: {}", self.code, said.trim())
+            },
         })
     }
 }
