@@ -742,24 +742,53 @@ impl Provider for VpsProvider {
         let mut cmd = self.transport().command(&argv);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| ProviderError::Command {
             command: sanitize(&self.transport().shell_equivalent(&argv)),
             reason: format!("cannot start it: {e}"),
         })?;
         let stdout = child.stdout.take().expect("piped");
         let lines = tokio::io::BufReader::new(stdout).lines();
-        let stream = futures::stream::unfold((lines, child), |(mut lines, child)| async move {
+        let command = sanitize(&self.transport().shell_equivalent(&argv));
+        // The feed ends when the command does: a failure (no journalctl, ssh
+        // refused) is one last error item with what it said, not silence.
+        let stream = futures::stream::unfold(Some((lines, child, command)), |state| async move {
+            let (mut lines, mut child, command) = state?;
             match lines.next_line().await {
-                Ok(Some(line)) => Some((Ok(line), (lines, child))),
-                Ok(None) => None,
-                Err(e) => Some((
-                    Err(ProviderError::Command {
-                        command: "journalctl".into(),
-                        reason: e.to_string(),
-                    }),
-                    (lines, child),
-                )),
+                Ok(Some(line)) => Some((Ok(line), Some((lines, child, command)))),
+                Ok(None) | Err(_) => {
+                    let mut said = String::new();
+                    if let Some(mut err) = child.stderr.take() {
+                        use tokio::io::AsyncReadExt;
+                        let mut buf = Vec::new();
+                        let _ = (&mut err).take(64 * 1024).read_to_end(&mut buf).await;
+                        said = String::from_utf8_lossy(&buf)
+                            .lines()
+                            .rev()
+                            .find(|l| !l.trim().is_empty())
+                            .map(sanitize)
+                            .unwrap_or_default();
+                    }
+                    let status = child.wait().await.ok()?;
+                    if status.success() {
+                        return None;
+                    }
+                    Some((
+                        Err(ProviderError::Command {
+                            command,
+                            reason: format!(
+                                "exit code {}{}",
+                                status.code().unwrap_or(-1),
+                                if said.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(": {said}")
+                                }
+                            ),
+                        }),
+                        None,
+                    ))
+                }
             }
         });
         Ok(Box::pin(stream))
