@@ -18,7 +18,8 @@ needs=(
   "ssh:openssh-client:the VPS tests reach their hosts with the system ssh client"
   "ssh-keygen:openssh-client:host and client keys for the test sshd"
   "flock:util-linux:the VPS host lock and the stand-in systemctl"
-  "busybox:busybox-static:the stand-in release binary's HTTP server (tests/support/vps/app)"
+  "busybox:busybox-static:the stand-in release binary's HTTP server (tests/support/vps/app) and the test images"
+  "docker-compose:docker-compose:tests/vps_compose.rs runs real containers with Compose v1 (the Docker engine itself comes with the machine)"
 )
 missing=()
 why=()

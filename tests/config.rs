@@ -331,13 +331,13 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "vps_bad_unit.toml",
         "7:7",
         "`env[0].service[0].vps`",
-        "`--help` is not a systemd unit name",
+        "`--help` is not a systemd unit or compose service name",
     ),
     (
         "vps_no_dir.toml",
         "7:7",
         "`env[0].service[0].vps`",
-        "service `api` has a systemd unit but no `dir`",
+        "service `api` has no `dir`",
     ),
     (
         "vps_relative_dir.toml",
@@ -362,6 +362,30 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "2:8",
         "`env[0].service`",
         "service `web` of env `production` has no `vps = { … }` while others do",
+    ),
+    (
+        "vps_both_kinds.toml",
+        "7:7",
+        "`env[0].service[0].vps`",
+        "service `api` names both a systemd unit and a compose service",
+    ),
+    (
+        "vps_compose_no_image_var.toml",
+        "7:7",
+        "`env[0].service[0].vps`",
+        "compose service `web` has no `image_var`",
+    ),
+    (
+        "vps_bad_image_var.toml",
+        "7:7",
+        "`env[0].service[0].vps`",
+        "image_var `web-image` is not a variable name",
+    ),
+    (
+        "vps_bad_compose_command.toml",
+        "2:8",
+        "`env[0].vps.compose_command`",
+        "compose_command `\"` is not a command",
     ),
 ];
 

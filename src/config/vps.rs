@@ -40,11 +40,17 @@ pub struct VpsEnv {
     /// (default `/tmp/shipdeck-ENV.lock`).
     #[serde(default)]
     pub lock_file: Option<String>,
+    /// How Compose is run there: `docker compose` (v2, default) or
+    /// `docker-compose` (v1).
+    #[serde(default)]
+    pub compose_command: Option<String>,
 }
 
 /// `vps = { systemd = "api", dir = "/opt/api" }` on a service: a systemd
 /// unit whose releases live in `DIR/releases/VERSION/BINARY`, the running
-/// one linked as `DIR/current`.
+/// one linked as `DIR/current`; or `vps = { compose = "web", dir =
+/// "/opt/app", image_var = "WEB_IMAGE" }`: a Docker Compose service of the
+/// project in `dir` whose compose file reads its image from that variable.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceVps {
@@ -64,6 +70,23 @@ pub struct ServiceVps {
     /// Longest to wait for the unit to be active after a restart (default 60s).
     #[serde(default)]
     pub start_timeout: Option<HumanDuration>,
+    /// A Docker Compose service of the project in `dir`, instead of a systemd unit.
+    #[serde(default)]
+    pub compose: Option<String>,
+    /// The compose file, relative to `dir` (default `docker-compose.yml`).
+    #[serde(default)]
+    pub compose_file: Option<String>,
+    /// The Compose project name (`-p`; default: Compose's own).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// The variable the compose file takes the service's image from
+    /// (`image: ${WEB_IMAGE}`), set by shipdeck in `DIR/.env`.
+    #[serde(default)]
+    pub image_var: Option<String>,
+    /// Pull the image before bringing the service up (default true; false
+    /// for images built or loaded on the host).
+    #[serde(default)]
+    pub pull: Option<bool>,
 }
 
 /// Why `name` cannot be a file name shipdeck writes on the host, or None.
@@ -102,6 +125,15 @@ pub(super) fn check_env(env: &super::EnvConfig, i: usize) -> Option<Problem> {
         );
     }
     if let Some(v) = &env.vps {
+        if let Some(command) = &v.compose_command
+            && crate::shell::split_words(command).map_or(true, |w| w.is_empty())
+        {
+            return problem(
+                format!("env[{i}].vps.compose_command"),
+                format!("compose_command `{command}` is not a command"),
+                "write `docker compose` (v2) or `docker-compose` (v1)".into(),
+            );
+        }
         if let Some(host) = &v.host
             && (host.is_empty()
                 || host.starts_with('-')
@@ -152,26 +184,63 @@ pub(super) fn check_env(env: &super::EnvConfig, i: usize) -> Option<Problem> {
             );
         }
         let v = spanned.get_ref();
-        let Some(unit) = &v.systemd else {
-            return found(
-                format!("service `{}` names no systemd unit", svc.name()),
-                "add `systemd = \"UNIT\"` and `dir = \"/opt/app\"`, e.g. `vps = { systemd = \"api\", dir = \"/opt/api\" }`",
-            );
+        let unit = match (&v.systemd, &v.compose) {
+            (Some(_), Some(_)) => {
+                return found(
+                    format!(
+                        "service `{}` names both a systemd unit and a compose service",
+                        svc.name()
+                    ),
+                    "keep one: `systemd = \"UNIT\"` for a binary, `compose = \"SERVICE\"` for a container",
+                );
+            }
+            (None, None) => {
+                return found(
+                    format!(
+                        "service `{}` names no systemd unit or compose service",
+                        svc.name()
+                    ),
+                    "add `systemd = \"UNIT\"` and `dir = \"/opt/app\"`, e.g. `vps = { systemd = \"api\", dir = \"/opt/api\" }`, or `compose = \"web\"` with `dir` and `image_var`",
+                );
+            }
+            (Some(unit), None) => unit,
+            (None, Some(service)) => service,
         };
+        if v.compose.is_some() {
+            match &v.image_var {
+                None => {
+                    return found(
+                        format!("compose service `{unit}` has no `image_var`"),
+                        "name the variable its compose file reads the image from (`image: ${WEB_IMAGE}`), e.g. `image_var = \"WEB_IMAGE\"`",
+                    );
+                }
+                Some(var)
+                    if var.is_empty()
+                        || var.starts_with(|c: char| c.is_ascii_digit())
+                        || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    return found(
+                        format!("image_var `{var}` is not a variable name"),
+                        "use letters, digits and `_`, e.g. `image_var = \"WEB_IMAGE\"`",
+                    );
+                }
+                _ => {}
+            }
+        }
         if unit.is_empty()
             || unit.starts_with('-')
             || unit.contains('/')
             || unit.chars().any(|c| c.is_whitespace() || c.is_control())
         {
             return found(
-                format!("`{unit}` is not a systemd unit name"),
-                "name the unit as `systemctl status` does, e.g. `systemd = \"psychic-homily-backend\"`",
+                format!("`{unit}` is not a systemd unit or compose service name"),
+                "name it as `systemctl status` or the compose file does, e.g. `systemd = \"psychic-homily-backend\"`",
             );
         }
         match &v.dir {
             None => {
                 return found(
-                    format!("service `{}` has a systemd unit but no `dir`", svc.name()),
+                    format!("service `{}` has no `dir`", svc.name()),
                     "name the app's folder on the host, e.g. `dir = \"/opt/psychic-homily-backend\"`: releases go in DIR/releases, the running one is DIR/current",
                 );
             }

@@ -12,6 +12,7 @@
 //! atomically (temp file, fsync, rename, 0600, one backup), with names and
 //! shipdeck's digests shown, never values; applying them is a restart.
 
+mod compose;
 pub mod env_file;
 pub mod lock;
 pub mod settings;
@@ -41,13 +42,13 @@ use crate::sanitize::sanitize;
 use crate::secrets::SecretValue;
 
 /// How long a unit must stay active after a restart before it counts as started.
-const SETTLE: Duration = Duration::from_secs(2);
+pub(crate) const SETTLE: Duration = Duration::from_secs(2);
 
 /// Pause between two looks at a restarting unit.
-const POLL: Duration = Duration::from_millis(250);
+pub(crate) const POLL: Duration = Duration::from_millis(250);
 
 /// Longest a file transfer may take (at least the command timeout).
-const TRANSFER: Duration = Duration::from_secs(300);
+pub(crate) const TRANSFER: Duration = Duration::from_secs(300);
 
 /// Client for the systemd services of one env's host.
 #[derive(Debug)]
@@ -420,6 +421,26 @@ impl VpsProvider {
         Ok((body.to_string(), mtime, hex_sha256(body.as_bytes())))
     }
 
+    /// Replace `file` with `text`, atomically, if it still has checksum `read_sum`.
+    async fn write_env_file(
+        &self,
+        file: &str,
+        read_sum: &str,
+        text: &str,
+    ) -> Result<(), ProviderError> {
+        self.check(
+            &format!("write {file}"),
+            &script(
+                env_file::WRITE,
+                &[file, read_sum, &hex_sha256(text.as_bytes())],
+            ),
+            Some(text.as_bytes()),
+            self.settings.command_timeout,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Restart every unit reading `file`, each waited for.
     async fn restart_readers(&self, file: &str) -> Result<(), ProviderError> {
         for unit in self
@@ -428,7 +449,12 @@ impl VpsProvider {
             .iter()
             .filter(|u| u.env_file.as_deref() == Some(file))
         {
-            self.restart(unit).await?;
+            match &unit.compose {
+                Some(c) => self.compose_recreate(unit, c).await?,
+                None => {
+                    self.restart(unit).await?;
+                }
+            }
         }
         self.staged.clear(file);
         Ok(())
@@ -473,6 +499,9 @@ impl Provider for VpsProvider {
 
     async fn releases(&self, target: &Target, limit: usize) -> Result<Vec<Release>, ProviderError> {
         let unit = self.unit_for(target)?;
+        if let Some(c) = &unit.compose {
+            return self.compose_releases(unit, c, limit).await;
+        }
         let listing = self.listing(unit).await?;
         Ok(listing
             .releases
@@ -490,6 +519,10 @@ impl Provider for VpsProvider {
         };
         let mut out = Vec::new();
         for unit in units {
+            if let Some(c) = &unit.compose {
+                out.push(self.compose_instance(unit, c).await?);
+                continue;
+            }
             let state = self.unit_state(unit).await?;
             let current = self.listing(unit).await.ok().and_then(|l| l.current);
             out.push(Instance {
@@ -518,20 +551,31 @@ impl Provider for VpsProvider {
         progress: &Progress,
     ) -> Result<Release, ProviderError> {
         let unit = self.unit_for(target)?;
-        let Artifact::File(file) = artifact else {
-            return Err(ProviderError::Invalid {
-                target: format!("{}/{}", self.settings.env, unit.service),
-                message: format!(
-                    "a systemd service deploys a file (a binary with its checksum), not the {} {}",
-                    artifact.kind().label(),
-                    sanitize(&artifact.full())
-                ),
-            });
+        let file = match (&unit.compose, artifact) {
+            (Some(_), _) => None,
+            (None, Artifact::File(file)) => Some(file),
+            (None, other) => {
+                return Err(ProviderError::Invalid {
+                    target: format!("{}/{}", self.settings.env, unit.service),
+                    message: format!(
+                        "a systemd service deploys a file (a binary with its checksum), not the {} {}",
+                        other.kind().label(),
+                        sanitize(&other.full())
+                    ),
+                });
+            }
         };
-        let name = &unit.unit;
         let _lock = self
             .hold_lock(&format!("deploy to {}/{}", self.settings.env, unit.service))
             .await?;
+        let (Some(file), None) = (file, &unit.compose) else {
+            let c = unit
+                .compose
+                .as_ref()
+                .expect("a unit without a file is a Compose service");
+            return self.compose_deploy(unit, c, artifact, progress).await;
+        };
+        let name = &unit.unit;
         let listing = self.listing(unit).await?;
         if let Some(current) = listing.current()
             && current.sha256.eq_ignore_ascii_case(&file.sha256)
@@ -611,6 +655,14 @@ impl Provider for VpsProvider {
                 self.settings.env, unit.service, to.id
             ))
             .await?;
+        if let Some(c) = &unit.compose {
+            let Some(artifact) = &to.artifact else {
+                return Err(ProviderError::NotFound {
+                    what: format!("the image of release {}", sanitize(&to.id)),
+                });
+            };
+            return self.compose_deploy(unit, c, artifact, progress).await;
+        }
         let listing = self.listing(unit).await?;
         let Some(kept) = listing.releases.iter().find(|k| k.name == to.id) else {
             return Err(ProviderError::NotFound {
@@ -649,6 +701,23 @@ impl Provider for VpsProvider {
         Ok(self.release_of(unit, &listing, &now))
     }
 
+    async fn runs(&self, target: &Target, artifact: &Artifact) -> Result<bool, ProviderError> {
+        let unit = self.unit_for(target)?;
+        match (&unit.compose, artifact) {
+            (Some(c), Artifact::Image(image)) => Ok(self
+                .container(unit, c)
+                .await?
+                .is_some_and(|k| k.image == image.reference() && k.status == "running")),
+            (Some(_), _) => Ok(false),
+            (None, Artifact::File(file)) => Ok(self
+                .listing(unit)
+                .await?
+                .current()
+                .is_some_and(|k| k.sha256.eq_ignore_ascii_case(&file.sha256))),
+            (None, _) => Ok(false),
+        }
+    }
+
     async fn secrets(&self, target: &Target) -> Result<Vec<SecretMeta>, ProviderError> {
         let file = self.env_file_of(target)?;
         let (text, mtime, _) = self.read_env_file(&file).await?;
@@ -681,16 +750,7 @@ impl Provider for VpsProvider {
             target: sanitize(&file),
             message: e.to_string(),
         })?;
-        self.check(
-            &format!("write {file}"),
-            &script(
-                env_file::WRITE,
-                &[&file, &sum, &hex_sha256(edited.as_bytes())],
-            ),
-            Some(edited.as_bytes()),
-            self.settings.command_timeout,
-        )
-        .await?;
+        self.write_env_file(&file, &sum, &edited).await?;
         for (name, _) in &values {
             self.staged.add(&file, name);
         }
@@ -738,7 +798,10 @@ impl Provider for VpsProvider {
             Some(u) => u,
             None => self.unit_for(target)?,
         };
-        let argv = journal_argv(&unit.unit);
+        let argv = match &unit.compose {
+            Some(c) => self.compose_logs_argv(unit, c),
+            None => journal_argv(&unit.unit),
+        };
         let mut cmd = self.transport().command(&argv);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -798,9 +861,17 @@ impl Provider for VpsProvider {
         let unit = self
             .settings
             .unit(service)
-            .or_else(|| self.unit_for(target).ok())
-            .map_or_else(|| service.to_string(), |u| u.unit.clone());
-        self.transport().shell_equivalent(&journal_argv(&unit))
+            .or_else(|| self.unit_for(target).ok());
+        let argv = match unit {
+            Some(
+                u @ UnitSettings {
+                    compose: Some(c), ..
+                },
+            ) => self.compose_logs_argv(u, c),
+            Some(u) => journal_argv(&u.unit),
+            None => journal_argv(service),
+        };
+        self.transport().shell_equivalent(&argv)
     }
 }
 

@@ -12,13 +12,32 @@ use super::transport::{SshTarget, Transport};
 use crate::config::{Config, EnvConfig, ProviderKind, ServiceConfig};
 use crate::provider::CallSink;
 
-/// One systemd service of the env.
+/// How a Docker Compose service is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeSettings {
+    /// The service's name in the compose file.
+    pub service: String,
+    /// The compose file, relative to the project folder.
+    pub file: String,
+    /// The project name (`-p`), when set.
+    pub project: Option<String>,
+    /// The variable the compose file reads the image from.
+    pub image_var: String,
+    /// Pull before `up`.
+    pub pull: bool,
+    /// `docker compose` or `docker-compose`, as words.
+    pub command: Vec<String>,
+}
+
+/// One deployable service of the env: a systemd unit, or a Compose service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitSettings {
     /// shipdeck's service name.
     pub service: String,
-    /// The systemd unit.
+    /// The systemd unit, or the Compose service's name.
     pub unit: String,
+    /// Set for a Compose service.
+    pub compose: Option<ComposeSettings>,
     /// The app's folder (releases in `DIR/releases`, the running one `DIR/current`).
     pub dir: String,
     /// The binary's file name in a release.
@@ -98,14 +117,32 @@ impl VpsSettings {
     /// Settings for env `env` of `config`.
     pub fn from_config(config: &Config, env: &EnvConfig, actor: String) -> VpsSettings {
         let v = env.vps.clone().unwrap_or_default();
+        let command = v
+            .compose_command
+            .as_deref()
+            .and_then(|c| crate::shell::split_words(c).ok())
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| vec!["docker".into(), "compose".into()]);
         let units = env
             .services
             .iter()
             .filter_map(|svc| {
                 let s = svc.vps.as_ref()?.get_ref();
+                let compose = s.compose.as_ref().map(|service| ComposeSettings {
+                    service: service.clone(),
+                    file: s
+                        .compose_file
+                        .clone()
+                        .unwrap_or_else(|| "docker-compose.yml".into()),
+                    project: s.project.clone(),
+                    image_var: s.image_var.clone().unwrap_or_default(),
+                    pull: s.pull.unwrap_or(true),
+                    command: command.clone(),
+                });
                 Some(UnitSettings {
                     service: svc.name().to_string(),
-                    unit: s.systemd.clone()?,
+                    unit: s.systemd.clone().or_else(|| s.compose.clone())?,
+                    compose,
                     dir: s.dir.clone()?.trim_end_matches('/').to_string(),
                     binary: s.binary.clone().unwrap_or_else(|| svc.name().to_string()),
                     env_file: env_file_of(svc),
