@@ -108,6 +108,12 @@ fn wait_version(port: u16, version: Option<&str>) {
 
 /// staging runs backend `stg_backend` / frontend f2; production runs v1 / f1.
 fn fleet(stg_backend: (&str, &str), extra_env: &str) -> Fleet {
+    fleet_with(stg_backend, extra_env, false)
+}
+
+/// As [`fleet`]; with `backups`, production's backend keeps seed 002's
+/// layout: the running `DIR/app` and timestamped copies in `DIR/backups/`.
+fn fleet_with(stg_backend: (&str, &str), extra_env: &str, backups: bool) -> Fleet {
     let sshd = Sshd::start();
     let home = tempfile::tempdir().unwrap();
     let mut apps = Vec::new();
@@ -134,20 +140,28 @@ fn fleet(stg_backend: (&str, &str), extra_env: &str) -> Fleet {
                 (_, "backend") => vec![("v1", "", true)],
                 _ => vec![("f1", "", true)],
             };
-            for (name, extra, is_current) in releases {
-                release(&dir, name, extra, is_current);
+            let seed_layout = backups && (env, service) == ("production", "backend");
+            if seed_layout {
+                let made = release(&sshd.dir().join("build"), "v1", "APP_VERSION=v1", false);
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::copy(made, dir.join("app")).unwrap();
+            } else {
+                for (name, extra, is_current) in releases {
+                    release(&dir, name, extra, is_current);
+                }
             }
             std::fs::write(dir.join(".env"), "PORT_UNUSED=1\nJWT_SECRET=first\n").unwrap();
             sshd.unit(
                 &Fleet::unit(env, service),
-                &dir.join("current/app"),
+                &dir.join(if seed_layout { "app" } else { "current/app" }),
                 &[("PORT", &port.to_string())],
                 Some(&dir.join(".env")),
             );
             config.push_str(&format!(
-                "[[env.service]]\nname = \"{service}\"\nhealth_url = \"http://127.0.0.1:{port}/health\"\nvps = {{ systemd = \"{unit}\", dir = \"{dir}\", binary = \"app\", env_file = \".env\", start_timeout = \"10s\" }}\n\n",
+                "[[env.service]]\nname = \"{service}\"\nhealth_url = \"http://127.0.0.1:{port}/health\"\nvps = {{ systemd = \"{unit}\", dir = \"{dir}\", binary = \"app\", env_file = \".env\", start_timeout = \"10s\"{layout} }}\n\n",
                 unit = Fleet::unit(env, service),
-                dir = dir.display()
+                dir = dir.display(),
+                layout = if seed_layout { ", layout = \"backups\"" } else { "" }
             ));
             apps.push((env.to_string(), service.to_string(), dir, port));
         }
@@ -411,4 +425,56 @@ fn secrets_are_names_and_digests_and_a_set_restarts_the_unit() {
         "the unit was restarted to read it"
     );
     support::output::assert_nowhere(&value, &f.home.path().join("state"), &[&out, &list]);
+}
+
+#[test]
+fn the_seeds_backup_binaries_are_the_history_and_a_rollback_restores_one() {
+    let f = fleet_with(("v2", "APP_VERSION=v2"), "", true);
+    let dir = f.dir("production", "backend").to_path_buf();
+    let v1 = std::fs::read(dir.join("app")).unwrap();
+    let out = promote(&f);
+    assert!(out.status.success(), "{}", text(&out));
+    wait_version(f.port("production", "backend"), Some("v2"));
+    let staged = std::fs::read(f.dir("staging", "backend").join("releases/v2/app")).unwrap();
+    assert_eq!(
+        std::fs::read(dir.join("app")).unwrap(),
+        staged,
+        "the exact binary"
+    );
+    let backups: Vec<PathBuf> = std::fs::read_dir(dir.join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let name = backups[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    assert!(name.starts_with("app.backup.2"), "seed 002's name: {name}");
+    assert_eq!(
+        std::fs::read(&backups[0]).unwrap(),
+        v1,
+        "the running one was kept"
+    );
+    // History: the running binary and the backup, by checksum.
+    let rel = f.shipdeck(&["releases", "production", "--service", "backend", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&rel.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{v}");
+    assert!(rows[0]["current"].as_bool().unwrap());
+    let old = rows[1]["id"].as_str().unwrap().to_string();
+    let back = f.shipdeck(&[
+        "rollback",
+        "production",
+        "--service",
+        "backend",
+        "--to",
+        &old,
+        "--confirm",
+        "production",
+    ]);
+    assert!(back.status.success(), "{}", text(&back));
+    wait_version(f.port("production", "backend"), Some("v1"));
+    assert_eq!(std::fs::read(dir.join("app")).unwrap(), v1);
 }

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
-pub use vps::{ServiceVps, VpsEnv, file_name_problem};
+pub use vps::{ServiceVps, VpsEnv, VpsLayout, file_name_problem};
 
 use crate::keymap::{Action, KeyList, KeyPreset};
 

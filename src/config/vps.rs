@@ -70,6 +70,12 @@ pub struct ServiceVps {
     /// Longest to wait for the unit to be active after a restart (default 60s).
     #[serde(default)]
     pub start_timeout: Option<HumanDuration>,
+    /// Where a systemd service's releases are: `"releases"` (default:
+    /// `DIR/releases/NAME/BINARY`, `DIR/current` the running one) or
+    /// `"backups"` (seed 002: the running `DIR/BINARY`, earlier ones as
+    /// `DIR/backups/BINARY.backup.YYYYMMDD_HHMMSS`).
+    #[serde(default)]
+    pub layout: Option<VpsLayout>,
     /// A Docker Compose service of the project in `dir`, instead of a systemd unit.
     #[serde(default)]
     pub compose: Option<String>,
@@ -87,6 +93,17 @@ pub struct ServiceVps {
     /// for images built or loaded on the host).
     #[serde(default)]
     pub pull: Option<bool>,
+}
+
+/// How a systemd service keeps its releases on the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VpsLayout {
+    /// `DIR/releases/NAME/BINARY`, `DIR/current` a symlink to the running one.
+    #[default]
+    Releases,
+    /// `DIR/BINARY` runs; `DIR/backups/BINARY.backup.STAMP` are the earlier ones.
+    Backups,
 }
 
 /// Why `name` cannot be a file name shipdeck writes on the host, or None.

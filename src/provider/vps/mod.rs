@@ -27,6 +27,7 @@ use chrono::{TimeZone, Utc};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncBufReadExt;
 
+use crate::config::VpsLayout;
 pub use settings::{UnitSettings, VpsSettings};
 use systemd::{Listing, UnitState};
 use transport::{Output, Transport, script};
@@ -161,7 +162,13 @@ impl VpsProvider {
     }
 
     async fn listing(&self, unit: &UnitSettings) -> Result<Listing, ProviderError> {
-        let argv = script(systemd::LIST, &[&unit.dir, &unit.binary]);
+        let backups = unit.layout == VpsLayout::Backups;
+        let list = if backups {
+            systemd::BACKUPS_LIST
+        } else {
+            systemd::LIST
+        };
+        let argv = script(list, &[&unit.dir, &unit.binary]);
         let out = self
             .exec_on(
                 self.transport(),
@@ -172,6 +179,7 @@ impl VpsProvider {
             )
             .await?;
         match out.code {
+            0 if backups => Ok(Listing::parse_backups(&out.stdout)),
             0 => Ok(Listing::parse(&out.stdout)),
             3 => Err(ProviderError::NotFound {
                 what: sanitize(&format!(
@@ -190,14 +198,15 @@ impl VpsProvider {
 
     fn release_of(&self, unit: &UnitSettings, listing: &Listing, k: &systemd::Kept) -> Release {
         let current = listing.current.as_deref() == Some(k.name.as_str());
+        let path = k
+            .path
+            .clone()
+            .unwrap_or_else(|| format!("releases/{}/{}", k.name, unit.binary));
         Release {
             id: k.name.clone(),
             version: None,
             artifact: Some(Artifact::File(FileRef {
-                location: format!(
-                    "vps://{}{}/releases/{}/{}",
-                    self.settings.env, unit.dir, k.name, unit.binary
-                ),
+                location: format!("vps://{}{}/{path}", self.settings.env, unit.dir),
                 sha256: k.sha256.clone(),
             })),
             status: if current {
@@ -207,7 +216,7 @@ impl VpsProvider {
             },
             raw_status: if current { "current" } else { "kept" }.into(),
             author: None,
-            description: sanitize(&format!("releases/{}/{}", k.name, unit.binary)),
+            description: sanitize(&path),
             created_at: k.written,
             current,
         }
@@ -264,14 +273,31 @@ impl VpsProvider {
     }
 
     /// Point `current` at release `name`, restart the unit, and wait until it has stayed active.
-    async fn activate(&self, unit: &UnitSettings, name: &str) -> Result<UnitState, ProviderError> {
-        self.check(
-            &format!("switch {}/current to releases/{name}", unit.dir),
-            &script(systemd::SWITCH, &[&unit.dir, name, &unit.binary]),
-            None,
-            self.settings.command_timeout,
-        )
-        .await?;
+    async fn activate(
+        &self,
+        unit: &UnitSettings,
+        kept: &systemd::Kept,
+    ) -> Result<UnitState, ProviderError> {
+        match &kept.path {
+            Some(path) => {
+                self.check(
+                    &format!("put {path} back as {}/{}", unit.dir, unit.binary),
+                    &script(systemd::BACKUPS_RESTORE, &[&unit.dir, path, &unit.binary]),
+                    None,
+                    self.settings.command_timeout,
+                )
+                .await?;
+            }
+            None => {
+                self.check(
+                    &format!("switch {}/current to releases/{}", unit.dir, kept.name),
+                    &script(systemd::SWITCH, &[&unit.dir, &kept.name, &unit.binary]),
+                    None,
+                    self.settings.command_timeout,
+                )
+                .await?;
+            }
+        }
         self.restart(unit).await
     }
 
@@ -370,11 +396,21 @@ impl VpsProvider {
         if surplus.is_empty() {
             return Ok(());
         }
+        let paths: Vec<String> = listing
+            .releases
+            .iter()
+            .filter(|k| surplus.contains(&k.name))
+            .filter_map(|k| k.path.clone())
+            .collect();
+        let (prune, names) = match unit.layout {
+            VpsLayout::Backups => (systemd::BACKUPS_PRUNE, &paths),
+            VpsLayout::Releases => (systemd::PRUNE, &surplus),
+        };
         let mut args: Vec<&str> = vec![&unit.dir];
-        args.extend(surplus.iter().map(String::as_str));
+        args.extend(names.iter().map(String::as_str));
         self.check(
             &format!("remove {} old release(s) in {}", surplus.len(), unit.dir),
-            &script(systemd::PRUNE, &args),
+            &script(prune, &args),
             None,
             self.settings.command_timeout,
         )
@@ -583,60 +619,112 @@ impl Provider for VpsProvider {
             progress.report(name, 1, 1, Step::Skipped, "already runs this binary");
             return Ok(self.release_of(unit, &listing, current));
         }
-        let release = match listing.by_sha(&file.sha256) {
-            Some(kept) => kept.name.clone(),
-            None => {
-                let bytes = self.fetch(file).await?;
-                let release = release_name(file, &listing);
+        let outcome = match (listing.by_sha(&file.sha256).cloned(), unit.layout) {
+            // On the host already (a release rolled back from, a backup): no upload.
+            (Some(kept), _) => {
+                if progress.cancelled() {
+                    return Err(ProviderError::Cancelled { done: 0, total: 1 });
+                }
                 progress.report(
                     name,
                     1,
                     1,
                     Step::Started,
-                    &format!("uploading {} bytes as releases/{release}", bytes.len()),
+                    &format!("{} back in place, restarting {name}", kept.name),
                 );
-                self.check(
-                    &format!("upload releases/{release}/{}", unit.binary),
-                    &script(
-                        systemd::UPLOAD,
-                        &[&unit.dir, &file.sha256, &release, &unit.binary],
-                    ),
-                    Some(&bytes),
-                    self.settings.command_timeout.max(TRANSFER),
-                )
-                .await?;
-                release
+                self.activate(unit, &kept).await
+            }
+            (None, layout) => {
+                let bytes = self.fetch(file).await?;
+                if progress.cancelled() {
+                    return Err(ProviderError::Cancelled { done: 0, total: 1 });
+                }
+                match layout {
+                    VpsLayout::Releases => {
+                        let release = release_name(file, &listing);
+                        progress.report(
+                            name,
+                            1,
+                            1,
+                            Step::Started,
+                            &format!("uploading {} bytes as releases/{release}", bytes.len()),
+                        );
+                        self.check(
+                            &format!("upload releases/{release}/{}", unit.binary),
+                            &script(
+                                systemd::UPLOAD,
+                                &[&unit.dir, &file.sha256, &release, &unit.binary],
+                            ),
+                            Some(&bytes),
+                            self.settings.command_timeout.max(TRANSFER),
+                        )
+                        .await?;
+                        if progress.cancelled() {
+                            return Err(ProviderError::Cancelled { done: 0, total: 1 });
+                        }
+                        progress.report(
+                            name,
+                            1,
+                            1,
+                            Step::Started,
+                            &format!("current → releases/{release}, restarting {name}"),
+                        );
+                        let kept = systemd::Kept {
+                            name: release,
+                            written: Utc::now(),
+                            sha256: file.sha256.clone(),
+                            path: None,
+                        };
+                        self.activate(unit, &kept).await
+                    }
+                    VpsLayout::Backups => {
+                        progress.report(
+                            name,
+                            1,
+                            1,
+                            Step::Started,
+                            &format!(
+                                "uploading {} bytes over {}, the running one to backups/, restarting {name}",
+                                bytes.len(),
+                                unit.binary
+                            ),
+                        );
+                        // The replace is one script: past this point the binary has changed.
+                        match self
+                            .check(
+                                &format!("replace {}/{}", unit.dir, unit.binary),
+                                &script(
+                                    systemd::BACKUPS_UPLOAD,
+                                    &[&unit.dir, &file.sha256, &unit.binary],
+                                ),
+                                Some(&bytes),
+                                self.settings.command_timeout.max(TRANSFER),
+                            )
+                            .await
+                        {
+                            Ok(_) => self.restart(unit).await,
+                            Err(e) => Err(e),
+                        }
+                    }
+                }
             }
         };
-        if progress.cancelled() {
-            return Err(ProviderError::Cancelled { done: 0, total: 1 });
-        }
         let _ = description;
-        progress.report(
-            name,
-            1,
-            1,
-            Step::Started,
-            &format!("current → releases/{release}, restarting {name}"),
-        );
-        if let Err(e) = self.activate(unit, &release).await {
+        if let Err(e) = outcome {
             progress.report(name, 1, 1, Step::Failed, &e.to_string());
             return Err(e);
         }
-        progress.report(
-            name,
-            1,
-            1,
-            Step::Done,
-            &format!("active on releases/{release}"),
-        );
+        progress.report(name, 1, 1, Step::Done, "active on the new binary");
         // Pruning is housekeeping: a failure is in the command log, not a failed deploy.
         let _ = self.prune(unit).await;
         let listing = self.listing(unit).await?;
         let kept = listing
             .current()
             .ok_or_else(|| ProviderError::NotFound {
-                what: format!("releases/{release} after the switch"),
+                what: format!(
+                    "the running binary of {} after the deploy",
+                    sanitize(&unit.unit)
+                ),
             })?
             .clone();
         Ok(self.release_of(unit, &listing, &kept))
@@ -685,7 +773,7 @@ impl Provider for VpsProvider {
             Step::Started,
             &format!("current → releases/{}, restarting {}", kept.name, unit.unit),
         );
-        if let Err(e) = self.activate(unit, &kept.name).await {
+        if let Err(e) = self.activate(unit, kept).await {
             progress.report(&unit.unit, 1, 1, Step::Failed, &e.to_string());
             return Err(e);
         }

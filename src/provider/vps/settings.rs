@@ -38,6 +38,8 @@ pub struct UnitSettings {
     pub unit: String,
     /// Set for a Compose service.
     pub compose: Option<ComposeSettings>,
+    /// Where a systemd service's releases are.
+    pub layout: crate::config::VpsLayout,
     /// The app's folder (releases in `DIR/releases`, the running one `DIR/current`).
     pub dir: String,
     /// The binary's file name in a release.
@@ -143,6 +145,7 @@ impl VpsSettings {
                     service: svc.name().to_string(),
                     unit: s.systemd.clone().or_else(|| s.compose.clone())?,
                     compose,
+                    layout: s.layout.unwrap_or_default(),
                     dir: s.dir.clone()?.trim_end_matches('/').to_string(),
                     binary: s.binary.clone().unwrap_or_else(|| svc.name().to_string()),
                     env_file: env_file_of(svc),

@@ -48,6 +48,53 @@ ln -sfn -- "releases/$2" .current.shipdeck
 mv -fT -- .current.shipdeck current
 "#;
 
+/// The seed's layout: lists `DIR/BINARY` (the running one) and its
+/// timestamped backups `DIR/backups/BINARY.backup.*`, NUL-separated.
+/// Args: DIR BINARY.
+pub const BACKUPS_LIST: &str = r#"cd -- "$1" 2>/dev/null || { echo "the folder $1 does not exist" >&2; exit 3; }
+if [ -f "$2" ]; then printf 'running\t%s\t%s\t%s\0' "$(stat -c %Y -- "$2")" "$(sha256sum < "$2" | cut -c1-64)" "$2"; fi
+for f in backups/"$2".backup.*; do
+  [ -f "$f" ] || continue
+  printf 'backup\t%s\t%s\t%s\0' "$(stat -c %Y -- "$f")" "$(sha256sum < "$f" | cut -c1-64)" "$f"
+done
+"#;
+
+/// The seed's layout: puts a new binary in place from stdin (checksum
+/// checked), the running one first copied to `backups/BINARY.backup.STAMP`,
+/// then renamed over it. Args: DIR SHA256 BINARY.
+pub const BACKUPS_UPLOAD: &str = r#"set -e
+cd -- "$1"
+t=$(mktemp .shipdeck-new.XXXXXX)
+trap 'rm -f "$t"' EXIT
+cat > "$t"
+s=$(sha256sum < "$t" | cut -c1-64)
+if [ "$s" != "$2" ]; then echo "the upload arrived with checksum $s, not $2" >&2; exit 4; fi
+chmod 755 "$t"
+mkdir -p backups
+if [ -f "$3" ]; then cp -p -- "$3" "backups/$3.backup.$(date +%Y%m%d_%H%M%S)"; fi
+mv -f -- "$t" "$3"
+"#;
+
+/// The seed's layout: puts a kept backup back in place, the running one
+/// first backed up itself. Args: DIR BACKUP-PATH BINARY.
+pub const BACKUPS_RESTORE: &str = r#"set -e
+cd -- "$1"
+[ -f "$2" ] || { echo "$2 is gone" >&2; exit 4; }
+t=$(mktemp .shipdeck-new.XXXXXX)
+trap 'rm -f "$t"' EXIT
+cp -p -- "$2" "$t"
+mkdir -p backups
+if [ -f "$3" ]; then cp -p -- "$3" "backups/$3.backup.$(date +%Y%m%d_%H%M%S)"; fi
+touch -- "$t"
+mv -f -- "$t" "$3"
+"#;
+
+/// Removes backups by path. Args: DIR PATH….
+pub const BACKUPS_PRUNE: &str = r#"cd -- "$1" || exit 3
+shift
+for p in "$@"; do case "$p" in backups/*) rm -f -- "$p";; esac; done
+"#;
+
 /// Removes releases. Args: DIR NAME….
 pub const PRUNE: &str = r#"cd -- "$1" || exit 3
 shift
@@ -63,6 +110,9 @@ pub struct Kept {
     pub written: DateTime<Utc>,
     /// Hex SHA-256 of its binary.
     pub sha256: String,
+    /// Its file, relative to the app's folder, in the seed's backups layout
+    /// (None in the releases layout: `releases/NAME/BINARY`).
+    pub path: Option<String>,
 }
 
 /// What `LIST` found: the release `current` points at, and every release,
@@ -100,6 +150,7 @@ impl Listing {
                         name: name.to_string(),
                         written,
                         sha256: sha.trim().to_string(),
+                        path: None,
                     });
                 }
                 _ => {}
@@ -108,6 +159,46 @@ impl Listing {
         listing
             .releases
             .sort_by(|a, b| b.written.cmp(&a.written).then(b.name.cmp(&a.name)));
+        listing
+    }
+
+    /// Parse `BACKUPS_LIST`'s output: each distinct binary is a release
+    /// named by its checksum's first 12 digits; the running one is current.
+    pub fn parse_backups(out: &[u8]) -> Listing {
+        let mut listing = Listing::default();
+        for record in out.split(|b| *b == 0) {
+            let record = String::from_utf8_lossy(record);
+            let mut fields = record.splitn(4, '\t');
+            let (Some(kind @ ("running" | "backup")), Some(mtime), Some(sha), Some(path)) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            let sha = sha.trim().to_string();
+            let name: String = sha.chars().take(12).collect();
+            if kind == "running" {
+                listing.current = Some(name.clone());
+            }
+            if listing.releases.iter().any(|k| k.sha256 == sha) {
+                continue;
+            }
+            listing.releases.push(Kept {
+                name,
+                written: mtime
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|s| Utc.timestamp_opt(s, 0).single())
+                    .unwrap_or_default(),
+                sha256: sha,
+                path: Some(path.to_string()),
+            });
+        }
+        let current = listing.current.clone();
+        listing.releases.sort_by(|a, b| {
+            (Some(&b.name) == current.as_ref())
+                .cmp(&(Some(&a.name) == current.as_ref()))
+                .then(b.written.cmp(&a.written))
+        });
         listing
     }
 
@@ -205,6 +296,24 @@ mod tests {
         assert_eq!(l.by_sha("AAA").unwrap().name, "v1");
         assert_eq!(l.surplus(2), ["v1"]);
         assert_eq!(l.surplus(3), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_seeds_backups_are_releases_named_by_checksum_the_running_one_current() {
+        let out = b"running\t300\tbbbbbbbbbbbbbbbb\tapp\0backup\t100\taaaaaaaaaaaaaaaa\tbackups/app.backup.20261201_100000\0backup\t200\tbbbbbbbbbbbbbbbb\tbackups/app.backup.20261202_100000\0";
+        let l = Listing::parse_backups(out);
+        assert_eq!(l.current.as_deref(), Some("bbbbbbbbbbbb"));
+        let paths: Vec<&str> = l
+            .releases
+            .iter()
+            .map(|k| k.path.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            ["app", "backups/app.backup.20261201_100000"],
+            "one per binary"
+        );
+        assert_eq!(l.current().unwrap().path.as_deref(), Some("app"));
     }
 
     #[test]
