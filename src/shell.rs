@@ -118,3 +118,38 @@ fn unterminated(quote: char) -> ShellError {
         "the command has an unterminated {quote} quote: add the closing {quote}"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_words_reach_a_real_shell_unchanged() {
+        let words: Vec<String> = [
+            "plain",
+            "",
+            "two words",
+            "it's",
+            "$HOME `id` $(id) ; rm -rf / &",
+            "\"quoted\" \\ back",
+            "line\nbreak",
+            "-n",
+            "~",
+            "*",
+        ]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s\\0' {}", join(&words)))
+            .output()
+            .unwrap();
+        let back: Vec<String> = out
+            .stdout
+            .split(|b| *b == 0)
+            .map(|w| String::from_utf8_lossy(w).to_string())
+            .collect();
+        assert_eq!(&back[..words.len()], &words[..], "{back:?}");
+    }
+}

@@ -6,6 +6,7 @@
 //! backend first, each gated on its health.
 
 mod support {
+    pub mod cli;
     pub mod output;
     pub mod sshd;
 }
@@ -60,17 +61,7 @@ impl Fleet {
     }
 
     fn shipdeck(&self, args: &[&str]) -> Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_shipdeck"))
-            .args(args)
-            .current_dir(self.home.path())
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_STATE_HOME", self.home.path().join("state"))
-            .env("SHIPDECK_STATE_DIR", self.home.path().join("state"))
-            .env("SHIPDECK_KEYRING", "keyutils")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .output()
-            .unwrap()
+        support::cli::run(self.home.path(), args)
     }
 
     fn health(&self, env: &str, service: &str) -> Option<String> {
@@ -183,14 +174,7 @@ fn fleet_with(stg_backend: (&str, &str), extra_env: &str, backups: bool) -> Flee
 }
 
 fn promote(f: &Fleet) -> Output {
-    f.shipdeck(&[
-        "promote",
-        "staging",
-        "production",
-        "--confirm",
-        "production",
-        "--json",
-    ])
+    support::cli::promote_confirmed(f.home.path(), "staging", "production")
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! unhealthy is put back on the previous image.
 
 mod support {
+    pub mod cli;
     pub mod output;
     pub mod sshd;
 }
@@ -119,17 +120,7 @@ struct Fleet {
 
 impl Fleet {
     fn shipdeck(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_shipdeck"))
-            .args(args)
-            .current_dir(self.home.path())
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_STATE_HOME", self.home.path().join("state"))
-            .env("SHIPDECK_STATE_DIR", self.home.path().join("state"))
-            .env("SHIPDECK_KEYRING", "keyutils")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .output()
-            .unwrap()
+        support::cli::run(self.home.path(), args)
     }
 }
 
@@ -162,14 +153,7 @@ fn fleet(staging_image: &str) -> Fleet {
 }
 
 fn promote(f: &Fleet) -> Output {
-    f.shipdeck(&[
-        "promote",
-        "staging",
-        "production",
-        "--confirm",
-        "production",
-        "--json",
-    ])
+    support::cli::promote_confirmed(f.home.path(), "staging", "production")
 }
 
 #[test]

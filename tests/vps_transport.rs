@@ -67,18 +67,26 @@ fn a_command_past_its_timeout_is_killed_and_named() {
     let sshd = Sshd::start();
     rt().block_on(async {
         let t = ssh(&sshd);
+        let mark = sshd.dir().join("still-ran");
         let started = Instant::now();
         let err = t
-            .run(&words(&["sleep", "30"]), None, Duration::from_secs(1))
+            .run(
+                &script("sleep 3; touch \"$1\"", &[mark.to_str().unwrap()]),
+                None,
+                Duration::from_secs(1),
+            )
             .await
             .unwrap_err();
         assert!(
-            started.elapsed() < Duration::from_secs(5),
+            started.elapsed() < Duration::from_secs(8),
             "{:?}",
             started.elapsed()
         );
         assert!(matches!(err, ProviderError::Timeout { .. }), "{err}");
-        assert!(err.to_string().contains("sleep 30"), "{err}");
+        assert!(err.to_string().contains("sleep 3"), "{err}");
+        // The host stopped it too: nothing it would have done later happens.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert!(!mark.exists(), "the command went on running on the host");
     });
 }
 
@@ -182,13 +190,17 @@ fn an_env_file_write_killed_before_its_rename_leaves_the_old_file() {
         let temp = wait_for_temp(&dir).await;
         child.kill().await.unwrap();
         drop(stdin);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The remote script ends (its temp file goes with it): only then is the outcome final.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while temp.exists() {
+            assert!(Instant::now() < deadline, "the remote write never ended");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "JWT_SECRET=old\n");
         assert!(
             !dir.join(".env.production.bak").exists(),
             "no backup: nothing was replaced"
         );
-        let _ = temp;
     });
     // A complete write replaces it, keeps one backup, 0600.
     let out = rt()

@@ -208,6 +208,7 @@ impl VpsProvider {
         c: &ComposeSettings,
         artifact: &Artifact,
         progress: &Progress,
+        lock: &mut super::lock::RemoteLock,
     ) -> Result<Release, ProviderError> {
         let Artifact::Image(image) = artifact else {
             return Err(ProviderError::Invalid {
@@ -220,6 +221,20 @@ impl VpsProvider {
             });
         };
         let reference = image.reference();
+        if reference.starts_with('-')
+            || reference.is_empty()
+            || reference
+                .chars()
+                .any(|ch| ch.is_whitespace() || ch.is_control())
+        {
+            return Err(ProviderError::Invalid {
+                target: format!("{}/{}", self.settings.env, unit.service),
+                message: format!(
+                    "`{}` is not an image reference (repository:tag or repository@sha256:…)",
+                    sanitize(&reference)
+                ),
+            });
+        }
         let name = &c.service;
         if let Some(now) = self.container(unit, c).await?
             && now.image == reference
@@ -247,6 +262,7 @@ impl VpsProvider {
                         "inspect".into(),
                         "--format".into(),
                         "{{.Id}}".into(),
+                        "--".into(),
                         reference.clone(),
                     ],
                     None,
@@ -281,6 +297,7 @@ impl VpsProvider {
         if progress.cancelled() {
             return Err(ProviderError::Cancelled { done: 0, total: 1 });
         }
+        lock.alive()?;
         // The image running now goes in the history first: it is what a rollback returns to.
         if let Some(before) = self.container(unit, c).await? {
             self.record(unit, c, &before.image).await;

@@ -277,7 +277,9 @@ impl VpsProvider {
         &self,
         unit: &UnitSettings,
         kept: &systemd::Kept,
+        lock: &mut lock::RemoteLock,
     ) -> Result<UnitState, ProviderError> {
+        lock.alive()?;
         match &kept.path {
             Some(path) => {
                 self.check(
@@ -479,12 +481,19 @@ impl VpsProvider {
 
     /// Restart every unit reading `file`, each waited for.
     async fn restart_readers(&self, file: &str) -> Result<(), ProviderError> {
-        for unit in self
+        let readers: Vec<&UnitSettings> = self
             .settings
             .units
             .iter()
             .filter(|u| u.env_file.as_deref() == Some(file))
-        {
+            .collect();
+        if readers.is_empty() {
+            return Err(ProviderError::Invalid {
+                target: sanitize(file),
+                message: "no service of this env names it as its `env_file`, so nothing would read the change: nothing was restarted".into(),
+            });
+        }
+        for unit in readers {
             match &unit.compose {
                 Some(c) => self.compose_recreate(unit, c).await?,
                 None => {
@@ -520,6 +529,217 @@ fn release_name(file: &FileRef, listing: &Listing) -> String {
         Some(name) if listing.releases.iter().any(|k| k.name == name) => format!("{name}-{short}"),
         Some(name) => name,
         None => short,
+    }
+}
+
+impl VpsProvider {
+    /// A deploy of a unit, under the host's lock.
+    async fn deploy_held(
+        &self,
+        unit: &UnitSettings,
+        artifact: &Artifact,
+        file: Option<&FileRef>,
+        progress: &Progress,
+        lock: &mut lock::RemoteLock,
+    ) -> Result<Release, ProviderError> {
+        let (Some(file), None) = (file, &unit.compose) else {
+            let c = unit
+                .compose
+                .as_ref()
+                .expect("a unit without a file is a Compose service");
+            return self.compose_deploy(unit, c, artifact, progress, lock).await;
+        };
+        let name = &unit.unit;
+        let listing = self.listing(unit).await?;
+        if let Some(current) = listing.current()
+            && current.sha256.eq_ignore_ascii_case(&file.sha256)
+            && self.unit_state(unit).await?.running()
+        {
+            progress.report(name, 1, 1, Step::Skipped, "already runs this binary");
+            return Ok(self.release_of(unit, &listing, current));
+        }
+        let outcome = match (listing.by_sha(&file.sha256).cloned(), unit.layout) {
+            // On the host already (a release rolled back from, a backup): no upload.
+            (Some(kept), _) => {
+                if progress.cancelled() {
+                    return Err(ProviderError::Cancelled { done: 0, total: 1 });
+                }
+                progress.report(
+                    name,
+                    1,
+                    1,
+                    Step::Started,
+                    &format!("{} back in place, restarting {name}", kept.name),
+                );
+                self.activate(unit, &kept, lock).await
+            }
+            (None, layout) => {
+                let bytes = self.fetch(file).await?;
+                if progress.cancelled() {
+                    return Err(ProviderError::Cancelled { done: 0, total: 1 });
+                }
+                match layout {
+                    VpsLayout::Releases => {
+                        let release = release_name(file, &listing);
+                        progress.report(
+                            name,
+                            1,
+                            1,
+                            Step::Started,
+                            &format!("uploading {} bytes as releases/{release}", bytes.len()),
+                        );
+                        self.check(
+                            &format!("upload releases/{release}/{}", unit.binary),
+                            &script(
+                                systemd::UPLOAD,
+                                &[&unit.dir, &file.sha256, &release, &unit.binary],
+                            ),
+                            Some(&bytes),
+                            self.settings.command_timeout.max(TRANSFER),
+                        )
+                        .await?;
+                        if progress.cancelled() {
+                            return Err(ProviderError::Cancelled { done: 0, total: 1 });
+                        }
+                        progress.report(
+                            name,
+                            1,
+                            1,
+                            Step::Started,
+                            &format!("current → releases/{release}, restarting {name}"),
+                        );
+                        let kept = systemd::Kept {
+                            name: release,
+                            written: Utc::now(),
+                            sha256: file.sha256.clone(),
+                            path: None,
+                        };
+                        self.activate(unit, &kept, lock).await
+                    }
+                    VpsLayout::Backups => {
+                        progress.report(
+                            name,
+                            1,
+                            1,
+                            Step::Started,
+                            &format!(
+                                "uploading {} bytes over {}, the running one to backups/, restarting {name}",
+                                bytes.len(),
+                                unit.binary
+                            ),
+                        );
+                        lock.alive()?;
+                        // The replace is one script: past this point the binary has changed.
+                        match self
+                            .check(
+                                &format!("replace {}/{}", unit.dir, unit.binary),
+                                &script(
+                                    systemd::BACKUPS_UPLOAD,
+                                    &[&unit.dir, &file.sha256, &unit.binary],
+                                ),
+                                Some(&bytes),
+                                self.settings.command_timeout.max(TRANSFER),
+                            )
+                            .await
+                        {
+                            Ok(_) => self.restart(unit).await,
+                            Err(e) => Err(e),
+                        }
+                    }
+                }
+            }
+        };
+        if let Err(e) = outcome {
+            progress.report(name, 1, 1, Step::Failed, &e.to_string());
+            return Err(e);
+        }
+        progress.report(name, 1, 1, Step::Done, "active on the new binary");
+        // Pruning is housekeeping: a failure is in the command log, not a failed deploy.
+        let _ = self.prune(unit).await;
+        let listing = self.listing(unit).await?;
+        let kept = listing
+            .current()
+            .ok_or_else(|| ProviderError::NotFound {
+                what: format!(
+                    "the running binary of {} after the deploy",
+                    sanitize(&unit.unit)
+                ),
+            })?
+            .clone();
+        // What runs must be what was asked for, or the deploy did not happen.
+        if !kept.sha256.eq_ignore_ascii_case(&file.sha256) {
+            return Err(ProviderError::Command {
+                command: format!("deploy to {}", sanitize(&unit.unit)),
+                reason: format!(
+                    "after the deploy the running binary has checksum {}, not {}: someone else changed it, or the switch did not take",
+                    kept.sha256, file.sha256
+                ),
+            });
+        }
+        Ok(self.release_of(unit, &listing, &kept))
+    }
+
+    /// A rollback of a unit, under the host's lock.
+    async fn rollback_held(
+        &self,
+        unit: &UnitSettings,
+        to: &Release,
+        progress: &Progress,
+        lock: &mut lock::RemoteLock,
+    ) -> Result<Release, ProviderError> {
+        if let Some(c) = &unit.compose {
+            let Some(artifact) = &to.artifact else {
+                return Err(ProviderError::NotFound {
+                    what: format!("the image of release {}", sanitize(&to.id)),
+                });
+            };
+            return self.compose_deploy(unit, c, artifact, progress, lock).await;
+        }
+        let listing = self.listing(unit).await?;
+        let Some(kept) = listing.releases.iter().find(|k| k.name == to.id) else {
+            return Err(ProviderError::NotFound {
+                what: sanitize(&format!(
+                    "release {} in {}/releases on {} (pruned? `keep_releases` decides how many stay)",
+                    to.id,
+                    unit.dir,
+                    self.transport().describe()
+                )),
+            });
+        };
+        if listing.current.as_deref() == Some(kept.name.as_str()) {
+            progress.report(&unit.unit, 1, 1, Step::Skipped, "already current");
+            return Ok(self.release_of(unit, &listing, kept));
+        }
+        progress.report(
+            &unit.unit,
+            1,
+            1,
+            Step::Started,
+            &format!("current → releases/{}, restarting {}", kept.name, unit.unit),
+        );
+        if let Err(e) = self.activate(unit, kept, lock).await {
+            progress.report(&unit.unit, 1, 1, Step::Failed, &e.to_string());
+            return Err(e);
+        }
+        progress.report(
+            &unit.unit,
+            1,
+            1,
+            Step::Done,
+            &format!("active on releases/{}", kept.name),
+        );
+        let listing = self.listing(unit).await?;
+        match listing.current() {
+            Some(now) if now.name == kept.name => Ok(self.release_of(unit, &listing, now)),
+            other => Err(ProviderError::Command {
+                command: format!("roll back {}", sanitize(&unit.unit)),
+                reason: format!(
+                    "after the rollback the running release is {}, not {}",
+                    other.map_or("unknown".to_string(), |k| sanitize(&k.name)),
+                    sanitize(&kept.name)
+                ),
+            }),
+        }
     }
 }
 
@@ -583,7 +803,7 @@ impl Provider for VpsProvider {
         &self,
         target: &Target,
         artifact: &Artifact,
-        description: &str,
+        _description: &str,
         progress: &Progress,
     ) -> Result<Release, ProviderError> {
         let unit = self.unit_for(target)?;
@@ -601,133 +821,14 @@ impl Provider for VpsProvider {
                 });
             }
         };
-        let _lock = self
+        let mut lock = self
             .hold_lock(&format!("deploy to {}/{}", self.settings.env, unit.service))
             .await?;
-        let (Some(file), None) = (file, &unit.compose) else {
-            let c = unit
-                .compose
-                .as_ref()
-                .expect("a unit without a file is a Compose service");
-            return self.compose_deploy(unit, c, artifact, progress).await;
-        };
-        let name = &unit.unit;
-        let listing = self.listing(unit).await?;
-        if let Some(current) = listing.current()
-            && current.sha256.eq_ignore_ascii_case(&file.sha256)
-        {
-            progress.report(name, 1, 1, Step::Skipped, "already runs this binary");
-            return Ok(self.release_of(unit, &listing, current));
-        }
-        let outcome = match (listing.by_sha(&file.sha256).cloned(), unit.layout) {
-            // On the host already (a release rolled back from, a backup): no upload.
-            (Some(kept), _) => {
-                if progress.cancelled() {
-                    return Err(ProviderError::Cancelled { done: 0, total: 1 });
-                }
-                progress.report(
-                    name,
-                    1,
-                    1,
-                    Step::Started,
-                    &format!("{} back in place, restarting {name}", kept.name),
-                );
-                self.activate(unit, &kept).await
-            }
-            (None, layout) => {
-                let bytes = self.fetch(file).await?;
-                if progress.cancelled() {
-                    return Err(ProviderError::Cancelled { done: 0, total: 1 });
-                }
-                match layout {
-                    VpsLayout::Releases => {
-                        let release = release_name(file, &listing);
-                        progress.report(
-                            name,
-                            1,
-                            1,
-                            Step::Started,
-                            &format!("uploading {} bytes as releases/{release}", bytes.len()),
-                        );
-                        self.check(
-                            &format!("upload releases/{release}/{}", unit.binary),
-                            &script(
-                                systemd::UPLOAD,
-                                &[&unit.dir, &file.sha256, &release, &unit.binary],
-                            ),
-                            Some(&bytes),
-                            self.settings.command_timeout.max(TRANSFER),
-                        )
-                        .await?;
-                        if progress.cancelled() {
-                            return Err(ProviderError::Cancelled { done: 0, total: 1 });
-                        }
-                        progress.report(
-                            name,
-                            1,
-                            1,
-                            Step::Started,
-                            &format!("current → releases/{release}, restarting {name}"),
-                        );
-                        let kept = systemd::Kept {
-                            name: release,
-                            written: Utc::now(),
-                            sha256: file.sha256.clone(),
-                            path: None,
-                        };
-                        self.activate(unit, &kept).await
-                    }
-                    VpsLayout::Backups => {
-                        progress.report(
-                            name,
-                            1,
-                            1,
-                            Step::Started,
-                            &format!(
-                                "uploading {} bytes over {}, the running one to backups/, restarting {name}",
-                                bytes.len(),
-                                unit.binary
-                            ),
-                        );
-                        // The replace is one script: past this point the binary has changed.
-                        match self
-                            .check(
-                                &format!("replace {}/{}", unit.dir, unit.binary),
-                                &script(
-                                    systemd::BACKUPS_UPLOAD,
-                                    &[&unit.dir, &file.sha256, &unit.binary],
-                                ),
-                                Some(&bytes),
-                                self.settings.command_timeout.max(TRANSFER),
-                            )
-                            .await
-                        {
-                            Ok(_) => self.restart(unit).await,
-                            Err(e) => Err(e),
-                        }
-                    }
-                }
-            }
-        };
-        let _ = description;
-        if let Err(e) = outcome {
-            progress.report(name, 1, 1, Step::Failed, &e.to_string());
-            return Err(e);
-        }
-        progress.report(name, 1, 1, Step::Done, "active on the new binary");
-        // Pruning is housekeeping: a failure is in the command log, not a failed deploy.
-        let _ = self.prune(unit).await;
-        let listing = self.listing(unit).await?;
-        let kept = listing
-            .current()
-            .ok_or_else(|| ProviderError::NotFound {
-                what: format!(
-                    "the running binary of {} after the deploy",
-                    sanitize(&unit.unit)
-                ),
-            })?
-            .clone();
-        Ok(self.release_of(unit, &listing, &kept))
+        let result = self
+            .deploy_held(unit, artifact, file, progress, &mut lock)
+            .await;
+        lock.release().await;
+        result
     }
 
     async fn rollback(
@@ -737,56 +838,15 @@ impl Provider for VpsProvider {
         progress: &Progress,
     ) -> Result<Release, ProviderError> {
         let unit = self.unit_for(target)?;
-        let _lock = self
+        let mut lock = self
             .hold_lock(&format!(
                 "roll back {}/{} to {}",
                 self.settings.env, unit.service, to.id
             ))
             .await?;
-        if let Some(c) = &unit.compose {
-            let Some(artifact) = &to.artifact else {
-                return Err(ProviderError::NotFound {
-                    what: format!("the image of release {}", sanitize(&to.id)),
-                });
-            };
-            return self.compose_deploy(unit, c, artifact, progress).await;
-        }
-        let listing = self.listing(unit).await?;
-        let Some(kept) = listing.releases.iter().find(|k| k.name == to.id) else {
-            return Err(ProviderError::NotFound {
-                what: sanitize(&format!(
-                    "release {} in {}/releases on {} (pruned? `keep_releases` decides how many stay)",
-                    to.id,
-                    unit.dir,
-                    self.transport().describe()
-                )),
-            });
-        };
-        if listing.current.as_deref() == Some(kept.name.as_str()) {
-            progress.report(&unit.unit, 1, 1, Step::Skipped, "already current");
-            return Ok(self.release_of(unit, &listing, kept));
-        }
-        progress.report(
-            &unit.unit,
-            1,
-            1,
-            Step::Started,
-            &format!("current → releases/{}, restarting {}", kept.name, unit.unit),
-        );
-        if let Err(e) = self.activate(unit, kept).await {
-            progress.report(&unit.unit, 1, 1, Step::Failed, &e.to_string());
-            return Err(e);
-        }
-        progress.report(
-            &unit.unit,
-            1,
-            1,
-            Step::Done,
-            &format!("active on releases/{}", kept.name),
-        );
-        let listing = self.listing(unit).await?;
-        let now = listing.current().cloned().unwrap_or_else(|| kept.clone());
-        Ok(self.release_of(unit, &listing, &now))
+        let result = self.rollback_held(unit, to, progress, &mut lock).await;
+        lock.release().await;
+        result
     }
 
     async fn runs(&self, target: &Target, artifact: &Artifact) -> Result<bool, ProviderError> {
@@ -829,6 +889,7 @@ impl Provider for VpsProvider {
         stage: bool,
     ) -> Result<(), ProviderError> {
         let file = self.env_file_of(target)?;
+        let mut lock = self.hold_lock(&format!("edit {file}")).await?;
         let (text, _, sum) = self.read_env_file(&file).await?;
         let changes: Vec<(String, Option<String>)> = values
             .iter()
@@ -838,19 +899,26 @@ impl Provider for VpsProvider {
             target: sanitize(&file),
             message: e.to_string(),
         })?;
+        lock.alive()?;
         self.write_env_file(&file, &sum, &edited).await?;
         for (name, _) in &values {
             self.staged.add(&file, name);
         }
-        if !stage {
-            self.restart_readers(&file).await?;
-        }
-        Ok(())
+        let applied = if stage {
+            Ok(())
+        } else {
+            self.restart_readers(&file).await
+        };
+        lock.release().await;
+        applied
     }
 
     async fn apply_secrets(&self, target: &Target) -> Result<Option<Release>, ProviderError> {
         let file = self.env_file_of(target)?;
-        self.restart_readers(&file).await?;
+        let lock = self.hold_lock(&format!("apply {file}")).await?;
+        let restarted = self.restart_readers(&file).await;
+        lock.release().await;
+        restarted?;
         let Some(unit) = self
             .settings
             .units

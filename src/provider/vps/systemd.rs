@@ -134,8 +134,9 @@ impl Listing {
             let mut fields = record.splitn(4, '\t');
             match (fields.next(), fields.next(), fields.next(), fields.next()) {
                 (Some("current"), Some(link), None, None) => {
+                    // `releases/v2`, or absolute (`/opt/app/releases/v2`, Capistrano's way).
                     let name = link.trim_end_matches('/');
-                    let name = name.strip_prefix("releases/").unwrap_or(name);
+                    let name = name.rsplit_once("releases/").map_or(name, |(_, n)| n);
                     if !name.is_empty() {
                         listing.current = Some(name.to_string());
                     }
@@ -217,6 +218,10 @@ impl Listing {
 
     /// The releases to remove to keep `keep` (the current one always kept).
     pub fn surplus(&self, keep: usize) -> Vec<String> {
+        // Without knowing what runs, nothing is safe to remove.
+        if self.current().is_none() {
+            return Vec::new();
+        }
         let current = self.current.as_deref();
         let mut kept = usize::from(current.is_some());
         let mut out = Vec::new();
@@ -287,6 +292,8 @@ mod tests {
 
     #[test]
     fn a_listing_reads_names_with_tabs_and_keeps_what_it_must() {
+        let absolute = Listing::parse(b"current\t/opt/app/releases/v2/\0");
+        assert_eq!(absolute.current.as_deref(), Some("v2"));
         let out = b"current\treleases/v2\0release\t100\taaa\tv1\0release\t300\tccc\tv3 \t;x\0release\t200\tbbb\tv2\0";
         let l = Listing::parse(out);
         assert_eq!(l.current.as_deref(), Some("v2"));

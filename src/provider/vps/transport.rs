@@ -87,18 +87,24 @@ impl SshTarget {
         }
     }
 
-    /// The control socket of this target's master connection.
-    fn control_path(&self) -> PathBuf {
+    /// The control socket of this target's master connection, when a
+    /// private folder for it exists.
+    fn control_path(&self) -> Option<PathBuf> {
         let mut h = Sha256::new();
         h.update(format!("{self:?}").as_bytes());
         let digest = h.finalize();
         let name: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
-        control_dir().join(name)
+        control_dir().map(|d| d.join(name))
     }
 
     /// ssh's options for this target, before the destination.
     fn options(&self) -> Vec<String> {
         let mut args: Vec<String> = [
+            "-T",
+            "-o",
+            "ForwardAgent=no",
+            "-o",
+            "ClearAllForwardings=yes",
             "-o",
             "BatchMode=yes",
             "-o",
@@ -109,16 +115,23 @@ impl SshTarget {
             "ServerAliveInterval=15",
             "-o",
             "ServerAliveCountMax=2",
-            "-o",
-            "ControlMaster=auto",
-            "-o",
-            "ControlPersist=60",
         ]
         .iter()
         .map(|s| (*s).to_string())
         .collect();
-        args.push("-o".into());
-        args.push(format!("ControlPath={}", self.control_path().display()));
+        // Without a private folder for the socket, no shared connection at all.
+        if let Some(path) = self.control_path() {
+            args.extend([
+                "-o".to_string(),
+                "ControlMaster=auto".into(),
+                "-o".into(),
+                "ControlPersist=60".into(),
+                "-o".into(),
+                format!("ControlPath={}", path.display()),
+            ]);
+        } else {
+            args.extend(["-o".to_string(), "ControlMaster=no".into()]);
+        }
         if let Some(k) = &self.known_hosts {
             args.push("-o".into());
             args.push(format!("UserKnownHostsFile={}", k.display()));
@@ -190,16 +203,24 @@ impl SshTarget {
     }
 }
 
-/// Where the control sockets live: a private folder of this user's (a
-/// socket path must stay short, so not the state dir).
-fn control_dir() -> PathBuf {
+/// Where the control sockets live: a folder of this user's that no one
+/// else can use (a socket path must stay short, so not the state dir), in
+/// `XDG_RUNTIME_DIR` where there is one. None when it cannot be made so
+/// (someone else's folder, or a symlink, at that path): a socket there could
+/// be someone else's, and would receive our commands.
+fn control_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let uid = unsafe { libc::geteuid() };
-    let dir = std::env::temp_dir().join(format!("shipdeck-ssh-{uid}"));
-    if std::fs::create_dir_all(&dir).is_ok() {
-        use std::os::unix::fs::PermissionsExt;
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("shipdeck-ssh-{uid}"));
+    if std::fs::create_dir(&dir).is_ok() {
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
     }
-    dir
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0).then_some(dir)
 }
 
 fn last_line(text: &str) -> String {
@@ -266,7 +287,17 @@ impl Transport {
         timeout: Duration,
     ) -> Result<Output, ProviderError> {
         let what = || format!("{} on {}", argv.join(" "), self.describe());
-        let mut cmd = self.command(argv);
+        // The host stops the command itself at the limit (a killed ssh
+        // client leaves it running there); shipdeck waits a little longer.
+        let secs = timeout.as_secs().max(1);
+        let mut bounded = vec![
+            "timeout".to_string(),
+            "-k".into(),
+            "5".into(),
+            secs.to_string(),
+        ];
+        bounded.extend(argv.iter().cloned());
+        let mut cmd = self.command(&bounded);
         cmd.stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -290,7 +321,7 @@ impl Transport {
             let ((), out) = tokio::join!(feed, child.wait_with_output());
             out
         };
-        let out = match tokio::time::timeout(timeout, run).await {
+        let out = match tokio::time::timeout(Duration::from_secs(secs + 10), run).await {
             Err(_) => {
                 return Err(ProviderError::Timeout {
                     target: sanitize(&what()),
@@ -306,6 +337,13 @@ impl Transport {
             Ok(Ok(out)) => out,
         };
         let code = out.status.code().unwrap_or(-1);
+        // timeout(1)'s own codes: the limit was reached (124, or 137 after -k).
+        if code == 124 || code == 137 {
+            return Err(ProviderError::Timeout {
+                target: sanitize(&what()),
+                after: timeout,
+            });
+        }
         let stderr = String::from_utf8_lossy(&out.stderr)
             .lines()
             .map(sanitize)
@@ -346,16 +384,13 @@ impl Output {
         if self.code == 0 {
             return Ok(self.stdout);
         }
-        let said = if self.stderr.trim().is_empty() {
-            last_line(&sanitize(&String::from_utf8_lossy(&self.stdout)))
-        } else {
-            let lines: Vec<&str> = self
-                .stderr
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .collect();
-            lines[lines.len().saturating_sub(3)..].join(" / ")
-        };
+        // Only what it said on stderr: its stdout may be a file's content (an env file's values).
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let said = lines[lines.len().saturating_sub(3)..].join(" / ");
         Err(ProviderError::Command {
             command: sanitize(command),
             reason: if said.trim().is_empty() {
@@ -403,6 +438,10 @@ mod tests {
     #[test]
     fn another_known_hosts_file_gets_another_master_connection() {
         let a = target(Some(2222));
+        assert!(
+            a.control_path().is_some(),
+            "a private folder for the socket"
+        );
         let mut b = a.clone();
         b.known_hosts = Some("/tmp/other".into());
         assert_ne!(a.control_path(), b.control_path());
