@@ -71,9 +71,7 @@ impl DemoProvider {
             .scope
             .clone()
             .unwrap_or_else(|| target.remote.clone());
-        if progress.cancelled() {
-            return Err(ProviderError::Cancelled { done: 0, total: 1 });
-        }
+        progress.stop_if_cancelled(0, 1)?;
         progress.report(
             &unit,
             1,

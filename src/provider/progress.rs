@@ -93,6 +93,15 @@ impl Progress {
     pub fn cancelled(&self) -> bool {
         self.cancel.as_ref().is_some_and(|c| *c.borrow())
     }
+
+    /// The checkpoint between units: once a stop was asked for, the error
+    /// that says `done` of `total` units were changed; else go on.
+    pub fn stop_if_cancelled(&self, done: usize, total: usize) -> Result<(), super::ProviderError> {
+        if self.cancelled() {
+            return Err(super::ProviderError::Cancelled { done, total });
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

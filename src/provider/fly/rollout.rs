@@ -60,9 +60,7 @@ pub async fn run(
     };
     for (i, machine) in list.iter().enumerate() {
         let index = i + 1;
-        if progress.cancelled() {
-            return Err(ProviderError::Cancelled { done, total });
-        }
+        progress.stop_if_cancelled(done, total)?;
         let stop = |step: &str, e: ProviderError| {
             progress.report(
                 &machine.id,

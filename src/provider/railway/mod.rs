@@ -454,9 +454,7 @@ impl Provider for RailwayProvider {
         progress: &Progress,
     ) -> Result<Release, ProviderError> {
         let service = &target.remote;
-        if progress.cancelled() {
-            return Err(ProviderError::Cancelled { done: 0, total: 1 });
-        }
+        progress.stop_if_cancelled(0, 1)?;
         let commit = match artifact {
             Artifact::Commit(c) => Some(c.sha.clone()),
             Artifact::Image(_) => None,

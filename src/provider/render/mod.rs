@@ -535,9 +535,7 @@ impl Provider for RenderProvider {
         progress: &Progress,
     ) -> Result<Release, ProviderError> {
         let id = &target.remote;
-        if progress.cancelled() {
-            return Err(ProviderError::Cancelled { done: 0, total: 1 });
-        }
+        progress.stop_if_cancelled(0, 1)?;
         let service = self.service(id).await?;
         if service.is_suspended() {
             return Err(ProviderError::Invalid {

@@ -294,9 +294,7 @@ impl VpsProvider {
             )
             .await?;
         }
-        if progress.cancelled() {
-            return Err(ProviderError::Cancelled { done: 0, total: 1 });
-        }
+        progress.stop_if_cancelled(0, 1)?;
         lock.alive()?;
         // The image running now goes in the history first: it is what a rollback returns to.
         if let Some(before) = self.container(unit, c).await? {

@@ -561,9 +561,7 @@ impl VpsProvider {
         let outcome = match (listing.by_sha(&file.sha256).cloned(), unit.layout) {
             // On the host already (a release rolled back from, a backup): no upload.
             (Some(kept), _) => {
-                if progress.cancelled() {
-                    return Err(ProviderError::Cancelled { done: 0, total: 1 });
-                }
+                progress.stop_if_cancelled(0, 1)?;
                 progress.report(
                     name,
                     1,
@@ -575,9 +573,7 @@ impl VpsProvider {
             }
             (None, layout) => {
                 let bytes = self.fetch(file).await?;
-                if progress.cancelled() {
-                    return Err(ProviderError::Cancelled { done: 0, total: 1 });
-                }
+                progress.stop_if_cancelled(0, 1)?;
                 match layout {
                     VpsLayout::Releases => {
                         let release = release_name(file, &listing);
@@ -598,9 +594,7 @@ impl VpsProvider {
                             self.settings.command_timeout.max(TRANSFER),
                         )
                         .await?;
-                        if progress.cancelled() {
-                            return Err(ProviderError::Cancelled { done: 0, total: 1 });
-                        }
+                        progress.stop_if_cancelled(0, 1)?;
                         progress.report(
                             name,
                             1,
