@@ -18,6 +18,13 @@ pub fn quote(word: &str) -> String {
     }
 }
 
+/// Whether `name` is a shell variable name (`[A-Za-z_][A-Za-z0-9_]*`): what
+/// env files, Compose's `${VAR}` and `export` accept.
+pub fn is_variable_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// A command line for a POSIX shell whose words are `argv`, each quoted.
 pub fn join(argv: &[String]) -> String {
     argv.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")

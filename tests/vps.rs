@@ -210,16 +210,8 @@ fn promote_deploys_stagings_exact_binaries_backend_first_over_ssh() {
     let frontend = events.find("production-frontend").unwrap();
     assert!(backend < frontend, "{events}");
     // History: v2 current, v1 kept as the backup.
-    let rel = f.shipdeck(&["releases", "production", "--service", "backend", "--json"]);
-    assert!(rel.status.success(), "{}", text(&rel));
-    let v: serde_json::Value = serde_json::from_slice(&rel.stdout).unwrap();
-    let ids: Vec<(&str, bool)> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["id"].as_str().unwrap(), r["current"].as_bool().unwrap()))
-        .collect();
-    assert_eq!(ids, [("v2", true), ("v1", false)], "{v}");
+    let ids = support::cli::release_ids(f.home.path(), &["production", "--service", "backend"]);
+    assert_eq!(ids, [("v2".to_string(), true), ("v1".to_string(), false)]);
     let audit = std::fs::read_to_string(f.home.path().join("state/audit.jsonl")).unwrap();
     assert!(audit.contains("promote"), "{audit}");
 
@@ -442,12 +434,10 @@ fn the_seeds_backup_binaries_are_the_history_and_a_rollback_restores_one() {
         "the running one was kept"
     );
     // History: the running binary and the backup, by checksum.
-    let rel = f.shipdeck(&["releases", "production", "--service", "backend", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&rel.stdout).unwrap();
-    let rows = v.as_array().unwrap();
-    assert_eq!(rows.len(), 2, "{v}");
-    assert!(rows[0]["current"].as_bool().unwrap());
-    let old = rows[1]["id"].as_str().unwrap().to_string();
+    let ids = support::cli::release_ids(f.home.path(), &["production", "--service", "backend"]);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids[0].1, "the running one first: {ids:?}");
+    let old = ids[1].0.clone();
     let back = f.shipdeck(&[
         "rollback",
         "production",

@@ -185,22 +185,13 @@ fn promote_brings_up_stagings_image_alone_and_leaves_the_database_running() {
         "other lines kept: {env}"
     );
     // History: v2 running, v1 kept to return to; a rollback goes back to it.
-    let rel = f.shipdeck(&["releases", "production", "--json"]);
-    assert!(rel.status.success(), "{}", text(&rel));
-    let v: serde_json::Value = serde_json::from_slice(&rel.stdout).unwrap();
-    let ids: Vec<(&str, bool)> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["id"].as_str().unwrap(), r["current"].as_bool().unwrap()))
-        .collect();
+    let ids = support::cli::release_ids(f.home.path(), &["production"]);
     assert_eq!(
         ids,
         [
-            ("shipdeck-test/app:v2", true),
-            ("shipdeck-test/app:v1", false)
-        ],
-        "{v}"
+            ("shipdeck-test/app:v2".to_string(), true),
+            ("shipdeck-test/app:v1".to_string(), false)
+        ]
     );
     let back = f.shipdeck(&[
         "rollback",

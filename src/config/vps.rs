@@ -231,11 +231,7 @@ pub(super) fn check_env(env: &super::EnvConfig, i: usize) -> Option<Problem> {
                         "name the variable its compose file reads the image from (`image: ${WEB_IMAGE}`), e.g. `image_var = \"WEB_IMAGE\"`",
                     );
                 }
-                Some(var)
-                    if var.is_empty()
-                        || var.starts_with(|c: char| c.is_ascii_digit())
-                        || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-                {
+                Some(var) if !crate::shell::is_variable_name(var) => {
                     return found(
                         format!("image_var `{var}` is not a variable name"),
                         "use letters, digits and `_`, e.g. `image_var = \"WEB_IMAGE\"`",

@@ -269,7 +269,6 @@ pub fn providers_for(
             (ProviderKind::Vps, _) => crate::provider::vps::settings::provider_for(
                 config,
                 env,
-                timeout,
                 calls.clone(),
                 actor.clone(),
             )

@@ -27,3 +27,30 @@ pub fn run(home: &Path, args: &[&str]) -> Output {
 pub fn promote_confirmed(home: &Path, from: &str, to: &str) -> Output {
     run(home, &["promote", from, to, "--confirm", to, "--json"])
 }
+
+/// `releases ARGS --json` in `home`: each release's id and whether it is current, newest first.
+pub fn release_ids(home: &Path, args: &[&str]) -> Vec<(String, bool)> {
+    let out = command(home)
+        .arg("releases")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["current"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}

@@ -12,11 +12,11 @@
 
 use std::time::Instant;
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, Utc};
 
 use super::settings::ComposeSettings;
 use super::transport::script;
-use super::{POLL, SETTLE, UnitSettings, VpsProvider, env_file};
+use super::{POLL, SETTLE, UnitSettings, VpsProvider, env_file, systemd};
 use crate::domain::{Artifact, Health, ImageRef, Instance, Release, ReleaseStatus};
 use crate::provider::{Progress, ProviderError, UnitState as Step};
 use crate::sanitize::sanitize;
@@ -144,27 +144,18 @@ impl VpsProvider {
             )
             .await?;
         let text = String::from_utf8_lossy(&out).to_string();
-        let mut seen: Vec<String> = Vec::new();
-        let mut releases = Vec::new();
+        let mut releases: Vec<(String, DateTime<Utc>)> = Vec::new();
         for line in text.lines().rev() {
             let Some((epoch, image)) = line.split_once('\t') else {
                 continue;
             };
-            if seen.iter().any(|s| s == image) {
-                continue;
+            if !releases.iter().any(|(seen, _)| seen == image) {
+                releases.push((image.to_string(), systemd::epoch(epoch).unwrap_or_default()));
             }
-            seen.push(image.to_string());
-            let at = epoch
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .and_then(|s| Utc.timestamp_opt(s, 0).single())
-                .unwrap_or_default();
-            releases.push((image.to_string(), at));
         }
         // What runs now, even if shipdeck never deployed it.
         if let Some(r) = &running
-            && !seen.contains(&r.image)
+            && !releases.iter().any(|(seen, _)| *seen == r.image)
         {
             releases.insert(0, (r.image.clone(), Utc::now()));
         }
@@ -236,7 +227,8 @@ impl VpsProvider {
             });
         }
         let name = &c.service;
-        if let Some(now) = self.container(unit, c).await?
+        let before = self.container(unit, c).await?;
+        if let Some(now) = &before
             && now.image == reference
             && now.ready()
         {
@@ -279,8 +271,7 @@ impl VpsProvider {
                     ),
                 });
             }
-        }
-        if c.pull {
+        } else {
             progress.report(name, 1, 1, Step::Started, &format!("pulling {reference}"));
             // Pull before anything changes: a missing image leaves the service as it was.
             let pull = self.compose_argv(c, &unit.dir, &["pull", name]);
@@ -297,7 +288,7 @@ impl VpsProvider {
         progress.stop_if_cancelled(0, 1)?;
         lock.alive()?;
         // The image running now goes in the history first: it is what a rollback returns to.
-        if let Some(before) = self.container(unit, c).await? {
+        if let Some(before) = &before {
             self.record(unit, c, &before.image).await;
         }
         self.write_env_file(&env_path, &sum, &edited).await?;
@@ -308,29 +299,20 @@ impl VpsProvider {
             Step::Started,
             &format!("{}={reference}, up -d --no-deps {name}", c.image_var),
         );
-        let up = self.compose_argv(c, &unit.dir, &["up", "-d", "--no-deps", name]);
-        let started = self
-            .check(
+        let result = async {
+            self.check(
                 &format!("compose up -d --no-deps {name}"),
-                &up,
+                &self.compose_argv(c, &unit.dir, &["up", "-d", "--no-deps", name]),
                 None,
                 self.settings.command_timeout.max(super::TRANSFER),
             )
-            .await
-            .map(|_| ());
-        let result = match started {
-            Ok(()) => self.wait_container(unit, c, &reference).await,
-            Err(e) => Err(e),
-        };
+            .await?;
+            self.wait_container(unit, c, &reference).await
+        }
+        .await;
         match result {
             Ok(_) => {
-                progress.report(
-                    name,
-                    1,
-                    1,
-                    Step::Done,
-                    &format!("{} on {reference}", "healthy"),
-                );
+                progress.report(name, 1, 1, Step::Done, &format!("healthy on {reference}"));
                 self.record(unit, c, &reference).await;
                 self.compose_current(unit, c).await
             }

@@ -118,9 +118,7 @@ fn format_value(value: &str) -> String {
 /// appended) and each `(name, None)` removed; every other line unchanged.
 pub fn edit(text: &str, changes: &[(String, Option<String>)]) -> Result<String, EnvFileError> {
     for (name, value) in changes {
-        let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && name.chars().next().is_some_and(|c| !c.is_ascii_digit());
-        if !valid {
+        if !crate::shell::is_variable_name(name) {
             return Err(EnvFileError::Name(name.clone()));
         }
         if value.as_deref().is_some_and(|v| v.contains(['\n', '\r'])) {

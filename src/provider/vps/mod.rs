@@ -23,7 +23,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncBufReadExt;
 
@@ -237,16 +237,9 @@ impl VpsProvider {
             };
             let argv = vec!["cat".to_string(), "--".to_string(), path.to_string()];
             let timeout = self.settings.command_timeout.max(TRANSFER);
-            let out = self
-                .exec_on(peer, &format!("fetch {path}"), &argv, None, timeout)
-                .await?;
-            if out.code != 0 {
-                return Err(ProviderError::Command {
-                    command: sanitize(&format!("cat {path} (on {})", peer.describe())),
-                    reason: format!("exit code {}: {}", out.code, out.stderr.trim()),
-                });
-            }
-            out.stdout
+            self.exec_on(peer, &format!("fetch {path}"), &argv, None, timeout)
+                .await?
+                .success(&format!("cat {path} (on {})", peer.describe()))?
         } else {
             let path = file
                 .location
@@ -392,6 +385,19 @@ impl VpsProvider {
         .await
     }
 
+    /// Run `work` under the host's lock for `what`, and let go (waited
+    /// for) however it ends.
+    async fn locked<T>(
+        &self,
+        what: &str,
+        work: impl AsyncFnOnce(&mut lock::RemoteLock) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        let mut lock = self.hold_lock(what).await?;
+        let result = work(&mut lock).await;
+        lock.release().await;
+        result
+    }
+
     async fn prune(&self, unit: &UnitSettings) -> Result<(), ProviderError> {
         let listing = self.listing(unit).await?;
         let surplus = listing.surplus(self.settings.keep_releases);
@@ -451,11 +457,7 @@ impl VpsProvider {
         if head.trim() == "missing" {
             return Ok((String::new(), None, "none".into()));
         }
-        let mtime = head
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .and_then(|s| Utc.timestamp_opt(s, 0).single());
+        let mtime = systemd::epoch(head);
         Ok((body.to_string(), mtime, hex_sha256(body.as_bytes())))
     }
 
@@ -533,22 +535,14 @@ fn release_name(file: &FileRef, listing: &Listing) -> String {
 }
 
 impl VpsProvider {
-    /// A deploy of a unit, under the host's lock.
+    /// A deploy of a systemd unit, under the host's lock.
     async fn deploy_held(
         &self,
         unit: &UnitSettings,
-        artifact: &Artifact,
-        file: Option<&FileRef>,
+        file: &FileRef,
         progress: &Progress,
         lock: &mut lock::RemoteLock,
     ) -> Result<Release, ProviderError> {
-        let (Some(file), None) = (file, &unit.compose) else {
-            let c = unit
-                .compose
-                .as_ref()
-                .expect("a unit without a file is a Compose service");
-            return self.compose_deploy(unit, c, artifact, progress, lock).await;
-        };
         let name = &unit.unit;
         let listing = self.listing(unit).await?;
         if let Some(current) = listing.current()
@@ -624,8 +618,8 @@ impl VpsProvider {
                         );
                         lock.alive()?;
                         // The replace is one script: past this point the binary has changed.
-                        match self
-                            .check(
+                        async {
+                            self.check(
                                 &format!("replace {}/{}", unit.dir, unit.binary),
                                 &script(
                                     systemd::BACKUPS_UPLOAD,
@@ -634,11 +628,10 @@ impl VpsProvider {
                                 Some(&bytes),
                                 self.settings.command_timeout.max(TRANSFER),
                             )
-                            .await
-                        {
-                            Ok(_) => self.restart(unit).await,
-                            Err(e) => Err(e),
+                            .await?;
+                            self.restart(unit).await
                         }
+                        .await
                     }
                 }
             }
@@ -801,28 +794,29 @@ impl Provider for VpsProvider {
         progress: &Progress,
     ) -> Result<Release, ProviderError> {
         let unit = self.unit_for(target)?;
-        let file = match (&unit.compose, artifact) {
-            (Some(_), _) => None,
-            (None, Artifact::File(file)) => Some(file),
-            (None, other) => {
-                return Err(ProviderError::Invalid {
-                    target: format!("{}/{}", self.settings.env, unit.service),
-                    message: format!(
-                        "a systemd service deploys a file (a binary with its checksum), not the {} {}",
-                        other.kind().label(),
-                        sanitize(&other.full())
-                    ),
-                });
+        let what = format!("deploy to {}/{}", self.settings.env, unit.service);
+        match (&unit.compose, artifact) {
+            (Some(c), _) => {
+                self.locked(&what, async |lock| {
+                    self.compose_deploy(unit, c, artifact, progress, lock).await
+                })
+                .await
             }
-        };
-        let mut lock = self
-            .hold_lock(&format!("deploy to {}/{}", self.settings.env, unit.service))
-            .await?;
-        let result = self
-            .deploy_held(unit, artifact, file, progress, &mut lock)
-            .await;
-        lock.release().await;
-        result
+            (None, Artifact::File(file)) => {
+                self.locked(&what, async |lock| {
+                    self.deploy_held(unit, file, progress, lock).await
+                })
+                .await
+            }
+            (None, other) => Err(ProviderError::Invalid {
+                target: format!("{}/{}", self.settings.env, unit.service),
+                message: format!(
+                    "a systemd service deploys a file (a binary with its checksum), not the {} {}",
+                    other.kind().label(),
+                    sanitize(&other.full())
+                ),
+            }),
+        }
     }
 
     async fn rollback(
@@ -832,15 +826,14 @@ impl Provider for VpsProvider {
         progress: &Progress,
     ) -> Result<Release, ProviderError> {
         let unit = self.unit_for(target)?;
-        let mut lock = self
-            .hold_lock(&format!(
-                "roll back {}/{} to {}",
-                self.settings.env, unit.service, to.id
-            ))
-            .await?;
-        let result = self.rollback_held(unit, to, progress, &mut lock).await;
-        lock.release().await;
-        result
+        let what = format!(
+            "roll back {}/{} to {}",
+            self.settings.env, unit.service, to.id
+        );
+        self.locked(&what, async |lock| {
+            self.rollback_held(unit, to, progress, lock).await
+        })
+        .await
     }
 
     async fn runs(&self, target: &Target, artifact: &Artifact) -> Result<bool, ProviderError> {
@@ -883,36 +876,36 @@ impl Provider for VpsProvider {
         stage: bool,
     ) -> Result<(), ProviderError> {
         let file = self.env_file_of(target)?;
-        let mut lock = self.hold_lock(&format!("edit {file}")).await?;
-        let (text, _, sum) = self.read_env_file(&file).await?;
-        let changes: Vec<(String, Option<String>)> = values
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_ref().map(|v| v.expose().to_string())))
-            .collect();
-        let edited = env_file::edit(&text, &changes).map_err(|e| ProviderError::Invalid {
-            target: sanitize(&file),
-            message: e.to_string(),
-        })?;
-        lock.alive()?;
-        self.write_env_file(&file, &sum, &edited).await?;
-        for (name, _) in &values {
-            self.staged.add(&file, name);
-        }
-        let applied = if stage {
-            Ok(())
-        } else {
-            self.restart_readers(&file).await
-        };
-        lock.release().await;
-        applied
+        self.locked(&format!("edit {file}"), async |lock| {
+            let (text, _, sum) = self.read_env_file(&file).await?;
+            let changes: Vec<(String, Option<String>)> = values
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_ref().map(|v| v.expose().to_string())))
+                .collect();
+            let edited = env_file::edit(&text, &changes).map_err(|e| ProviderError::Invalid {
+                target: sanitize(&file),
+                message: e.to_string(),
+            })?;
+            lock.alive()?;
+            self.write_env_file(&file, &sum, &edited).await?;
+            for (name, _) in &values {
+                self.staged.add(&file, name);
+            }
+            if stage {
+                Ok(())
+            } else {
+                self.restart_readers(&file).await
+            }
+        })
+        .await
     }
 
     async fn apply_secrets(&self, target: &Target) -> Result<Option<Release>, ProviderError> {
         let file = self.env_file_of(target)?;
-        let lock = self.hold_lock(&format!("apply {file}")).await?;
-        let restarted = self.restart_readers(&file).await;
-        lock.release().await;
-        restarted?;
+        self.locked(&format!("apply {file}"), async |_| {
+            self.restart_readers(&file).await
+        })
+        .await?;
         let Some(unit) = self
             .settings
             .units
@@ -970,37 +963,18 @@ impl Provider for VpsProvider {
             match lines.next_line().await {
                 Ok(Some(line)) => Some((Ok(line), Some((lines, child, command)))),
                 Ok(None) | Err(_) => {
-                    let mut said = String::new();
+                    let mut said = Vec::new();
                     if let Some(mut err) = child.stderr.take() {
                         use tokio::io::AsyncReadExt;
-                        let mut buf = Vec::new();
-                        let _ = (&mut err).take(64 * 1024).read_to_end(&mut buf).await;
-                        said = String::from_utf8_lossy(&buf)
-                            .lines()
-                            .rev()
-                            .find(|l| !l.trim().is_empty())
-                            .map(sanitize)
-                            .unwrap_or_default();
+                        let _ = (&mut err).take(64 * 1024).read_to_end(&mut said).await;
                     }
                     let status = child.wait().await.ok()?;
-                    if status.success() {
-                        return None;
-                    }
-                    Some((
-                        Err(ProviderError::Command {
-                            command,
-                            reason: format!(
-                                "exit code {}{}",
-                                status.code().unwrap_or(-1),
-                                if said.is_empty() {
-                                    String::new()
-                                } else {
-                                    format!(": {said}")
-                                }
-                            ),
-                        }),
-                        None,
-                    ))
+                    let out = Output {
+                        stdout: Vec::new(),
+                        stderr: transport::sanitized_lines(&said),
+                        code: status.code().unwrap_or(-1),
+                    };
+                    out.success(&command).err().map(|e| (Err(e), None))
                 }
             }
         });

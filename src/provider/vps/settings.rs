@@ -181,11 +181,9 @@ impl VpsSettings {
 pub fn provider_for(
     config: &Config,
     env: &EnvConfig,
-    timeout: Duration,
     calls: CallSink,
     actor: String,
 ) -> Option<VpsProvider> {
-    let _ = timeout;
     let settings = VpsSettings::from_config(config, env, actor);
     (!settings.units.is_empty()).then(|| VpsProvider::new(settings, calls))
 }

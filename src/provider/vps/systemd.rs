@@ -101,6 +101,12 @@ shift
 for n in "$@"; do rm -rf -- "releases/$n"; done
 "#;
 
+/// A time printed as seconds since the epoch (`stat -c %Y`, `date +%s`).
+pub fn epoch(text: &str) -> Option<DateTime<Utc>> {
+    let seconds = text.trim().parse::<i64>().ok()?;
+    Utc.timestamp_opt(seconds, 0).single()
+}
+
 /// A release kept on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kept {
@@ -142,11 +148,7 @@ impl Listing {
                     }
                 }
                 (Some("release"), Some(mtime), Some(sha), Some(name)) => {
-                    let written = mtime
-                        .parse::<i64>()
-                        .ok()
-                        .and_then(|s| Utc.timestamp_opt(s, 0).single())
-                        .unwrap_or_default();
+                    let written = epoch(mtime).unwrap_or_default();
                     listing.releases.push(Kept {
                         name: name.to_string(),
                         written,
@@ -185,11 +187,7 @@ impl Listing {
             }
             listing.releases.push(Kept {
                 name,
-                written: mtime
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(|s| Utc.timestamp_opt(s, 0).single())
-                    .unwrap_or_default(),
+                written: epoch(mtime).unwrap_or_default(),
                 sha256: sha,
                 path: Some(path.to_string()),
             });

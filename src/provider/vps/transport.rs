@@ -21,7 +21,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::provider::ProviderError;
@@ -90,11 +89,8 @@ impl SshTarget {
     /// The control socket of this target's master connection, when a
     /// private folder for it exists.
     fn control_path(&self) -> Option<PathBuf> {
-        let mut h = Sha256::new();
-        h.update(format!("{self:?}").as_bytes());
-        let digest = h.finalize();
-        let name: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
-        control_dir().map(|d| d.join(name))
+        let name = super::hex_sha256(format!("{self:?}").as_bytes());
+        control_dir().map(|d| d.join(&name[..20]))
     }
 
     /// ssh's options for this target, before the destination.
@@ -223,6 +219,16 @@ fn control_dir() -> Option<PathBuf> {
     (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0).then_some(dir)
 }
 
+/// What a command printed, made safe for a terminal line by line (so the
+/// lines stay lines).
+pub fn sanitized_lines(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(sanitize)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn last_line(text: &str) -> String {
     text.lines()
         .rev()
@@ -344,11 +350,7 @@ impl Transport {
                 after: timeout,
             });
         }
-        let stderr = String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .map(sanitize)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let stderr = sanitized_lines(&out.stderr);
         if let Transport::Ssh(t) = self
             && code == SSH_FAILED
         {
