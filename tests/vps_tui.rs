@@ -124,8 +124,9 @@ fn rollback_by_key_puts_the_backup_binary_back_over_ssh() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    // Restarted on the backup binary, and the screen says it is done.
+    // The screen says it is done (the restart waited for and the env
+    // pinned); only then is the unit's state final: active, on v1.
+    tui.wait_for("PINNED");
     let show = sshd.systemctl(&["is-active", "production-api"]);
     assert!(show.status.success(), "the unit is active on v1");
-    tui.wait_for("PINNED");
 }
